@@ -1,0 +1,237 @@
+package org.blockferry.nbd;
+
+import org.blockferry.nbd.Raw.LibC;
+import org.blockferry.nbd.Raw.LibNbd;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.blockferry.nbd.NbdEventLoop.Request;
+import org.blockferry.nbd.NbdEventLoop.Request.Kind;
+
+/**
+ * A connection driven by an {@link NbdEventLoop}: asynchronous reads, writes, zeroes, trims
+ * and flushes, each a future completed when the server has answered.
+ *
+ * <p>Methods may be called from any thread. A failed connection (server gone, request timed
+ * out) fails all its pending and later requests with the cause; {@link #close()} ends it.
+ */
+public final class AsyncConnection {
+    private final NbdEventLoop loop;
+    private final NbdConnection connection;
+    final int fd;
+    // Loop-thread state.
+    private final Map<Long, Request> inFlight = NbdEventLoop.newInFlightMap();
+    private final List<Request> abandoned = new ArrayList<>();
+    private NbdException broken;
+    private boolean closed;
+    private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
+
+    AsyncConnection(NbdEventLoop loop, NbdConnection connection, int fd) {
+        this.loop = loop;
+        this.connection = connection;
+        this.fd = fd;
+    }
+
+    /** The underlying handle, for its cached properties ({@code size()}, {@code canZero()}, ...). */
+    public NbdConnection connection() {
+        return connection;
+    }
+
+    /** Reads {@code length} bytes at {@code offset} into {@code buffer} at {@code bufferOffset}. */
+    public CompletableFuture<Void> pread(NbdBuffer buffer, int bufferOffset, int length, long offset) {
+        return submitWithBuffer(Kind.PREAD, buffer, bufferOffset, length, offset, 0);
+    }
+
+    /** Writes {@code length} bytes of {@code buffer} from {@code bufferOffset} at {@code offset}. */
+    public CompletableFuture<Void> pwrite(NbdBuffer buffer, int bufferOffset, int length, long offset, int flags) {
+        return submitWithBuffer(Kind.PWRITE, buffer, bufferOffset, length, offset, flags);
+    }
+
+    public CompletableFuture<Void> zero(long length, long offset, int flags) {
+        return submit(new Request(Kind.ZERO, this, null, 0, length, offset, flags));
+    }
+
+    public CompletableFuture<Void> trim(long length, long offset, int flags) {
+        return submit(new Request(Kind.TRIM, this, null, 0, length, offset, flags));
+    }
+
+    /** Flushes writes that completed before this call to stable storage. */
+    public CompletableFuture<Void> flush() {
+        return submit(new Request(Kind.FLUSH, this, null, 0, 0, 0, 0));
+    }
+
+    private CompletableFuture<Void> submitWithBuffer(Kind kind, NbdBuffer buffer, int bufferOffset, int length,
+                                                     long offset, int flags) {
+        buffer.address(bufferOffset, length); // range check now, on the caller's thread
+        buffer.pin();
+        return submit(new Request(kind, this, buffer, bufferOffset, length, offset, flags));
+    }
+
+    private CompletableFuture<Void> submit(Request request) {
+        loop.submit(request);
+        return request.future;
+    }
+
+    /**
+     * Closes the connection on its loop: requests still pending fail, the handle is closed, and
+     * only then are their buffers unpinned. Idempotent.
+     */
+    public CompletableFuture<Void> close() {
+        CompletableFuture<Void> accepted = new CompletableFuture<>();
+        loop.execute(this::closeOnLoop, accepted);
+        if (accepted.isCompletedExceptionally()) {
+            // The loop is gone; it closed every attached connection on its way out.
+            connection.close();
+            closedFuture.complete(null);
+        }
+        return closedFuture;
+    }
+
+    // ---- loop thread ----
+
+    void issue(Request r, long timeoutNanos) {
+        if (closed || broken != null) {
+            r.fail(closed ? new NbdException(r.kind.name().toLowerCase(), "the connection is closed",
+                    NbdException.ENOTCONN) : broken);
+            return;
+        }
+        long cookie;
+        try {
+            cookie = switch (r.kind) {
+                case PREAD -> connection.aioPread(r.buffer.address(r.bufferOffset, r.length), r.length, r.offset);
+                case PWRITE -> connection.aioPwrite(r.buffer.address(r.bufferOffset, r.length), r.length, r.offset,
+                        r.flags);
+                case ZERO -> connection.aioZero(r.length, r.offset, r.flags);
+                case TRIM -> connection.aioTrim(r.length, r.offset, r.flags);
+                case FLUSH -> connection.aioFlush();
+            };
+        } catch (NbdException | RuntimeException e) {
+            r.fail(e); // not accepted by libnbd: it holds no reference to the buffer
+            return;
+        }
+        r.deadline = System.nanoTime() + timeoutNanos;
+        inFlight.put(cookie, r);
+    }
+
+    boolean hasRequestsInFlight() {
+        return !inFlight.isEmpty();
+    }
+
+    short pollEvents() {
+        if (inFlight.isEmpty() || closed || broken != null) {
+            return 0;
+        }
+        int direction = connection.aioGetDirection();
+        short events = 0;
+        if ((direction & LibNbd.LIBNBD_AIO_DIRECTION_READ) != 0) {
+            events |= LibC.POLLIN;
+        }
+        if ((direction & LibNbd.LIBNBD_AIO_DIRECTION_WRITE) != 0) {
+            events |= LibC.POLLOUT;
+        }
+        return events;
+    }
+
+    void onReady(short revents) {
+        try {
+            if ((revents & LibC.POLLNVAL) != 0) {
+                throw new NbdException("poll", "the connection's socket is no longer valid", NbdException.ENOTCONN);
+            }
+            if ((revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0) {
+                connection.aioNotifyRead();
+            }
+            if ((revents & LibC.POLLOUT) != 0 && !closed) {
+                connection.aioNotifyWrite();
+            }
+        } catch (NbdException e) {
+            // libnbd retires the requests of a dead connection with errors: reap them first,
+            // so each carries its own message when there is one.
+            reap();
+            breakWith(e);
+            return;
+        }
+        reap();
+    }
+
+    void reap() {
+        while (!inFlight.isEmpty()) {
+            long cookie;
+            try {
+                cookie = connection.aioPeekCommandCompleted();
+            } catch (NbdException e) {
+                return;
+            }
+            if (cookie <= 0) {
+                return;
+            }
+            Request r = inFlight.remove(cookie);
+            try {
+                connection.aioCommandCompleted(cookie);
+                if (r != null) {
+                    r.succeed();
+                }
+            } catch (NbdException e) {
+                if (r != null) {
+                    r.fail(e);
+                }
+            }
+        }
+    }
+
+    void expire(long now, long timeoutNanos) {
+        for (Request r : inFlight.values()) {
+            if (now - r.deadline > 0) {
+                breakWith(new NbdException(r.kind.name().toLowerCase(),
+                        "no reply from the server within " + (timeoutNanos / 1_000_000_000L) + " s (" + r.describe()
+                                + ")", NbdException.ETIMEDOUT));
+                return;
+            }
+        }
+    }
+
+    /** Fails every pending request with {@code cause}; their buffers stay pinned until close. */
+    void breakWith(NbdException cause) {
+        if (broken == null) {
+            broken = cause;
+        }
+        boolean dead;
+        try {
+            dead = connection.aioIsDead();
+        } catch (NbdException e) {
+            dead = true;
+        }
+        for (Request r : inFlight.values()) {
+            if (dead) {
+                r.fail(cause);
+            } else {
+                abandoned.add(r);
+                r.future.completeExceptionally(cause);
+            }
+        }
+        inFlight.clear();
+    }
+
+    void closeOnLoop() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Request r : inFlight.values()) {
+            abandoned.add(r);
+            r.future.completeExceptionally(new NbdException(r.kind.name().toLowerCase(),
+                    "the connection was closed with the request pending", NbdException.ENOTCONN));
+        }
+        inFlight.clear();
+        connection.close(); // after nbd_close libnbd no longer touches any buffer
+        for (Request r : abandoned) {
+            if (r.buffer != null) {
+                r.buffer.unpin();
+            }
+        }
+        abandoned.clear();
+        loop.detach(this);
+        closedFuture.complete(null);
+    }
+}

@@ -1,0 +1,381 @@
+package org.blockferry.nbd;
+
+import org.blockferry.nbd.Raw.LibC;
+import org.blockferry.nbd.Raw.LibNbd;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import jnr.ffi.Pointer;
+
+/**
+ * One libnbd handle: a connection to one NBD export, with libnbd's calls under Java names.
+ *
+ * <p>Settings ({@link #setTls}, {@link #addMetaContext}, ...) go before {@link #connect}. Every
+ * call checks that the handle is open and turns -1 into an {@link NbdException} read on the same
+ * thread. Calls may come from several threads (libnbd locks the handle); {@link #close()} waits
+ * for calls in progress. Asynchronous requests go through an {@link NbdEventLoop}.
+ */
+public final class NbdConnection implements AutoCloseable {
+    /** Command flags, libnbd's {@code LIBNBD_CMD_FLAG_*}. */
+    public static final int CMD_FLAG_FUA = 0x01;
+    public static final int CMD_FLAG_NO_HOLE = 0x02;
+    public static final int CMD_FLAG_FAST_ZERO = 0x10;
+
+    /** The meta context for allocation status. */
+    public static final String BASE_ALLOCATION = "base:allocation";
+
+    /** The largest range one block status call asks for (the protocol carries 32-bit lengths). */
+    static final long MAX_BLOCK_STATUS_LENGTH = 1L << 31;
+
+    private final NativeLibraries lib;
+    private final LibNbd nbd;
+    private final Pointer handle;
+    private final long handleAddress;
+    private final ExtentCallback extentCallback;
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+    private volatile boolean connected;
+
+    private long size;
+    private int flags;
+    private static final int F_READ_ONLY = 1, F_FLUSH = 2, F_TRIM = 4, F_ZERO = 8, F_FAST_ZERO = 16, F_MULTI_CONN = 32;
+
+    private NbdConnection(NativeLibraries lib, Pointer handle) {
+        this.lib = lib;
+        this.nbd = lib.nbd;
+        this.handle = handle;
+        this.handleAddress = handle.address();
+        this.extentCallback = new ExtentCallback();
+    }
+
+    /** A new, unconnected handle ({@code nbd_create}). */
+    public static NbdConnection create() throws NbdException {
+        NativeLibraries lib = NativeLibraries.get();
+        Pointer h = lib.nbd.nbd_create();
+        if (h == null || h.address() == 0) {
+            throw NbdException.last(lib.nbd, "nbd_create");
+        }
+        NbdConnection c = new NbdConnection(lib, h);
+        // Our buffers are only read after a successful pread: skip libnbd's memset of every buffer.
+        c.check(lib.nbd.nbd_set_pread_initialize(h, false), "nbd_set_pread_initialize");
+        return c;
+    }
+
+    /** Creates a handle, applies {@code options} and connects to {@code uri}. */
+    public static NbdConnection open(String uri, NbdOptions options) throws NbdException {
+        NbdConnection c = create();
+        try {
+            options.applyTo(c);
+            c.connect(uri);
+            return c;
+        } catch (NbdException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    public void setHandleName(String name) throws NbdException {
+        call(() -> nbd.nbd_set_handle_name(handle, name), "nbd_set_handle_name");
+    }
+
+    public void setTls(TlsMode mode) throws NbdException {
+        call(() -> nbd.nbd_set_tls(handle, mode.value), "nbd_set_tls");
+    }
+
+    public void setTlsUsername(String username) throws NbdException {
+        call(() -> nbd.nbd_set_tls_username(handle, username), "nbd_set_tls_username");
+    }
+
+    public void setTlsPskFile(Path file) throws NbdException {
+        call(() -> nbd.nbd_set_tls_psk_file(handle, file.toString()), "nbd_set_tls_psk_file");
+    }
+
+    /** Lets a URI name local files ({@code ?tls-psk-file=...}). */
+    public void setUriAllowLocalFile(boolean allow) throws NbdException {
+        call(() -> nbd.nbd_set_uri_allow_local_file(handle, allow), "nbd_set_uri_allow_local_file");
+    }
+
+    /** Asks for a meta context ({@code base:allocation}, {@code qemu:dirty-bitmap:NAME}) at connect. */
+    public void addMetaContext(String name) throws NbdException {
+        call(() -> nbd.nbd_add_meta_context(handle, name), "nbd_add_meta_context");
+    }
+
+    /** Connects to an NBD URI: nbd://, nbds://, nbd+unix://, nbds+unix://. */
+    public void connect(String uri) throws NbdException {
+        call(() -> nbd.nbd_connect_uri(handle, uri), "nbd_connect_uri");
+        size = query(() -> nbd.nbd_get_size(handle), "nbd_get_size");
+        flags = flag(nbd.nbd_is_read_only(handle), "nbd_is_read_only", F_READ_ONLY)
+                | flag(nbd.nbd_can_flush(handle), "nbd_can_flush", F_FLUSH)
+                | flag(nbd.nbd_can_trim(handle), "nbd_can_trim", F_TRIM)
+                | flag(nbd.nbd_can_zero(handle), "nbd_can_zero", F_ZERO)
+                | flag(nbd.nbd_can_fast_zero(handle), "nbd_can_fast_zero", F_FAST_ZERO)
+                | flag(nbd.nbd_can_multi_conn(handle), "nbd_can_multi_conn", F_MULTI_CONN);
+        connected = true;
+    }
+
+    private int flag(int result, String op, int bit) throws NbdException {
+        check(result, op);
+        return result == 1 ? bit : 0;
+    }
+
+    /** The export's size in bytes. */
+    public long size() {
+        requireConnected();
+        return size;
+    }
+
+    public boolean isReadOnly() {
+        return has(F_READ_ONLY);
+    }
+
+    public boolean canFlush() {
+        return has(F_FLUSH);
+    }
+
+    public boolean canTrim() {
+        return has(F_TRIM);
+    }
+
+    public boolean canZero() {
+        return has(F_ZERO);
+    }
+
+    public boolean canFastZero() {
+        return has(F_FAST_ZERO);
+    }
+
+    /** The server allows several connections that see each other's writes and flushes. */
+    public boolean canMultiConn() {
+        return has(F_MULTI_CONN);
+    }
+
+    private boolean has(int bit) {
+        requireConnected();
+        return (flags & bit) != 0;
+    }
+
+    /** Whether the server agreed to {@code context} at connect time. */
+    public boolean canMetaContext(String context) throws NbdException {
+        return call(() -> nbd.nbd_can_meta_context(handle, context), "nbd_can_meta_context") == 1;
+    }
+
+    /** A block size constraint of the server, or 0 when it states none. */
+    public long blockSize(BlockSize which) throws NbdException {
+        return query(() -> nbd.nbd_get_block_size(handle, which.value), "nbd_get_block_size");
+    }
+
+    /** Reads {@code length} bytes at {@code offset} into {@code buffer} from {@code bufferOffset}. */
+    public void pread(NbdBuffer buffer, int bufferOffset, int length, long offset) throws NbdException {
+        long address = buffer.address(bufferOffset, length);
+        call(() -> nbd.nbd_pread(handle, address, length, offset, 0), "nbd_pread");
+    }
+
+    /** Reads {@code buffer.remaining()} bytes at {@code offset} into a direct buffer. */
+    public void pread(ByteBuffer buffer, long offset) throws NbdException {
+        long address = directAddress(buffer);
+        int length = buffer.remaining();
+        call(() -> nbd.nbd_pread(handle, address, length, offset, 0), "nbd_pread");
+    }
+
+    public void pwrite(NbdBuffer buffer, int bufferOffset, int length, long offset, int flags) throws NbdException {
+        long address = buffer.address(bufferOffset, length);
+        call(() -> nbd.nbd_pwrite(handle, address, length, offset, flags), "nbd_pwrite");
+    }
+
+    /** Writes {@code buffer.remaining()} bytes of a direct buffer at {@code offset}. */
+    public void pwrite(ByteBuffer buffer, long offset, int flags) throws NbdException {
+        long address = directAddress(buffer);
+        int length = buffer.remaining();
+        call(() -> nbd.nbd_pwrite(handle, address, length, offset, flags), "nbd_pwrite");
+    }
+
+    /** Makes {@code [offset, offset + length)} read as zeros (NBD_CMD_WRITE_ZEROES). */
+    public void zero(long length, long offset, int flags) throws NbdException {
+        call(() -> nbd.nbd_zero(handle, length, offset, flags), "nbd_zero");
+    }
+
+    public void trim(long length, long offset, int flags) throws NbdException {
+        call(() -> nbd.nbd_trim(handle, length, offset, flags), "nbd_trim");
+    }
+
+    public void flush() throws NbdException {
+        call(() -> nbd.nbd_flush(handle, 0), "nbd_flush");
+    }
+
+    /**
+     * Block status of {@code context} from {@code offset}, at most {@code length} bytes (one
+     * request). The server may describe less than asked: call again from the last extent's end.
+     * Extents are clipped to the range asked for.
+     */
+    public List<NbdExtent> blockStatus(String context, long offset, long length) throws NbdException {
+        long count = Math.min(length, MAX_BLOCK_STATUS_LENGTH);
+        List<NbdExtent> extents = new ArrayList<>();
+        long callback = extentCallback.address();
+        synchronized (extentCallback) {
+            extentCallback.begin(context, extents);
+            try {
+                call(() -> lib.byValue.blockStatus(handleAddress, count, offset, callback, 0), "nbd_block_status");
+            } finally {
+                extentCallback.end();
+            }
+        }
+        return clip(extents, offset, offset + count);
+    }
+
+    private static List<NbdExtent> clip(List<NbdExtent> extents, long from, long to) {
+        List<NbdExtent> clipped = new ArrayList<>(extents.size());
+        for (NbdExtent e : extents) {
+            long start = Math.max(e.offset(), from);
+            long end = Math.min(e.end(), to);
+            if (end > start) {
+                clipped.add(start == e.offset() && end == e.end() ? e : new NbdExtent(start, end - start, e.flags()));
+            }
+        }
+        return clipped;
+    }
+
+    // ---- asynchronous primitives, driven by NbdEventLoop on its own thread ----
+
+    long aioPread(long address, long count, long offset) throws NbdException {
+        return query(() -> lib.byValue.aioPread(handleAddress, address, count, offset, 0), "nbd_aio_pread");
+    }
+
+    long aioPwrite(long address, long count, long offset, int flags) throws NbdException {
+        return query(() -> lib.byValue.aioPwrite(handleAddress, address, count, offset, flags), "nbd_aio_pwrite");
+    }
+
+    long aioZero(long count, long offset, int flags) throws NbdException {
+        return query(() -> lib.byValue.aioZero(handleAddress, count, offset, flags), "nbd_aio_zero");
+    }
+
+    long aioTrim(long count, long offset, int flags) throws NbdException {
+        return query(() -> lib.byValue.aioTrim(handleAddress, count, offset, flags), "nbd_aio_trim");
+    }
+
+    long aioFlush() throws NbdException {
+        return query(() -> lib.byValue.aioFlush(handleAddress, 0), "nbd_aio_flush");
+    }
+
+    int aioGetFd() throws NbdException {
+        return call(() -> nbd.nbd_aio_get_fd(handle), "nbd_aio_get_fd");
+    }
+
+    int aioGetDirection() {
+        lifecycle.readLock().lock();
+        try {
+            return closed ? 0 : nbd.nbd_aio_get_direction(handle);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    void aioNotifyRead() throws NbdException {
+        call(() -> nbd.nbd_aio_notify_read(handle), "nbd_aio_notify_read");
+    }
+
+    void aioNotifyWrite() throws NbdException {
+        call(() -> nbd.nbd_aio_notify_write(handle), "nbd_aio_notify_write");
+    }
+
+    boolean aioIsDead() throws NbdException {
+        return call(() -> nbd.nbd_aio_is_dead(handle), "nbd_aio_is_dead") == 1;
+    }
+
+    /** The cookie of a finished request, 0 when none has finished yet. */
+    long aioPeekCommandCompleted() throws NbdException {
+        return query(() -> nbd.nbd_aio_peek_command_completed(handle), "nbd_aio_peek_command_completed");
+    }
+
+    /** Retires a finished request; throws its error if it failed. */
+    void aioCommandCompleted(long cookie) throws NbdException {
+        call(() -> nbd.nbd_aio_command_completed(handle, cookie), "nbd_aio_command_completed");
+    }
+
+    // ---- plumbing ----
+
+    @FunctionalInterface
+    private interface IntCall {
+        int invoke();
+    }
+
+    @FunctionalInterface
+    private interface LongCall {
+        long invoke();
+    }
+
+    private int call(IntCall c, String op) throws NbdException {
+        lifecycle.readLock().lock();
+        try {
+            requireOpen(op);
+            int r = c.invoke();
+            if (r == -1) {
+                throw NbdException.last(nbd, op);
+            }
+            return r;
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private long query(LongCall c, String op) throws NbdException {
+        lifecycle.readLock().lock();
+        try {
+            requireOpen(op);
+            long r = c.invoke();
+            if (r == -1) {
+                throw NbdException.last(nbd, op);
+            }
+            return r;
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private void check(int result, String op) throws NbdException {
+        if (result == -1) {
+            throw NbdException.last(nbd, op);
+        }
+    }
+
+    private void requireOpen(String op) throws NbdException {
+        if (closed) {
+            throw new NbdException(op, "the connection is closed", NbdException.ENOTCONN);
+        }
+    }
+
+    private void requireConnected() {
+        if (!connected) {
+            throw new IllegalStateException("NbdConnection is not connected");
+        }
+    }
+
+    private static long directAddress(ByteBuffer buffer) {
+        if (!buffer.isDirect()) {
+            throw new IllegalArgumentException("NBD I/O needs a direct ByteBuffer");
+        }
+        return com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(buffer) + buffer.position();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Closes the handle ({@code nbd_close}) after calls in progress return. Idempotent. */
+    @Override
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            nbd.nbd_close(handle);
+            extentCallback.dispose();
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package org.blockferry.nbd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Test;
+
+/** Band 10: create, connect over unix sockets and TCP, and the export's properties. */
+class N10ConnectTest {
+    private final Path dir = TestPeers.scratchDirectory("n10-");
+
+    @Test
+    void connectsOverUnixSocketAndReadsProperties() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=1M");
+             NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertEquals(1 << 20, c.size());
+            assertFalse(c.isReadOnly());
+            assertTrue(c.canZero());
+            assertTrue(c.canTrim());
+            assertTrue(c.canFlush());
+            assertTrue(c.canMultiConn());
+        }
+    }
+
+    @Test
+    void connectsOverTcp() throws Exception {
+        try (NbdkitServer server = NbdkitServer.startTcp(dir, "pattern", "size=123456");
+             NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertEquals(123456, c.size());
+            assertTrue(c.isReadOnly(), "the pattern plugin is read-only");
+        }
+    }
+
+    @Test
+    void readOnlyServerIsReportedReadOnly() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "-r", "memory", "size=4096");
+             NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertTrue(c.isReadOnly());
+        }
+    }
+
+    @Test
+    void fastZeroAndBlockSizesAreReported() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=blocksize-policy", "memory", "size=1M",
+                "blocksize-minimum=512", "blocksize-preferred=4096", "blocksize-maximum=65536");
+             NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertEquals(512, c.blockSize(BlockSize.MINIMUM));
+            assertEquals(4096, c.blockSize(BlockSize.PREFERRED));
+            assertEquals(65536, c.blockSize(BlockSize.MAXIMUM));
+            assertTrue(c.canFastZero(), "nbdkit memory supports fast zero");
+        }
+    }
+
+    @Test
+    void multiConnIsFalseWhenServerDoesNotAdvertiseIt() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=multi-conn", "memory", "size=1M",
+                "multi-conn-mode=disable");
+             NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertFalse(c.canMultiConn());
+        }
+    }
+
+    @Test
+    void connectToMissingSocketFailsWithErrno() throws Exception {
+        try (NbdConnection c = NbdConnection.create()) {
+            NbdException e = assertThrows(NbdException.class,
+                    () -> c.connect("nbd+unix:///?socket=" + dir.resolve("absent.sock")));
+            assertEquals("nbd_connect_uri", e.operation());
+            assertEquals(2, e.errno(), "ENOENT: " + e.getMessage());
+            assertTrue(e.nbdMessage().contains("No such file"), e.nbdMessage());
+        }
+    }
+
+    @Test
+    void malformedUriIsRejectedByLibnbd() throws Exception {
+        try (NbdConnection c = NbdConnection.create()) {
+            NbdException e = assertThrows(NbdException.class, () -> c.connect("nbd+carrier-pigeon://x"));
+            assertEquals("nbd_connect_uri", e.operation());
+        }
+    }
+
+    @Test
+    void callsAfterCloseFailInsteadOfTouchingFreedHandle() throws Exception {
+        NbdConnection c;
+        try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=4096")) {
+            c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT);
+            c.close();
+            c.close(); // idempotent
+        }
+        NbdException e = assertThrows(NbdException.class, c::flush);
+        assertEquals(NbdException.ENOTCONN, e.errno());
+        assertTrue(c.isClosed());
+    }
+}

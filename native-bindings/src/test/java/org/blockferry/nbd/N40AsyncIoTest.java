@@ -1,0 +1,177 @@
+package org.blockferry.nbd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Test;
+
+/** Band 40: asynchronous requests through the event loop: many in flight, zero, flush, close. */
+class N40AsyncIoTest {
+    private final Path dir = TestPeers.scratchDirectory("n40-");
+
+    @Test
+    void manyReadsInFlightReturnThePattern() throws Exception {
+        int request = 256 * 1024;
+        int count = 64;
+        try (NbdkitServer server = NbdkitServer.start(dir, "pattern", "size=64M");
+             NbdEventLoop loop = NbdEventLoop.start("test-loop", Duration.ofSeconds(30));
+             NbdBuffer buf = NbdBuffer.allocate(request * count)) {
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            List<CompletableFuture<Void>> reads = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                reads.add(c.pread(buf, i * request, request, (long) i * request * 3));
+            }
+            assertTrue(buf.pins() > 0 || reads.stream().allMatch(CompletableFuture::isDone));
+            CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            assertEquals(0, buf.pins(), "every completed request unpins its buffer");
+            ByteBuffer view = buf.slice(0, request * count).order(ByteOrder.BIG_ENDIAN);
+            for (int i = 0; i < count; i++) {
+                long diskOffset = (long) i * request * 3;
+                for (int j = 0; j < request; j += 4096) {
+                    assertEquals(diskOffset + j, view.getLong(i * request + j));
+                }
+            }
+            c.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void writesZeroesAndFlushOverSeveralConnectionsGiveTheExpectedDisk() throws Exception {
+        int size = 8 << 20;
+        byte[] data = new byte[size];
+        new Random(11).nextBytes(data);
+        for (int i = 2 << 20; i < 3 << 20; i++) {
+            data[i] = 0; // this MiB goes as an NBD zero, not as data
+        }
+        try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=" + size);
+             NbdEventLoop loop1 = NbdEventLoop.start("l1", Duration.ofSeconds(30));
+             NbdEventLoop loop2 = NbdEventLoop.start("l2", Duration.ofSeconds(30));
+             NbdBuffer buf = NbdBuffer.allocate(size)) {
+            buf.slice(0, size).put(data);
+            AsyncConnection a = loop1.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            AsyncConnection b = loop2.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            List<CompletableFuture<Void>> ops = new ArrayList<>();
+            int piece = 1 << 20;
+            for (int i = 0; i < size / piece; i++) {
+                AsyncConnection c = i % 2 == 0 ? a : b;
+                ops.add(i == 2 ? c.zero(piece, (long) i * piece, 0) : c.pwrite(buf, i * piece, piece, (long) i * piece, 0));
+            }
+            CompletableFuture.allOf(ops.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            CompletableFuture.allOf(a.flush(), b.flush()).get(30, TimeUnit.SECONDS);
+            assertEquals(sha256(data), DiskChecksum.ofUri(server.uri()));
+            a.close().get(10, TimeUnit.SECONDS);
+            b.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void readErrorFromServerFailsOnlyThatRequestWithItsErrno() throws Exception {
+        // The error filter fails every read in [0, 64k) with EIO; others succeed.
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=error", "pattern", "size=1M",
+                "error-pread=EIO", "error-pread-rate=100%", "error-pread-file=" + dir.resolve("always"));
+             NbdEventLoop loop = NbdEventLoop.start("err-loop", Duration.ofSeconds(30));
+             NbdBuffer buf = NbdBuffer.allocate(8192)) {
+            java.nio.file.Files.writeString(dir.resolve("always"), "x");
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> c.pread(buf, 0, 4096, 0).get(30, TimeUnit.SECONDS));
+            NbdException cause = assertInstanceOf(NbdException.class, e.getCause());
+            assertEquals("nbd_aio_command_completed", cause.operation());
+            assertEquals(5, cause.errno(), "EIO: " + cause.getMessage());
+            assertEquals(0, buf.pins());
+            java.nio.file.Files.delete(dir.resolve("always"));
+            c.pread(buf, 0, 4096, 4096).get(30, TimeUnit.SECONDS); // connection still usable
+            assertEquals(4096, buf.slice(0, 8).order(ByteOrder.BIG_ENDIAN).getLong(0));
+            c.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void unansweredRequestTimesOutAndBreaksTheConnection() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=1M", "rdelay=20");
+             NbdEventLoop loop = NbdEventLoop.start("slow-loop", Duration.ofSeconds(1));
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> c.pread(buf, 0, 4096, 0).get(30, TimeUnit.SECONDS));
+            NbdException cause = assertInstanceOf(NbdException.class, e.getCause());
+            assertEquals(NbdException.ETIMEDOUT, cause.errno(), cause.getMessage());
+            assertEquals(1, buf.pins(), "libnbd may still write into the buffer until the handle is closed");
+            assertThrows(IllegalStateException.class, buf::close);
+            ExecutionException later = assertThrows(ExecutionException.class,
+                    () -> c.zero(4096, 0, 0).get(30, TimeUnit.SECONDS));
+            assertEquals(cause, later.getCause(), "a broken connection fails later requests with its cause");
+            c.close().get(10, TimeUnit.SECONDS);
+            assertEquals(0, buf.pins(), "closing the handle releases the buffer");
+        }
+    }
+
+    @Test
+    void serverKilledMidRequestFailsPendingRequests() throws Exception {
+        NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=1M", "rdelay=5");
+        try (NbdEventLoop loop = NbdEventLoop.start("kill-loop", Duration.ofSeconds(60));
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            CompletableFuture<Void> read = c.pread(buf, 0, 4096, 0);
+            Thread.sleep(300);
+            server.kill();
+            ExecutionException e = assertThrows(ExecutionException.class, () -> read.get(30, TimeUnit.SECONDS));
+            assertInstanceOf(NbdException.class, e.getCause());
+            c.close().get(10, TimeUnit.SECONDS);
+            assertEquals(0, buf.pins());
+        } finally {
+            server.close();
+        }
+    }
+
+    @Test
+    void closingTheLoopFailsRequestsSubmittedAfterwards() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=1M");
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            NbdEventLoop loop = NbdEventLoop.start("closing", Duration.ofSeconds(30));
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            loop.close();
+            assertTrue(c.connection().isClosed(), "the loop closes its connections on the way out");
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> c.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS));
+            assertInstanceOf(NbdException.class, e.getCause());
+            assertEquals(0, buf.pins());
+        }
+    }
+
+    private static String sha256(byte[] data) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+    }
+
+    @Test
+    void bufferRangeIsCheckedBeforeSubmission() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=1M");
+             NbdEventLoop loop = NbdEventLoop.start("range", Duration.ofSeconds(30));
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            assertThrows(IndexOutOfBoundsException.class, () -> c.pread(buf, 1, 4096, 0));
+            assertEquals(0, buf.pins());
+            byte[] back = new byte[16];
+            c.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+            buf.slice(0, 16).get(back);
+            assertArrayEquals(new byte[16], back);
+            c.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+package org.blockferry.nbd.testing;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real nbdkit server for a test, on a private unix socket (or a free TCP port), killed on
+ * {@link #close()} and with the test JVM ({@code --exit-with-parent}).
+ */
+public final class NbdkitServer implements AutoCloseable {
+    private final Process process;
+    private final Path socket;
+    private final int port;
+    private final Path log;
+
+    private NbdkitServer(Process process, Path socket, int port, Path log) {
+        this.process = process;
+        this.socket = socket;
+        this.port = port;
+        this.log = log;
+    }
+
+    /** Starts {@code nbdkit [nbdkitArgs...]} on a unix socket in {@code dir}; args are plugin, filters, params. */
+    public static NbdkitServer start(Path dir, String... nbdkitArgs) {
+        Path socket = dir.resolve("nbdkit-" + System.nanoTime() % 100000 + ".sock");
+        if (socket.toString().length() > 100) {
+            throw new AssertionError("unix socket path too long for the kernel: " + socket);
+        }
+        List<String> cmd = new ArrayList<>(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f",
+                "--exit-with-parent", "-U", socket.toString()));
+        cmd.addAll(List.of(nbdkitArgs));
+        return launch(cmd, dir, socket, 0);
+    }
+
+    /** Starts nbdkit listening on 127.0.0.1 on a free TCP port. */
+    public static NbdkitServer startTcp(Path dir, String... nbdkitArgs) {
+        int port = freePort();
+        List<String> cmd = new ArrayList<>(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f",
+                "--exit-with-parent", "-i", "127.0.0.1", "-p", Integer.toString(port)));
+        cmd.addAll(List.of(nbdkitArgs));
+        return launch(cmd, dir, null, port);
+    }
+
+    private static NbdkitServer launch(List<String> cmd, Path dir, Path socket, int port) {
+        Path log = dir.resolve("nbdkit-" + System.nanoTime() + ".log");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            NbdkitServer server = new NbdkitServer(p, socket, port, log);
+            server.awaitReady(cmd);
+            return server;
+        } catch (IOException e) {
+            throw new AssertionError("cannot start " + cmd + ": " + e, e);
+        }
+    }
+
+    private void awaitReady(List<String> cmd) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("nbdkit exited at start (" + cmd + "): " + logText());
+            }
+            if (canConnect()) {
+                return;
+            }
+            sleep(20);
+        }
+        close();
+        throw new AssertionError("nbdkit did not start listening within 20 s: " + cmd + ": " + logText());
+    }
+
+    private boolean canConnect() {
+        if (socket != null) {
+            if (!Files.exists(socket)) {
+                return false;
+            }
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** {@code nbd+unix:///?socket=...} or {@code nbd://127.0.0.1:PORT}. */
+    public String uri() {
+        return socket != null ? "nbd+unix:///?socket=" + socket : "nbd://127.0.0.1:" + port;
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String logText() {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (IOException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Kills the server abruptly (SIGKILL), as a crash would. */
+    public void kill() {
+        process.destroyForcibly();
+        waitFor();
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        waitFor();
+    }
+
+    private void waitFor() {
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (socket != null) {
+            try {
+                Files.deleteIfExists(socket);
+            } catch (IOException ignored) {
+                // the scratch directory goes with the build directory
+            }
+        }
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new AssertionError("no free TCP port: " + e, e);
+        }
+    }
+
+    static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+}
