@@ -1,1 +1,17 @@
-package org.blockferry.api; public final class Main { public static void main(String[] a) { System.out.println("hi"); } }
+package org.blockferry.api;
+
+import org.blockferry.api.cli.Cli;
+
+/** The runnable jar's entry point: the {@code blockferry} command line. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code = Cli.run(args);
+        System.out.flush();
+        System.err.flush();
+        // Commands close what they started; exit() still ends a process whose helper threads linger.
+        System.exit(code);
+    }
+}

@@ -1,0 +1,55 @@
+package org.blockferry.api.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code blockferry} command line: parses arguments, runs one command, and turns every
+ * failure into one line on stderr and an exit code (0 done, 1 failed or different, 2 bad input).
+ */
+public final class Cli {
+    public static final int OK = 0;
+    public static final int FAILED = 1;
+    public static final int BAD_INPUT = 2;
+
+    private Cli() {
+    }
+
+    @Command(name = "blockferry", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            subcommands = {CopyCommand.class, VerifyCommand.class, DemoCommand.class},
+            description = {"Replicates virtual machine disks over NBD: full copies, then only what changed.", ""},
+            footer = {"", "Run 'blockferry COMMAND --help' for a command's options."})
+    static final class Root implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (copy, verify, demo)");
+        }
+    }
+
+    /** Runs the command line and returns the exit code. */
+    public static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new Root());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((e, a) -> {
+            CommandLine cmd = e.getCommandLine();
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + e.getMessage()
+                    + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            return BAD_INPUT;
+        });
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            CliErrors.Failure f = CliErrors.describe(e);
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + f.message());
+            return f.exitCode();
+        });
+        return cli.execute(args);
+    }
+}

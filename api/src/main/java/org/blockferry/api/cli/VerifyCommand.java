@@ -1,0 +1,46 @@
+package org.blockferry.api.cli;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.copy.DiskComparison;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.nbd.NbdOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code blockferry verify SRC DST}: are the two disks equal? */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Compares DST with SRC, reading only what must be read (nothing where both",
+            "report zeros). Exit 0 when equal; exit 1 printing the first differing offset."})
+final class VerifyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "SRC", description = "the source disk (NBD URI or local image)")
+    String source;
+
+    @Parameters(index = "1", paramLabel = "DST", description = "the copy to check (NBD URI or local image)")
+    String target;
+
+    @Override
+    public Integer call() throws Exception {
+        DiskLocation a = DiskLocation.parse("SRC", source);
+        DiskLocation b = DiskLocation.parse("DST", target);
+        try (CliContext context = new CliContext()) {
+            var env = context.environment();
+            try (NbdDiskSource src = NbdDiskSource.open("SRC", a, NbdOptions.DEFAULT, env.tools());
+                 NbdDiskSource dst = NbdDiskSource.open("DST", b, NbdOptions.DEFAULT, env.tools())) {
+                DiskComparison.Outcome o = DiskComparison.run(src, dst, context.settings(), env)
+                        .toCompletableFuture().get(365, TimeUnit.DAYS);
+                if (!o.note().isEmpty()) {
+                    System.out.println("note: " + o.note());
+                }
+                if (o.equal()) {
+                    System.out.printf("equal: %s compared, %s read%n", HumanBytes.format(o.sourceSize()),
+                            HumanBytes.format(o.bytesRead()));
+                    return Cli.OK;
+                }
+                System.out.printf("differ at offset %d%n", o.firstDifference());
+                return Cli.FAILED;
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package org.blockferry.engine.copy;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.blockferry.nbd.NbdEventLoop;
+import org.blockferry.nbd.NbdException;
+
+/** The process's NBD event-loop threads; connections are spread over them round robin. */
+public final class IoLoops implements AutoCloseable {
+    private final List<NbdEventLoop> loops;
+    private final AtomicInteger next = new AtomicInteger();
+
+    private IoLoops(List<NbdEventLoop> loops) {
+        this.loops = loops;
+    }
+
+    /** {@code threads} loops (0 = one per core); requests without reply after {@code requestTimeout} fail. */
+    public static IoLoops start(int threads, Duration requestTimeout) throws NbdException {
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        List<NbdEventLoop> loops = new ArrayList<>(n);
+        try {
+            for (int i = 0; i < n; i++) {
+                loops.add(NbdEventLoop.start("nbd-io-" + i, requestTimeout));
+            }
+        } catch (NbdException | RuntimeException e) {
+            loops.forEach(NbdEventLoop::close);
+            throw e;
+        }
+        return new IoLoops(loops);
+    }
+
+    public int size() {
+        return loops.size();
+    }
+
+    /** The loop for the {@code i}-th connection of a side: lanes of both sides line up on the same thread. */
+    NbdEventLoop forLane(int lane, int offset) {
+        return loops.get(Math.floorMod(lane + offset, loops.size()));
+    }
+
+    /** A starting offset so that concurrent copies do not all begin on loop 0. */
+    int nextOffset() {
+        return next.getAndIncrement();
+    }
+
+    @Override
+    public void close() {
+        loops.forEach(NbdEventLoop::close);
+    }
+}

@@ -1,0 +1,118 @@
+package org.blockferry.engine.copy;
+
+import org.blockferry.engine.copy.CopyProgress.Phase;
+
+/**
+ * Counts one disk's progress as chunks finish. Written by the pipeline's last stage (one
+ * thread), read by anyone; the rate is measured over the last ten seconds or so.
+ */
+final class ProgressTracker {
+    private static final long WINDOW_NANOS = 10_000_000_000L;
+    private static final int SAMPLES = 64;
+
+    private final String disk;
+    private final long startNanos = System.nanoTime();
+    private volatile Phase phase = Phase.PLANNING;
+    private volatile long capacity;
+    private volatile long planned;
+    private volatile long done;
+    private volatile long written;
+    private volatile long zeroed;
+    private volatile long skipped;
+    private volatile long contiguous;
+    private volatile long checkpoint;
+    private final long[] sampleTimes = new long[SAMPLES];
+    private final long[] sampleDone = new long[SAMPLES];
+    private int sampleCount;
+    private int sampleHead;
+
+    ProgressTracker(String disk) {
+        this.disk = disk;
+    }
+
+    /** The run moves {@code plannedBytes}; {@code alreadyDone} of them were done by an earlier attempt. */
+    void planned(long capacity, long plannedBytes, long alreadyDone, long startCheckpoint) {
+        this.capacity = capacity;
+        this.planned = plannedBytes;
+        this.done = alreadyDone;
+        this.contiguous = startCheckpoint;
+        this.checkpoint = startCheckpoint;
+        this.phase = Phase.COPYING;
+    }
+
+    /** A chunk is entirely on the target (not yet flushed). */
+    void chunkDone(ChunkWriter.Done d) {
+        done += d.chunk().dataBytes();
+        written += d.written();
+        zeroed += d.zeroed();
+        skipped += d.skipped();
+        contiguous = d.chunk().end();
+    }
+
+    long contiguous() {
+        return contiguous;
+    }
+
+    long checkpoint() {
+        return checkpoint;
+    }
+
+    /** The target was flushed with everything below {@code offset} on it. */
+    void flushedUpTo(long offset) {
+        if (offset > checkpoint) {
+            checkpoint = offset;
+        }
+    }
+
+    void phase(Phase p) {
+        phase = p;
+    }
+
+    synchronized CopyProgress snapshot() {
+        long now = System.nanoTime();
+        long doneNow = done;
+        record(now, doneNow);
+        double rate = rate(now, doneNow);
+        long left = planned - doneNow;
+        long eta = phase == Phase.DONE ? 0 : rate > 0 ? (long) Math.ceil(left / rate) : -1;
+        return new CopyProgress(disk, phase, capacity, planned, doneNow, written, zeroed, skipped, checkpoint,
+                rate, eta, (now - startNanos) / 1_000_000);
+    }
+
+    private void record(long now, long doneNow) {
+        int last = (sampleHead + sampleCount - 1) % SAMPLES;
+        if (sampleCount > 0 && now - sampleTimes[last] < 100_000_000L) {
+            return; // at most ten samples a second
+        }
+        int slot = (sampleHead + sampleCount) % SAMPLES;
+        if (sampleCount == SAMPLES) {
+            sampleHead = (sampleHead + 1) % SAMPLES;
+        } else {
+            sampleCount++;
+        }
+        sampleTimes[slot] = now;
+        sampleDone[slot] = doneNow;
+    }
+
+    private double rate(long now, long doneNow) {
+        int oldest = -1;
+        for (int i = 0; i < sampleCount; i++) {
+            int slot = (sampleHead + i) % SAMPLES;
+            if (now - sampleTimes[slot] <= WINDOW_NANOS) {
+                oldest = slot;
+                break;
+            }
+        }
+        long since;
+        long base;
+        if (oldest >= 0 && now - sampleTimes[oldest] >= 500_000_000L) {
+            since = sampleTimes[oldest];
+            base = sampleDone[oldest];
+        } else {
+            since = startNanos;
+            base = 0;
+        }
+        double seconds = (now - since) / 1e9;
+        return seconds <= 0 ? 0 : (doneNow - base) / seconds;
+    }
+}

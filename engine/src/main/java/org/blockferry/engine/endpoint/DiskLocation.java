@@ -1,0 +1,87 @@
+package org.blockferry.engine.endpoint;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * Where a disk is, as an operator writes it: an NBD URI or a local image path.
+ * {@link #parse} checks the text and names the field when it is wrong.
+ */
+public sealed interface DiskLocation {
+
+    Set<String> NBD_SCHEMES = Set.of("nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock");
+
+    /** What an operator reads in messages (never a secret). */
+    String display();
+
+    /** An NBD URI, passed to libnbd as is. */
+    record NbdUri(String uri) implements DiskLocation {
+        @Override
+        public String display() {
+            return uri;
+        }
+    }
+
+    /** A local raw or qcow2 image that BlockFerry exports itself. */
+    record LocalImage(Path path) implements DiskLocation {
+        @Override
+        public String display() {
+            return path.toString();
+        }
+    }
+
+    /** Parses {@code text} for {@code field} (e.g. {@code source}, {@code target}). */
+    static DiskLocation parse(String field, String text) {
+        if (text == null || text.isBlank()) {
+            throw new InvalidInputException(field, "is empty; give an NBD URI (nbd://host:port/export, "
+                    + "nbd+unix:///?socket=PATH) or a local image path");
+        }
+        if (!text.contains("://")) {
+            if (text.indexOf('\0') >= 0) {
+                throw new InvalidInputException(field, "the path contains a NUL character");
+            }
+            try {
+                return new LocalImage(Path.of(text).toAbsolutePath().normalize());
+            } catch (InvalidPathException e) {
+                throw new InvalidInputException(field, "'" + text + "' is not a valid path: " + e.getReason());
+            }
+        }
+        return new NbdUri(checkNbdUri(field, text));
+    }
+
+    private static String checkNbdUri(String field, String text) {
+        URI uri;
+        try {
+            uri = new URI(text);
+        } catch (URISyntaxException e) {
+            throw new InvalidInputException(field, "'" + text + "' is not a valid URI: " + e.getReason()
+                    + " at index " + e.getIndex());
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase();
+        if (!NBD_SCHEMES.contains(scheme)) {
+            throw new InvalidInputException(field, "unsupported URI scheme '" + scheme
+                    + "://' (expected nbd://, nbds://, nbd+unix:// or nbds+unix://)");
+        }
+        String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
+        if (scheme.endsWith("+unix")) {
+            if (!("&" + query).contains("&socket=")) {
+                throw new InvalidInputException(field, "'" + text + "' names no unix socket: add ?socket=/path/to.sock");
+            }
+            if (uri.getHost() != null && !uri.getHost().isEmpty()) {
+                throw new InvalidInputException(field, "'" + text + "' is a unix-socket URI and must not name a host "
+                        + "(write " + scheme + ":///export?socket=...)");
+            }
+        } else if (!scheme.endsWith("+vsock")) {
+            if (uri.getHost() == null || uri.getHost().isEmpty()) {
+                throw new InvalidInputException(field, "'" + text + "' names no host (nbd://HOST[:PORT]/EXPORT)");
+            }
+            if (uri.getPort() == 0 || uri.getPort() > 65535) {
+                throw new InvalidInputException(field, "'" + text + "' has an invalid port " + uri.getPort());
+            }
+        }
+        return text;
+    }
+}

@@ -1,0 +1,199 @@
+package org.blockferry.engine.endpoint;
+
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.blockferry.nbd.NbdConnection;
+import org.blockferry.nbd.NbdException;
+import org.blockferry.nbd.NbdOptions;
+
+/**
+ * A local image exported over NBD by BlockFerry itself, on a private unix socket that lives
+ * as long as this object: raw files through {@code nbdkit file}, qcow2 through {@code qemu-nbd}.
+ *
+ * <p>Neither server outlives the JVM: nbdkit runs with {@code --exit-with-parent}; qemu-nbd
+ * exits when its last client leaves, and this object keeps one connection open until close.
+ */
+public final class LocalExport implements AutoCloseable {
+
+    /** The programs and limits for local exports ({@code blockferry.local-export}). */
+    public record Tools(String nbdkit, String qemuNbd, Duration startTimeout, Path socketRoot) {
+        public static Tools fromConfig(Config config) {
+            Config c = config.getConfig("blockferry.local-export");
+            return new Tools(c.getString("nbdkit"), c.getString("qemu-nbd"), c.getDuration("start-timeout"),
+                    Path.of(System.getProperty("java.io.tmpdir")));
+        }
+
+        public Tools withSocketRoot(Path root) {
+            return new Tools(nbdkit, qemuNbd, startTimeout, root);
+        }
+    }
+
+    private final Path image;
+    private final ImageFormat format;
+    private final Path dir;
+    private final Path socket;
+    private final Process process;
+    private final NbdConnection keepAlive;
+
+    private LocalExport(Path image, ImageFormat format, Path dir, Path socket, Process process,
+                        NbdConnection keepAlive) {
+        this.image = image;
+        this.format = format;
+        this.dir = dir;
+        this.socket = socket;
+        this.process = process;
+        this.keepAlive = keepAlive;
+    }
+
+    /**
+     * Exports {@code image} (which must exist). {@code field} names the operator's input in
+     * error messages.
+     */
+    public static LocalExport start(String field, Path image, boolean writable, Tools tools) throws IOException {
+        if (!Files.exists(image)) {
+            throw new InvalidInputException(field, image + " does not exist");
+        }
+        if (Files.isDirectory(image)) {
+            throw new InvalidInputException(field, image + " is a directory, not a disk image");
+        }
+        if (!Files.isReadable(image)) {
+            throw new InvalidInputException(field, image + " is not readable by this user");
+        }
+        if (writable && !Files.isWritable(image)) {
+            throw new InvalidInputException(field, image + " is not writable by this user");
+        }
+        ImageFormat format = ImageFormat.detect(image);
+        Files.createDirectories(tools.socketRoot());
+        Path dir = Files.createTempDirectory(tools.socketRoot(), "bf-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path socket = dir.resolve("nbd.sock");
+        Path log = dir.resolve("server.log");
+        List<String> cmd = format == ImageFormat.QCOW2
+                ? qemuNbdCommand(tools, socket, image, writable)
+                : nbdkitCommand(tools, socket, image, writable);
+        Process process;
+        try {
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        } catch (IOException e) {
+            deleteTree(dir);
+            String program = cmd.get(0);
+            throw new IOException("cannot run " + program + " to export " + image + ": " + e.getMessage()
+                    + " (install it with: apt-get install " + (format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit")
+                    + ")", e);
+        }
+        String uri = "nbd+unix:///?socket=" + socket;
+        try {
+            NbdConnection keepAlive = awaitServer(field, process, uri, socket, log, tools.startTimeout(), image);
+            return new LocalExport(image, format, dir, socket, process, keepAlive);
+        } catch (IOException | RuntimeException e) {
+            process.destroyForcibly();
+            deleteTree(dir);
+            throw e;
+        }
+    }
+
+    private static List<String> nbdkitCommand(Tools tools, Path socket, Path image, boolean writable) {
+        List<String> cmd = new ArrayList<>(List.of(tools.nbdkit(), "-f", "--exit-with-parent", "-U",
+                socket.toString()));
+        if (!writable) {
+            cmd.add("-r");
+        }
+        cmd.add("file");
+        cmd.add("file=" + image);
+        return cmd;
+    }
+
+    private static List<String> qemuNbdCommand(Tools tools, Path socket, Path image, boolean writable) {
+        List<String> cmd = new ArrayList<>(List.of(tools.qemuNbd(), "-f", "qcow2", "-k", socket.toString(),
+                "-e", "16", "--cache=writeback"));
+        if (writable) {
+            cmd.add("--discard=unmap");
+        } else {
+            cmd.add("-r");
+        }
+        cmd.add(image.toString());
+        return cmd;
+    }
+
+    private static NbdConnection awaitServer(String field, Process process, String uri, Path socket, Path log,
+                                             Duration timeout, Path image) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        NbdException last = null;
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new InvalidInputException(field, "cannot export " + image + ": " + lastLines(log));
+            }
+            if (Files.exists(socket)) {
+                try {
+                    return NbdConnection.open(uri, NbdOptions.DEFAULT.withHandleName("keepalive"));
+                } catch (NbdException e) {
+                    last = e;
+                }
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while exporting " + image, e);
+            }
+        }
+        throw new IOException("the NBD server for " + image + " did not start within " + timeout.toSeconds()
+                + " s" + (last != null ? " (" + last.getMessage() + ")" : "") + ": " + lastLines(log));
+    }
+
+    private static String lastLines(Path log) {
+        try {
+            List<String> lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
+            List<String> tail = lines.subList(Math.max(0, lines.size() - 3), lines.size());
+            String text = String.join(" / ", tail).trim();
+            return text.isEmpty() ? "the server exited without a message" : text;
+        } catch (IOException e) {
+            return "the server exited (its log is unreadable: " + e.getMessage() + ")";
+        }
+    }
+
+    /** {@code nbd+unix:///?socket=...} of the private socket. */
+    public String uri() {
+        return "nbd+unix:///?socket=" + socket;
+    }
+
+    public ImageFormat format() {
+        return format;
+    }
+
+    public Path image() {
+        return image;
+    }
+
+    /** Stops the server and removes the private socket directory. */
+    @Override
+    public void close() {
+        keepAlive.close();
+        process.destroy();
+        try {
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+        deleteTree(dir);
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a leftover empty directory in the temp dir harms nothing
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package org.blockferry.engine.source;
+
+import java.io.IOException;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.plan.AllocationMap;
+import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.nbd.NbdConnection;
+import org.blockferry.nbd.NbdOptions;
+
+/**
+ * A plain NBD source: an NBD URI, or a local raw/qcow2 image exported read-only on a private
+ * socket. The full plan comes from {@code base:allocation}.
+ */
+public final class NbdDiskSource implements DiskSource {
+    private final DiskLocation location;
+    private final String uri;
+    private final NbdOptions options;
+    private final LocalExport export;
+
+    private NbdDiskSource(DiskLocation location, String uri, NbdOptions options, LocalExport export) {
+        this.location = location;
+        this.uri = uri;
+        this.options = options;
+        this.export = export;
+    }
+
+    /** Opens {@code location}; a local image is exported read-only. */
+    public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools)
+            throws IOException {
+        NbdOptions options = tls.withMetaContexts(BASE_CONTEXTS);
+        if (location instanceof DiskLocation.LocalImage local) {
+            LocalExport export = LocalExport.start(field, local.path(), false, tools);
+            return new NbdDiskSource(location, export.uri(), options, export);
+        }
+        return new NbdDiskSource(location, ((DiskLocation.NbdUri) location).uri(), options, null);
+    }
+
+    @Override
+    public String describe() {
+        return location.display();
+    }
+
+    @Override
+    public String uri() {
+        return uri;
+    }
+
+    @Override
+    public NbdOptions options() {
+        return options;
+    }
+
+    @Override
+    public DiskPlan planFull(NbdConnection connection) throws IOException {
+        long size = connection.size();
+        return DiskPlan.of(size, AllocationMap.read(connection, size));
+    }
+
+    @Override
+    public void close() {
+        if (export != null) {
+            export.close();
+        }
+    }
+}
