@@ -17,7 +17,7 @@ public final class Cli {
     }
 
     @Command(name = "blockferry", mixinStandardHelpOptions = true, versionProvider = Version.class,
-            subcommands = {CopyCommand.class, VerifyCommand.class, DemoCommand.class},
+            subcommands = {CopyCommand.class, VerifyCommand.class, DemoCommand.class, CdsTrainingCommand.class},
             description = {"Replicates virtual machine disks over NBD: full copies, then only what changed.", ""},
             footer = {"", "Run 'blockferry COMMAND --help' for a command's options."})
     static final class Root implements Runnable {

@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code blockferry copy SRC DST}: one disk, exactly, as fast as the servers allow. */
 @Command(name = "copy", mixinStandardHelpOptions = true,
-        description = {"Copies one disk from SRC to DST and flushes it.",
+        description = {"Copies one disk from SRC to DST.", "",
             "SRC and DST are NBD URIs (nbd://host:port/export, nbds://..., nbd+unix:///?socket=PATH,",
             "nbds+unix://user@/?socket=PATH&tls-psk-file=FILE) or local raw/qcow2 images.",
             "A DST path that does not exist is created as a sparse raw image.",

@@ -23,8 +23,9 @@ import picocli.CommandLine.Option;
 
 /** {@code blockferry demo}: a sample two-disk VM copied, verified and summed up. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Creates a sample VM of two sparse disks (data, zero runs, holes), copies both",
-            "disks at once with a progress bar each, verifies both copies, and prints a summary."})
+        description = {"Copies a sample two-disk VM and verifies it.", "",
+            "Creates two sparse sample disks (data, zero runs, holes), copies both at once",
+            "with a progress bar each, verifies both copies, and prints a summary."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR",
             description = "where the sample disks and copies go (default: DATA_DIR/demo, i.e. ~/.blockferry/demo)")

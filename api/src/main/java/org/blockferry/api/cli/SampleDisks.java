@@ -47,6 +47,19 @@ final class SampleDisks {
         return List.of(system, data);
     }
 
+    /** An 8 MiB image with a little of everything, for quick runs. */
+    static Sample createSmall(Path dir) throws IOException {
+        Sample small = new Sample("small", dir.resolve("small.img"), (8L << 20) + 511);
+        SplittableRandom random = new SplittableRandom(1);
+        try (FileChannel f = open(small)) {
+            writeRandom(f, 0, 1L << 20, random);
+            writeZeros(f, 1L << 20, 1L << 20);
+            writeRandom(f, 4L << 20, 256 << 10, random);
+            writeRandom(f, small.size() - 4096 - 511, 4096 + 511, random);
+        }
+        return small;
+    }
+
     private static FileChannel open(Sample s) throws IOException {
         Files.deleteIfExists(s.path());
         try (RandomAccessFile raf = new RandomAccessFile(s.path().toFile(), "rw")) {

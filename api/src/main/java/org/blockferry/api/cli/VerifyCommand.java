@@ -11,8 +11,9 @@ import picocli.CommandLine.Parameters;
 
 /** {@code blockferry verify SRC DST}: are the two disks equal? */
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Compares DST with SRC, reading only what must be read (nothing where both",
-            "report zeros). Exit 0 when equal; exit 1 printing the first differing offset."})
+        description = {"Checks that DST equals SRC.", "",
+            "Reads only what must be read (nothing where both report zeros).",
+            "Exit 0 when equal; exit 1 printing the first differing offset."})
 final class VerifyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SRC", description = "the source disk (NBD URI or local image)")
     String source;
