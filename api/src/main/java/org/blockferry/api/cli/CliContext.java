@@ -2,16 +2,12 @@ package org.blockferry.api.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import java.io.IOException;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
-import org.blockferry.engine.endpoint.EndpointException;
 import org.blockferry.engine.endpoint.LocalExport;
-import org.blockferry.engine.source.DiskSource;
-import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdException;
 
 /** What a command needs at run time: configuration, and (started on first use) the actor system and copy environment. */
@@ -42,15 +38,6 @@ final class CliContext implements AutoCloseable {
             environment = CopyEnvironment.create(system);
         }
         return environment;
-    }
-
-    /** The size of a source's disk, asked over one short connection. */
-    static long probeSize(DiskSource source) throws IOException {
-        try (NbdConnection c = NbdConnection.open(source.uri(), source.options().withHandleName("probe"))) {
-            return c.size();
-        } catch (NbdException e) {
-            throw new EndpointException("source", source.describe(), e);
-        }
     }
 
     @Override

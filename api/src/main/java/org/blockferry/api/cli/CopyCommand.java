@@ -52,14 +52,14 @@ final class CopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DiskLocation from = DiskLocation.parse("SRC", source);
-        DiskLocation to = DiskLocation.parse("DST", target);
+        DiskLocation from = DiskLocation.parse("source", source);
+        DiskLocation to = DiskLocation.parse("target", target);
         try (CliContext context = new CliContext()) {
             CopySettings settings = settings(context.settings());
             var env = context.environment();
-            try (NbdDiskSource src = NbdDiskSource.open("SRC", from, NbdOptions.DEFAULT, env.tools())) {
-                long size = CliContext.probeSize(src);
-                try (NbdDiskTarget dst = NbdDiskTarget.open("DST", to, size, NbdOptions.DEFAULT, env.tools())) {
+            try (NbdDiskSource src = NbdDiskSource.open("source", from, NbdOptions.DEFAULT, env.tools())) {
+                long size = src.size();
+                try (NbdDiskTarget dst = NbdDiskTarget.open("target", to, size, NbdOptions.DEFAULT, env.tools())) {
                     DiskCopy copy = DiskCopy.start(CopyJob.full(name(from), src, dst, settings, p -> { }), env);
                     CopyResult result;
                     if (json) {

@@ -63,6 +63,7 @@ final class ProgressBars implements AutoCloseable {
             case PLANNING -> "planning";
             case FLUSHING -> "flushing";
             case DONE -> "done";
+            case STOPPED -> "stopped";
             case COPYING -> "ETA " + eta;
         };
         return String.format(Locale.ROOT, "%-12s [%s] %6.2f%%  %s / %s  %s/s  %s", p.disk(), bar, percent,

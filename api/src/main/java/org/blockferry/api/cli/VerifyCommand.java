@@ -23,12 +23,12 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DiskLocation a = DiskLocation.parse("SRC", source);
-        DiskLocation b = DiskLocation.parse("DST", target);
+        DiskLocation a = DiskLocation.parse("source", source);
+        DiskLocation b = DiskLocation.parse("target", target);
         try (CliContext context = new CliContext()) {
             var env = context.environment();
-            try (NbdDiskSource src = NbdDiskSource.open("SRC", a, NbdOptions.DEFAULT, env.tools());
-                 NbdDiskSource dst = NbdDiskSource.open("DST", b, NbdOptions.DEFAULT, env.tools())) {
+            try (NbdDiskSource src = NbdDiskSource.open("source", a, NbdOptions.DEFAULT, env.tools());
+                 NbdDiskSource dst = NbdDiskSource.open("target", b, NbdOptions.DEFAULT, env.tools())) {
                 DiskComparison.Outcome o = DiskComparison.run(src, dst, context.settings(), env)
                         .toCompletableFuture().get(365, TimeUnit.DAYS);
                 if (!o.note().isEmpty()) {

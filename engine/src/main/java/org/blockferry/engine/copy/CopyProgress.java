@@ -18,7 +18,7 @@ public record CopyProgress(String disk, Phase phase, long capacity, long planned
                            double throughputBps, long etaSeconds, long elapsedMillis) {
 
     /** Where a disk's copy stands. */
-    public enum Phase { PLANNING, COPYING, FLUSHING, DONE }
+    public enum Phase { PLANNING, COPYING, FLUSHING, DONE, STOPPED }
 
     /** 0..100; exactly 100 only when every planned byte is done. */
     public double percent() {

@@ -247,6 +247,7 @@ public final class DiskCopy {
     // ---- the end, success or not ----
 
     private void finish(Throwable failure) {
+        resources.stop();
         Throwable cause = unwrap(failure);
         if (cause == null && cancelRequested) {
             cause = new CopyCancelledException(job.disk());
@@ -256,6 +257,7 @@ public final class DiskCopy {
             timer.cancel();
         }
         if (connections == null) {
+            tracker.phase(Phase.STOPPED);
             closeOpened();
             completeWith(cause);
             return;
@@ -265,10 +267,11 @@ public final class DiskCopy {
         resources.settled()
                 .thenCompose(v -> connections.flushTargets())
                 .handle((v, flushError) -> {
-                    if (outcome == null && flushError == null) {
-                        tracker.flushedUpTo(plan.end());
-                        tracker.phase(Phase.DONE);
+                    if (flushError == null) {
+                        // Every chunk below the contiguous position is written; now it is durable.
+                        tracker.flushedUpTo(outcome == null ? plan.end() : tracker.contiguous());
                     }
+                    tracker.phase(outcome == null && flushError == null ? Phase.DONE : Phase.STOPPED);
                     return flushError;
                 })
                 .thenCompose(flushError -> connections.closeAll().handle((v, e) -> flushError))

@@ -17,6 +17,16 @@ final class RunResources {
     private final Set<BufferPool.Lease> leases = new HashSet<>();
     private final Set<CompletableFuture<?>> outstanding = ConcurrentHashMap.newKeySet();
     private boolean closing;
+    private volatile boolean stopping;
+
+    /** The run is ending: no new I/O may start (requests in flight still complete). */
+    void stop() {
+        stopping = true;
+    }
+
+    boolean isStopping() {
+        return stopping;
+    }
 
     /** Remembers {@code future} until it completes. */
     <T> CompletableFuture<T> track(CompletableFuture<T> future) {
@@ -27,7 +37,7 @@ final class RunResources {
 
     /** Takes responsibility for a lease; after the run ended the lease goes straight back. */
     synchronized void adopt(BufferPool.Lease lease) {
-        if (closing) {
+        if (closing || stopping) {
             lease.release();
             throw new CancellationException("the copy has ended");
         }

@@ -2,8 +2,10 @@ package org.blockferry.engine.source;
 
 import java.io.IOException;
 import java.util.List;
+import org.blockferry.engine.endpoint.EndpointException;
 import org.blockferry.engine.plan.DiskPlan;
 import org.blockferry.nbd.NbdConnection;
+import org.blockferry.nbd.NbdException;
 import org.blockferry.nbd.NbdOptions;
 
 /**
@@ -29,6 +31,15 @@ public interface DiskSource extends AutoCloseable {
      * where the source says it reads as zeros.
      */
     DiskPlan planFull(NbdConnection connection) throws IOException;
+
+    /** The disk's size, asked over one short connection; an unreachable server is named as the source. */
+    default long size() throws IOException {
+        try (NbdConnection c = NbdConnection.open(uri(), options().withHandleName("size"))) {
+            return c.size();
+        } catch (NbdException e) {
+            throw new EndpointException("source", describe(), e);
+        }
+    }
 
     @Override
     void close();

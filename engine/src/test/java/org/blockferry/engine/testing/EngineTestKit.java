@@ -14,7 +14,6 @@ import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.source.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
-import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdOptions;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -98,8 +97,8 @@ public final class EngineTestKit implements AutoCloseable {
         NbdDiskSource src = NbdDiskSource.open("source", DiskLocation.parse("source", source), NbdOptions.DEFAULT,
                 environment.tools());
         long size;
-        try (NbdConnection probe = NbdConnection.open(src.uri(), src.options())) {
-            size = probe.size();
+        try {
+            size = src.size();
         } catch (Exception e) {
             src.close();
             throw e;
