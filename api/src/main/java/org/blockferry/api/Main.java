@@ -8,6 +8,8 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Logging starts before any thread can log; otherwise SLF4J replays early events with a warning.
+        org.slf4j.LoggerFactory.getILoggerFactory();
         int code = Cli.run(args);
         System.out.flush();
         System.err.flush();

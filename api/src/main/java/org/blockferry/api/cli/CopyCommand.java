@@ -16,6 +16,8 @@ import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.source.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
+import java.io.PrintWriter;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -29,6 +31,9 @@ import picocli.CommandLine.Parameters;
             "Holes and zero extents are never read; zero data is written as NBD zero, or not at all",
             "where the target already reads as zero."})
 final class CopyCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Parameters(index = "0", paramLabel = "SRC", description = "the source disk")
     String source;
 
@@ -65,7 +70,7 @@ final class CopyCommand implements Callable<Integer> {
                     if (json) {
                         result = copy.await(Duration.ofDays(365));
                     } else {
-                        try (ProgressBars bars = new ProgressBars(System.out, List.of(copy::progress))) {
+                        try (ProgressBars bars = new ProgressBars(out(), List.of(copy::progress))) {
                             result = awaitQuietly(copy);
                         }
                     }
@@ -128,16 +133,20 @@ final class CopyCommand implements Callable<Integer> {
             out.put("source_connections", r.sourceConnections());
             out.put("target_connections", r.targetConnections());
             out.put("request_size", r.requestSize());
-            System.out.println(new ObjectMapper().writeValueAsString(out));
+            out().println(new ObjectMapper().writeValueAsString(out));
             return;
         }
-        System.out.printf("copied %s -> %s%n", from, to);
-        System.out.printf("  planned %s of %s; written %s, zeroed %s, skipped %s (holes and zero extents, never read)%n",
+        out().printf("copied %s -> %s%n", from, to);
+        out().printf("  planned %s of %s; written %s, zeroed %s, skipped %s (holes and zero extents, never read)%n",
                 HumanBytes.format(p.plannedBytes()), HumanBytes.format(p.capacity()),
                 HumanBytes.format(p.bytesWritten()), HumanBytes.format(p.bytesZeroed()),
                 HumanBytes.format(p.bytesSkipped()));
-        System.out.printf("  %.2f s, %s/s; %d+%d connections, %s requests%n", r.copySeconds(),
+        out().printf("  %.2f s, %s/s; %d+%d connections, %s requests%n", r.copySeconds(),
                 HumanBytes.format(r.copySeconds() > 0 ? p.bytesDone() / r.copySeconds() : 0),
                 r.sourceConnections(), r.targetConnections(), HumanBytes.format(r.requestSize()));
+    }
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
     }
 }

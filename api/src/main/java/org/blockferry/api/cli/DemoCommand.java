@@ -18,6 +18,8 @@ import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.source.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
+import java.io.PrintWriter;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -27,6 +29,9 @@ import picocli.CommandLine.Option;
             "Creates two sparse sample disks (data, zero runs, holes), copies both at once",
             "with a progress bar each, verifies both copies, and prints a summary."})
 final class DemoCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--dir", paramLabel = "DIR",
             description = "where the sample disks and copies go (default: DATA_DIR/demo, i.e. ~/.blockferry/demo)")
     Path dir;
@@ -35,7 +40,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (CliContext context = new CliContext()) {
             Path work = dir != null ? dir : Path.of(context.config().getString("blockferry.data-dir"), "demo");
-            System.out.println("BlockFerry demo: a sample VM with two disks in " + work);
+            out().println("BlockFerry demo: a sample VM with two disks in " + work);
             List<SampleDisks.Sample> samples = SampleDisks.create(work);
             CopyEnvironment env = context.environment();
             List<NbdDiskSource> sources = new ArrayList<>();
@@ -52,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
                             s.size(), NbdOptions.DEFAULT, env.tools());
                     targets.add(dst);
                 }
-                System.out.println("copying both disks at once:");
+                out().println("copying both disks at once:");
                 List<Supplier<CopyProgress>> bars = new ArrayList<>();
                 for (int i = 0; i < samples.size(); i++) {
                     DiskCopy copy = DiskCopy.start(CopyJob.full(samples.get(i).name(), sources.get(i), targets.get(i),
@@ -61,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
                     bars.add(copy::progress);
                 }
                 List<CopyResult> results = new ArrayList<>();
-                try (ProgressBars progress = new ProgressBars(System.out, bars)) {
+                try (ProgressBars progress = new ProgressBars(out(), bars)) {
                     for (DiskCopy copy : copies) {
                         results.add(copy.await(Duration.ofHours(1)));
                     }
@@ -75,11 +80,11 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static int verifyAndSummarize(CliContext context, CopyEnvironment env, List<SampleDisks.Sample> samples,
+    private int verifyAndSummarize(CliContext context, CopyEnvironment env, List<SampleDisks.Sample> samples,
                                           List<NbdDiskSource> sources, List<NbdDiskTarget> targets,
                                           List<CopyResult> results) throws Exception {
-        System.out.println();
-        System.out.printf("%-8s %10s %10s %10s %10s %10s %8s  %s%n", "disk", "capacity", "planned", "written",
+        out().println();
+        out().printf("%-8s %10s %10s %10s %10s %10s %8s  %s%n", "disk", "capacity", "planned", "written",
                 "zeroed", "skipped", "seconds", "verify");
         boolean allEqual = true;
         for (int i = 0; i < samples.size(); i++) {
@@ -91,18 +96,22 @@ final class DemoCommand implements Callable<Integer> {
                         .toCompletableFuture().get(1, TimeUnit.HOURS);
                 allEqual &= o.equal();
                 CopyProgress p = results.get(i).progress();
-                System.out.printf("%-8s %10s %10s %10s %10s %10s %8.2f  %s%n", samples.get(i).name(),
+                out().printf("%-8s %10s %10s %10s %10s %10s %8.2f  %s%n", samples.get(i).name(),
                         HumanBytes.format(p.capacity()), HumanBytes.format(p.plannedBytes()),
                         HumanBytes.format(p.bytesWritten()), HumanBytes.format(p.bytesZeroed()),
                         HumanBytes.format(p.bytesSkipped()), results.get(i).copySeconds(),
                         o.equal() ? "equal" : "DIFFERS at offset " + o.firstDifference());
             }
         }
-        System.out.println();
-        System.out.println(allEqual
+        out().println();
+        out().println(allEqual
                 ? "Both copies equal their sources. Progress counted planned (allocated) bytes, never capacity;"
                         + " holes were never read and zeros never sent as data."
                 : "A copy differs from its source: see above.");
         return allEqual ? Cli.OK : Cli.FAILED;
+    }
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
     }
 }

@@ -1,6 +1,6 @@
 package org.blockferry.api.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -13,14 +13,14 @@ import org.blockferry.engine.copy.CopyProgress;
 final class ProgressBars implements AutoCloseable {
     private static final int WIDTH = 30;
 
-    private final PrintStream out;
+    private final PrintWriter out;
     private final List<Supplier<CopyProgress>> disks;
     private final boolean terminal;
     private final Thread thread;
     private volatile boolean running = true;
     private int drawnLines;
 
-    ProgressBars(PrintStream out, List<Supplier<CopyProgress>> disks) {
+    ProgressBars(PrintWriter out, List<Supplier<CopyProgress>> disks) {
         this.out = out;
         this.disks = disks;
         this.terminal = System.console() != null && !"dumb".equals(System.getenv("TERM"));
@@ -42,15 +42,24 @@ final class ProgressBars implements AutoCloseable {
     }
 
     private synchronized void draw() {
+        List<CopyProgress> now = disks.stream().map(Supplier::get).toList();
+        if (now.stream().noneMatch(ProgressBars::planned)) {
+            return; // nothing to show until a disk is planned (a refused copy prints no bar)
+        }
         if (terminal && drawnLines > 0) {
             out.print("\033[" + drawnLines + "F");
         }
-        for (Supplier<CopyProgress> disk : disks) {
-            String line = render(disk.get());
+        for (CopyProgress p : now) {
+            String line = render(p);
             out.print(terminal ? line + "\033[K\n" : line + "\n");
         }
-        drawnLines = disks.size();
+        drawnLines = now.size();
         out.flush();
+    }
+
+    private static boolean planned(CopyProgress p) {
+        return p.phase() != CopyProgress.Phase.PLANNING
+                && !(p.phase() == CopyProgress.Phase.STOPPED && p.capacity() == 0);
     }
 
     static String render(CopyProgress p) {

@@ -6,6 +6,8 @@ import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.source.NbdDiskSource;
 import org.blockferry.nbd.NbdOptions;
+import java.io.PrintWriter;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -15,6 +17,9 @@ import picocli.CommandLine.Parameters;
             "Reads only what must be read (nothing where both report zeros).",
             "Exit 0 when equal; exit 1 printing the first differing offset."})
 final class VerifyCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Parameters(index = "0", paramLabel = "SRC", description = "the source disk (NBD URI or local image)")
     String source;
 
@@ -32,16 +37,20 @@ final class VerifyCommand implements Callable<Integer> {
                 DiskComparison.Outcome o = DiskComparison.run(src, dst, context.settings(), env)
                         .toCompletableFuture().get(365, TimeUnit.DAYS);
                 if (!o.note().isEmpty()) {
-                    System.out.println("note: " + o.note());
+                    out().println("note: " + o.note());
                 }
                 if (o.equal()) {
-                    System.out.printf("equal: %s compared, %s read%n", HumanBytes.format(o.sourceSize()),
+                    out().printf("equal: %s compared, %s read%n", HumanBytes.format(o.sourceSize()),
                             HumanBytes.format(o.bytesRead()));
                     return Cli.OK;
                 }
-                System.out.printf("differ at offset %d%n", o.firstDifference());
+                out().printf("differ at offset %d%n", o.firstDifference());
                 return Cli.FAILED;
             }
         }
+    }
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
     }
 }
