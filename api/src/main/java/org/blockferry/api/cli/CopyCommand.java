@@ -86,7 +86,8 @@ final class CopyCommand implements Callable<Integer> {
     }
 
     private CopySettings settings(CopySettings base) {
-        CopySettings s = base;
+        // A one-shot copy cannot resume, so checkpoint flushes would buy nothing: flush once, at the end.
+        CopySettings s = base.withCheckpointInterval(Long.MAX_VALUE);
         if (connections != null) {
             if (connections < 1 || connections > 16) {
                 throw new InvalidInputException("--connections", "must be 1..16, got " + connections);
