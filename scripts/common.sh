@@ -3,11 +3,12 @@
 
 ensure_packages() {
   local missing=()
+  local installed
+  # One dpkg-query for all packages (this runs at every launch).
+  installed="$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ install ok installed$/ {print $1}')"
   local pkg
   for pkg in "$@"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-      missing+=("$pkg")
-    fi
+    grep -qx "$pkg" <<< "$installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
@@ -24,4 +25,4 @@ ensure_packages() {
 }
 
 # The packages every BlockFerry run needs: the JDK and Maven to build, libnbd and the NBD servers to run.
-BLOCKFERRY_RUNTIME_PACKAGES=(openjdk-17-jdk-headless maven nbdkit libnbd0 libnbd-bin qemu-utils)
+BLOCKFERRY_RUNTIME_PACKAGES=(openjdk-17-jdk-headless maven unzip nbdkit libnbd0 libnbd-bin qemu-utils)

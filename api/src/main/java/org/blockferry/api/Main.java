@@ -1,6 +1,8 @@
 package org.blockferry.api;
 
 import org.blockferry.api.cli.Cli;
+import org.blockferry.api.cli.ProcessRuntime;
+import org.blockferry.nbd.NbdConnection;
 
 /** The runnable jar's entry point: the {@code blockferry} command line. */
 public final class Main {
@@ -8,6 +10,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // libnbd, the configuration and the actor system load in the background while the
+        // command line is parsed: together they are most of a short command's start-up.
+        NbdConnection.preloadLibrary();
+        ProcessRuntime.startInBackground();
         // Logging starts before any thread can log; otherwise SLF4J replays early events with a warning.
         org.slf4j.LoggerFactory.getILoggerFactory();
         int code = Cli.run(args);

@@ -51,6 +51,25 @@ public final class NbdConnection implements AutoCloseable {
         this.extentCallback = new ExtentCallback();
     }
 
+    /**
+     * Loads libnbd on a background thread now, so that the first {@link #create()} does not
+     * wait for it (loading generates the binding's classes, a noticeable part of start-up).
+     */
+    public static java.util.concurrent.CompletableFuture<Void> preloadLibrary() {
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                NativeLibraries.get();
+                done.complete(null);
+            } catch (NbdException | RuntimeException e) {
+                done.completeExceptionally(e); // create() reports it again, with the install hint
+            }
+        }, "libnbd-preload");
+        t.setDaemon(true);
+        t.start();
+        return done;
+    }
+
     /** A new, unconnected handle ({@code nbd_create}). */
     public static NbdConnection create() throws NbdException {
         NativeLibraries lib = NativeLibraries.get();

@@ -1,10 +1,6 @@
 package org.blockferry.api.cli;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import java.time.Duration;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.endpoint.LocalExport;
@@ -13,11 +9,11 @@ import org.blockferry.nbd.NbdException;
 /** What a command needs at run time: configuration, and (started on first use) the actor system and copy environment. */
 final class CliContext implements AutoCloseable {
     private final Config config;
-    private ActorSystem<Void> system;
     private CopyEnvironment environment;
 
+    /** Uses the process's configuration and actor system (started in the background by main). */
     CliContext() {
-        this.config = ConfigFactory.load();
+        this.config = ProcessRuntime.config().join();
     }
 
     Config config() {
@@ -34,8 +30,7 @@ final class CliContext implements AutoCloseable {
 
     CopyEnvironment environment() throws NbdException {
         if (environment == null) {
-            system = ActorSystem.create(Behaviors.empty(), "blockferry", config);
-            environment = CopyEnvironment.create(system);
+            environment = CopyEnvironment.create(ProcessRuntime.system().join());
         }
         return environment;
     }
@@ -45,14 +40,6 @@ final class CliContext implements AutoCloseable {
         if (environment != null) {
             environment.close();
         }
-        if (system != null) {
-            system.terminate();
-            try {
-                system.getWhenTerminated().toCompletableFuture().get(Duration.ofSeconds(10).toMillis(),
-                        java.util.concurrent.TimeUnit.MILLISECONDS);
-            } catch (Exception ignored) {
-                // the process exits right after
-            }
-        }
+        ProcessRuntime.stop();
     }
 }

@@ -1,6 +1,5 @@
 package org.blockferry.api.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -134,7 +133,7 @@ final class CopyCommand implements Callable<Integer> {
             out.put("source_connections", r.sourceConnections());
             out.put("target_connections", r.targetConnections());
             out.put("request_size", r.requestSize());
-            out().println(new ObjectMapper().writeValueAsString(out));
+            out().println(JsonLine.of(out));
             return;
         }
         out().printf("copied %s -> %s%n", from, to);

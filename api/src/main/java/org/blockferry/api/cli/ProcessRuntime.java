@@ -1,0 +1,71 @@
+package org.blockferry.api.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The configuration and the actor system of this process, started once, in the background,
+ * as early as {@code main} can (a command that needs neither never waits for them).
+ */
+public final class ProcessRuntime {
+    private static CompletableFuture<Config> config;
+    private static CompletableFuture<ActorSystem<Void>> system;
+
+    private ProcessRuntime() {
+    }
+
+    /** Starts loading the configuration and the actor system on a background thread. */
+    public static synchronized void startInBackground() {
+        if (config != null) {
+            return;
+        }
+        // The thread completes the futures it was started for, never whatever the fields hold later.
+        CompletableFuture<Config> configFuture = new CompletableFuture<>();
+        CompletableFuture<ActorSystem<Void>> systemFuture = new CompletableFuture<>();
+        config = configFuture;
+        system = systemFuture;
+        Thread t = new Thread(() -> {
+            try {
+                Config c = ConfigFactory.load();
+                configFuture.complete(c);
+                systemFuture.complete(ActorSystem.create(Behaviors.empty(), "blockferry", c));
+            } catch (Throwable e) {
+                configFuture.completeExceptionally(e);
+                systemFuture.completeExceptionally(e);
+            }
+        }, "runtime-start");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static synchronized CompletableFuture<Config> config() {
+        startInBackground();
+        return config;
+    }
+
+    static synchronized CompletableFuture<ActorSystem<Void>> system() {
+        startInBackground();
+        return system;
+    }
+
+    /** Stops the actor system (tests run several commands in one JVM: each gets a fresh one). */
+    static synchronized void stop() {
+        if (system == null) {
+            return;
+        }
+        CompletableFuture<ActorSystem<Void>> s = system;
+        config = null;
+        system = null;
+        s.thenAccept(running -> {
+            running.terminate();
+            try {
+                running.getWhenTerminated().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // the process exits right after
+            }
+        }).exceptionally(e -> null).join();
+    }
+}
