@@ -8,10 +8,9 @@ import org.blockferry.nbd.AsyncConnection;
 import org.blockferry.nbd.NbdBuffer;
 
 /**
- * Executes a chunk's target operations: data as writes from the chunk's buffer (no copy),
- * zero ranges as NBD zero — except where the target already reads as zero, where nothing is
- * sent. A target that cannot zero gets writes from a shared zero buffer. The chunk's buffer
- * goes back to the pool when every request has completed.
+ * Executes target operations: data as writes from the chunk's buffer (no copy), zero ranges as
+ * NBD zero — except where the target already reads as zero, where nothing is sent. A target
+ * that cannot zero gets writes from a shared zero buffer.
  */
 final class ChunkWriter {
     /** NBD lengths are 32-bit; zero requests stay well below that and aligned. */
@@ -19,31 +18,43 @@ final class ChunkWriter {
 
     private final CopyConnections connections;
     private final TargetZeroMap alreadyZero;
-    private final RunResources run;
     private final int requestSize;
     private final boolean targetCanZero;
-    private NbdBuffer zeroBuffer;
+    private final NbdBuffer zeroBuffer;
 
     /** A chunk that is on the target, with what it cost. {@code zeroSent} counts bytes sent as NBD zero. */
     record Done(Chunk chunk, long written, long zeroed, long skipped, long zeroSent) {
     }
 
-    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, RunResources run, int requestSize) {
-        this.connections = connections;
-        this.alreadyZero = alreadyZero;
-        this.run = run;
-        this.requestSize = requestSize;
-        this.targetCanZero = connections.targets().get(0).connection().canZero();
+    /** What a set of operations cost: bytes written as data, zeroed (planned), skipped (holes), sent as zero. */
+    record Tally(long written, long zeroed, long skipped, long zeroSent) {
+        static final Tally NONE = new Tally(0, 0, 0, 0);
+
+        Tally plus(Tally o) {
+            return new Tally(written + o.written, zeroed + o.zeroed, skipped + o.skipped, zeroSent + o.zeroSent);
+        }
     }
 
-    CompletableFuture<Done> write(ZeroDetector.Plan plan) {
+    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, int requestSize) {
+        this.connections = connections;
+        this.alreadyZero = alreadyZero;
+        this.requestSize = requestSize;
+        this.targetCanZero = connections.targets().get(0).connection().canZero();
+        // Direct memory starts zeroed; shared by every zero write (requests only read it).
+        this.zeroBuffer = targetCanZero ? null : NbdBuffer.allocate(requestSize);
+    }
+
+    /**
+     * Sends {@code ops} to the target ({@code buffer} holds their data); completes when every
+     * request has completed.
+     */
+    CompletableFuture<Tally> send(List<ZeroDetector.Op> ops, NbdBuffer buffer) {
         List<CompletableFuture<Void>> requests = new ArrayList<>();
         long written = 0;
         long zeroed = 0;
         long skipped = 0;
         long[] zeroSent = {0};
-        NbdBuffer buffer = plan.lease() == null ? null : plan.lease().buffer();
-        for (ZeroDetector.Op op : plan.ops()) {
+        for (ZeroDetector.Op op : ops) {
             if (op.isData()) {
                 writeData(buffer, op, requests);
                 written += op.length();
@@ -59,13 +70,11 @@ final class ChunkWriter {
                 zero(offset, length, requests);
             });
         }
-        Done done = new Done(plan.chunk(), written, zeroed, skipped, zeroSent[0]);
-        CompletableFuture<Void> all = run.track(CompletableFuture.allOf(requests.toArray(CompletableFuture[]::new)));
-        return all.whenComplete((v, e) -> {
-            if (plan.lease() != null) {
-                run.release(plan.lease());
-            }
-        }).thenApply(v -> done);
+        Tally tally = new Tally(written, zeroed, skipped, zeroSent[0]);
+        if (requests.isEmpty()) {
+            return CompletableFuture.completedFuture(tally);
+        }
+        return CompletableFuture.allOf(requests.toArray(CompletableFuture[]::new)).thenApply(v -> tally);
     }
 
     private void writeData(NbdBuffer buffer, ZeroDetector.Op op, List<CompletableFuture<Void>> requests) {
@@ -86,17 +95,11 @@ final class ChunkWriter {
         while (offset < end) {
             long n = Math.min(end - offset, RequestSplitter.nextBoundary(offset, piece) - offset);
             AsyncConnection target = connections.nextTarget();
-            requests.add(targetCanZero ? target.zero(n, offset, 0) : target.pwrite(zeroBuffer(), 0, (int) n, offset, 0));
+            requests.add(targetCanZero ? target.zero(n, offset, 0) : target.pwrite(zeroBuffer, 0, (int) n, offset, 0));
             offset += n;
         }
     }
 
-    private NbdBuffer zeroBuffer() {
-        if (zeroBuffer == null) {
-            zeroBuffer = NbdBuffer.allocate(requestSize); // direct memory starts zeroed
-        }
-        return zeroBuffer;
-    }
 
     /** After the connections are closed. */
     void close() {

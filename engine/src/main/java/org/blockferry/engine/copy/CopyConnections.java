@@ -12,24 +12,21 @@ import org.blockferry.nbd.AsyncConnection;
 final class CopyConnections {
     private final List<AsyncConnection> sources;
     private final List<AsyncConnection> targets;
-    private int nextSource;
-    private int nextTarget;
+    private final java.util.concurrent.atomic.AtomicInteger nextSource = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger nextTarget = new java.util.concurrent.atomic.AtomicInteger();
 
     CopyConnections(List<AsyncConnection> sources, List<AsyncConnection> targets) {
         this.sources = List.copyOf(sources);
         this.targets = List.copyOf(targets);
     }
 
+    /** Round robin; safe from any thread (pieces are dispatched from the I/O threads). */
     AsyncConnection nextSource() {
-        AsyncConnection c = sources.get(nextSource);
-        nextSource = (nextSource + 1) % sources.size();
-        return c;
+        return sources.get(Math.floorMod(nextSource.getAndIncrement(), sources.size()));
     }
 
     AsyncConnection nextTarget() {
-        AsyncConnection c = targets.get(nextTarget);
-        nextTarget = (nextTarget + 1) % targets.size();
-        return c;
+        return targets.get(Math.floorMod(nextTarget.getAndIncrement(), targets.size()));
     }
 
     List<AsyncConnection> targets() {

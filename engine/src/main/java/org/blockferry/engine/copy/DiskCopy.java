@@ -205,15 +205,14 @@ public final class DiskCopy {
     private void runPipeline(TargetZeroMap zeroMap) {
         int chunkSize = Math.min(job.settings().chunkSize(), env.pool().bufferSize());
         int inFlight = job.settings().chunksInFlight();
-        ChunkReader reader = new ChunkReader(connections, env.pool().window(inFlight), resources, requestSize);
-        ZeroDetector detector = new ZeroDetector(job.settings().zeroSegment());
-        writer = new ChunkWriter(connections, zeroMap, resources, requestSize);
+        writer = new ChunkWriter(connections, zeroMap, requestSize);
+        ChunkCopier copier = new ChunkCopier(connections, env.pool().window(inFlight),
+                new ZeroDetector(job.settings().zeroSegment()), writer, resources, requestSize);
 
+        // chunks -> read, zero-detect, write (per piece, see ChunkCopier) -> progress, in disk order
         Pair<UniqueKillSwitch, CompletionStage<Done>> running = Source.fromIterator(() -> plan.chunks(chunkSize))
                 .viaMat(KillSwitches.single(), Keep.right())
-                .mapAsync(inFlight, reader::read)
-                .map(detector::plan)
-                .mapAsync(inFlight, writer::write)
+                .mapAsync(inFlight, copier::copy)
                 .toMat(Sink.foreach(this::chunkDone), Keep.both())
                 .run(Materializer.matFromSystem(env.system()));
         killSwitch = running.first();

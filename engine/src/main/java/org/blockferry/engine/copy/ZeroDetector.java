@@ -3,7 +3,6 @@ package org.blockferry.engine.copy;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import org.blockferry.engine.plan.Chunk;
 import org.blockferry.engine.plan.Extent;
 
 /**
@@ -39,31 +38,26 @@ final class ZeroDetector {
         }
     }
 
-    /** What to do on the target for one chunk, with the chunk's buffer. */
-    record Plan(Chunk chunk, BufferPool.Lease lease, List<Op> ops) {
+    /** The target operation for a ZERO or HOLE extent of the source: zero it, never read it. */
+    static Op hole(Extent e) {
+        return new Op(e.offset(), e.length(), -1, true);
     }
 
-    Plan plan(ChunkReader.Filled filled) {
-        List<Op> ops = new ArrayList<>();
-        ByteBuffer data = filled.lease() == null ? null : filled.lease().buffer().slice(0, (int) filled.chunk().dataBytes());
-        int at = 0;
-        for (Extent e : filled.chunk().extents()) {
-            if (!e.kind().mustRead()) {
-                add(ops, new Op(e.offset(), e.length(), -1, true));
-                continue;
-            }
-            long offset = e.offset();
-            long end = e.end();
-            while (offset < end) {
-                long segmentEnd = Math.min(end, RequestSplitter.nextBoundary(offset, segment));
-                int length = (int) (segmentEnd - offset);
-                boolean zero = isZero(data, at, length);
-                add(ops, new Op(offset, length, zero ? -1 : at, false));
-                at += length;
-                offset = segmentEnd;
-            }
+    /**
+     * Splits one piece just read — {@code length} bytes for disk offset {@code offset}, at
+     * {@code at} in {@code data} — into data and zero ranges.
+     */
+    List<Op> classify(ByteBuffer data, int at, long offset, int length) {
+        List<Op> ops = new ArrayList<>(2);
+        long end = offset + length;
+        while (offset < end) {
+            long segmentEnd = Math.min(end, RequestSplitter.nextBoundary(offset, segment));
+            int n = (int) (segmentEnd - offset);
+            add(ops, new Op(offset, n, isZero(data, at, n) ? -1 : at, false));
+            at += n;
+            offset = segmentEnd;
         }
-        return new Plan(filled.chunk(), filled.lease(), ops);
+        return ops;
     }
 
     private static void add(List<Op> ops, Op op) {

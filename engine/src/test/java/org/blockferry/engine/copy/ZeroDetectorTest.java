@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.util.List;
-import org.blockferry.engine.plan.Chunk;
 import org.blockferry.engine.plan.Extent;
 import org.blockferry.engine.plan.ExtentKind;
 import org.junit.jupiter.api.Test;
@@ -28,8 +27,7 @@ class ZeroDetectorTest {
             b.put(i, (byte) 0);
         }
         b.put(7 * SEG - 1, (byte) 1);
-        Chunk chunk = new Chunk(0, 0, 1 << 20, List.of(new Extent(0, 1 << 20, ExtentKind.DATA)), 1 << 20);
-        List<ZeroDetector.Op> ops = new ZeroDetector(SEG).plan(new ChunkReader.Filled(chunk, lease)).ops();
+        List<ZeroDetector.Op> ops = new ZeroDetector(SEG).classify(b, 0, 0, 1 << 20);
         assertEquals(List.of(
                 new ZeroDetector.Op(0, 2 * SEG, 0, false),
                 new ZeroDetector.Op(2 * SEG, 4 * SEG, -1, false),
@@ -39,17 +37,22 @@ class ZeroDetectorTest {
     }
 
     @Test
+    void aPieceIsClassifiedOnSegmentsAlignedToTheDisk() {
+        ByteBuffer b = ByteBuffer.allocateDirect(3 * SEG);
+        b.put(SEG + 10, (byte) 1);
+        // The piece starts half a segment into the disk: its first segment is half long.
+        List<ZeroDetector.Op> ops = new ZeroDetector(SEG).classify(b, 0, SEG / 2, 3 * SEG);
+        assertEquals(List.of(
+                new ZeroDetector.Op(SEG / 2, SEG / 2, -1, false),
+                new ZeroDetector.Op(SEG, SEG, SEG / 2, false),
+                new ZeroDetector.Op(2 * SEG, SEG + SEG / 2, -1, false)), ops);
+    }
+
+    @Test
     void holesBecomeZeroRangesMarkedAsNeverRead() {
-        BufferPool pool = BufferPool.create(1 << 20, 1 << 20);
-        BufferPool.Lease lease = pool.acquire(1).join();
-        lease.buffer().slice(0, 4096).put(0, (byte) 1);
-        Chunk chunk = new Chunk(0, 0, 3 * SEG, List.of(new Extent(0, SEG, ExtentKind.HOLE),
-                new Extent(SEG, 4096, ExtentKind.DATA), new Extent(SEG + 4096, 2 * SEG - 4096, ExtentKind.ZERO)), 4096);
-        List<ZeroDetector.Op> ops = new ZeroDetector(SEG).plan(new ChunkReader.Filled(chunk, lease)).ops();
-        assertEquals(new ZeroDetector.Op(0, SEG, -1, true), ops.get(0));
-        assertEquals(new ZeroDetector.Op(SEG, 4096, 0, false), ops.get(1));
-        assertTrue(ops.get(2).fromHole());
-        lease.release();
+        ZeroDetector.Op op = ZeroDetector.hole(new Extent(SEG, 2 * SEG, ExtentKind.HOLE));
+        assertEquals(new ZeroDetector.Op(SEG, 2 * SEG, -1, true), op);
+        assertFalse(op.isData());
     }
 
     @Test
