@@ -58,25 +58,22 @@ final class ByValueCalls {
 
     /** {@code nbd_aio_pread} with no completion callback: completion is found by cookie. */
     long aioPread(long h, long buf, long count, long offset, int flags) {
-        HeapInvocationBuffer args = new HeapInvocationBuffer(aioPread);
-        args.putAddress(h);
-        args.putAddress(buf);
-        putSizeT(args, count);
-        args.putLong(offset);
-        args.putStruct(noCallback, 0);
-        args.putInt(flags);
-        return invoker.invokeLong(aioPread, args);
+        return bufferCall(aioPread, h, buf, count, offset, flags);
     }
 
     long aioPwrite(long h, long buf, long count, long offset, int flags) {
-        HeapInvocationBuffer args = new HeapInvocationBuffer(aioPwrite);
+        return bufferCall(aioPwrite, h, buf, count, offset, flags);
+    }
+
+    private long bufferCall(Function function, long h, long buf, long count, long offset, int flags) {
+        HeapInvocationBuffer args = new HeapInvocationBuffer(function);
         args.putAddress(h);
         args.putAddress(buf);
         putSizeT(args, count);
         args.putLong(offset);
         args.putStruct(noCallback, 0);
         args.putInt(flags);
-        return invoker.invokeLong(aioPwrite, args);
+        return invoker.invokeLong(function, args);
     }
 
     long aioZero(long h, long count, long offset, int flags) {

@@ -326,17 +326,7 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     private int call(IntCall c, String op) throws NbdException {
-        lifecycle.readLock().lock();
-        try {
-            requireOpen(op);
-            int r = c.invoke();
-            if (r == -1) {
-                throw NbdException.last(nbd, op);
-            }
-            return r;
-        } finally {
-            lifecycle.readLock().unlock();
-        }
+        return (int) query(c::invoke, op);
     }
 
     private long query(LongCall c, String op) throws NbdException {
