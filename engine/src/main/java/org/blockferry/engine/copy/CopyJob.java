@@ -12,11 +12,11 @@ import org.blockferry.nbd.NbdConnection;
  * hears about progress. The source and target stay the caller's: a copy never closes them.
  *
  * @param disk the disk's name in progress and messages
- * @param resumeFrom a checkpoint of an earlier attempt: planned bytes below it are not copied again
+ * @param resume the checkpoint of an earlier attempt: planned bytes below it are not copied again
  * @param listener receives progress at most every {@code settings.progressInterval()}, and once at the end
  */
 public record CopyJob(String disk, DiskSource source, DiskTarget target, CopySettings settings, Planner planner,
-                      long resumeFrom, Consumer<CopyProgress> listener) {
+                      ResumePoint resume, Consumer<CopyProgress> listener) {
 
     /** Decides the extents a run moves: a full plan, or the changes since a change token. */
     @FunctionalInterface
@@ -27,14 +27,14 @@ public record CopyJob(String disk, DiskSource source, DiskTarget target, CopySet
     }
 
     public CopyJob {
-        if (resumeFrom < 0) {
-            throw new IllegalArgumentException("resumeFrom must be >= 0");
+        if (resume == null) {
+            throw new IllegalArgumentException("resume point is required (ResumePoint.START for a new copy)");
         }
     }
 
     /** A full copy from the start. */
     public static CopyJob full(String disk, DiskSource source, DiskTarget target, CopySettings settings,
                                Consumer<CopyProgress> listener) {
-        return new CopyJob(disk, source, target, settings, Planner.FULL, 0, listener);
+        return new CopyJob(disk, source, target, settings, Planner.FULL, ResumePoint.START, listener);
     }
 }

@@ -9,16 +9,22 @@ package org.blockferry.engine.copy;
  * @param bytesZeroed planned bytes found to be zeros: sent as NBD zero, or left alone where the
  *                    target already reads as zero
  * @param bytesSkipped bytes the source reported as holes or zeros: never read
- * @param checkpoint offset below which every planned byte is on the target and flushed
+ * @param resumePoint the flushed checkpoint (offset below which every planned byte is on the
+ *                    target) with the counters as of that offset
  * @param throughputBps recent rate of {@code bytesDone}, bytes per second
  * @param etaSeconds estimated seconds left, -1 when unknown
  */
 public record CopyProgress(String disk, Phase phase, long capacity, long plannedBytes, long bytesDone,
-                           long bytesWritten, long bytesZeroed, long bytesSkipped, long checkpoint,
+                           long bytesWritten, long bytesZeroed, long bytesSkipped, ResumePoint resumePoint,
                            double throughputBps, long etaSeconds, long elapsedMillis) {
 
     /** Where a disk's copy stands. */
     public enum Phase { PLANNING, COPYING, FLUSHING, DONE, STOPPED }
+
+    /** Offset below which every planned byte is on the target and flushed. */
+    public long checkpoint() {
+        return resumePoint.offset();
+    }
 
     /** 0..100; exactly 100 only when every planned byte is done. */
     public double percent() {

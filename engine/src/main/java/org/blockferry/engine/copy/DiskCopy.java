@@ -104,7 +104,7 @@ public final class DiskCopy {
                     job.target().describe(), "dst");
             checkTarget(source, target);
             DiskPlan full = job.planner().plan(job.source(), source);
-            plan = full.from(job.resumeFrom());
+            plan = full.from(job.resume().offset());
             TargetZeroMap zeroMap = targetZeroMap(target, full.capacity());
             targetKnownZero = zeroMap.zeroBytes();
             requestSize = effectiveRequestSize(settings.requestSize(), source, target);
@@ -114,11 +114,12 @@ public final class DiskCopy {
             List<NbdConnection> targets = more(target, targetCount, job.target().uri(), job.target().options(), "dst");
             connections = attach(sources, targets);
             long alreadyDone = full.plannedBytes() - plan.plannedBytes();
-            tracker.planned(full.capacity(), full.plannedBytes(), alreadyDone, job.resumeFrom());
+            tracker.planned(full.capacity(), full.plannedBytes(), alreadyDone, job.resume());
             log.info("event=copy-planned disk={} capacity={} planned={} skipped={} extents={} resume_from={} "
                             + "target_known_zero={} request_size={} source_connections={} target_connections={}",
                     job.disk(), full.capacity(), full.plannedBytes(), full.skippedBytes(), full.extents().size(),
-                    job.resumeFrom(), targetKnownZero, requestSize, sourceCount, targetCount);
+                    job.resume().offset(), targetKnownZero, requestSize, sourceCount, targetCount);
+            job.listener().accept(tracker.snapshot()); // planned: listeners learn the total at once
             if (cancelRequested) {
                 finish(new CopyCancelledException(job.disk()));
                 return;
@@ -228,8 +229,8 @@ public final class DiskCopy {
     private void chunkDone(ChunkWriter.Done done) {
         zeroSent += done.zeroSent();
         tracker.chunkDone(done);
-        long position = tracker.contiguous();
-        if (!checkpointFlushRunning && position - tracker.checkpoint() >= job.settings().checkpointInterval()) {
+        ResumePoint position = tracker.position();
+        if (!checkpointFlushRunning && position.offset() - tracker.checkpoint() >= job.settings().checkpointInterval()) {
             checkpointFlushRunning = true;
             long flushStart = System.nanoTime();
             resources.track(connections.flushTargets()).whenComplete((v, e) -> {
@@ -268,7 +269,7 @@ public final class DiskCopy {
                 .handle((v, flushError) -> {
                     if (flushError == null) {
                         // Every chunk below the contiguous position is written; now it is durable.
-                        tracker.flushedUpTo(outcome == null ? plan.end() : tracker.contiguous());
+                        tracker.flushedUpTo(outcome == null ? finalPoint() : tracker.position());
                     }
                     tracker.phase(outcome == null && flushError == null ? Phase.DONE : Phase.STOPPED);
                     return flushError;
@@ -282,6 +283,13 @@ public final class DiskCopy {
                     Throwable last = outcome != null ? outcome : unwrap(flushError);
                     completeWith(last);
                 });
+    }
+
+    /** The end of the run: the checkpoint covers the whole plan (and the disk, for a full copy). */
+    private ResumePoint finalPoint() {
+        ResumePoint p = tracker.position();
+        return new ResumePoint(Math.max(plan.end(), p.offset()), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
+                p.bytesSkipped());
     }
 
     private void completeWith(Throwable cause) {

@@ -20,7 +20,7 @@ final class ProgressTracker {
     private volatile long zeroed;
     private volatile long skipped;
     private volatile long contiguous;
-    private volatile long checkpoint;
+    private volatile ResumePoint checkpoint = ResumePoint.START;
     private final long[] sampleTimes = new long[SAMPLES];
     private final long[] sampleDone = new long[SAMPLES];
     private int sampleCount;
@@ -30,13 +30,19 @@ final class ProgressTracker {
         this.disk = disk;
     }
 
-    /** The run moves {@code plannedBytes}; {@code alreadyDone} of them were done by an earlier attempt. */
-    void planned(long capacity, long plannedBytes, long alreadyDone, long startCheckpoint) {
+    /**
+     * The run moves {@code plannedBytes}; {@code alreadyDone} of them (with the counters of
+     * {@code resume}) were done by an earlier attempt up to {@code resume.offset()}.
+     */
+    void planned(long capacity, long plannedBytes, long alreadyDone, ResumePoint resume) {
         this.capacity = capacity;
         this.planned = plannedBytes;
         this.done = alreadyDone;
-        this.contiguous = startCheckpoint;
-        this.checkpoint = startCheckpoint;
+        this.written = resume.bytesWritten();
+        this.zeroed = resume.bytesZeroed();
+        this.skipped = resume.bytesSkipped();
+        this.contiguous = resume.offset();
+        this.checkpoint = new ResumePoint(resume.offset(), alreadyDone, written, zeroed, skipped);
         this.phase = Phase.COPYING;
     }
 
@@ -54,13 +60,18 @@ final class ProgressTracker {
     }
 
     long checkpoint() {
-        return checkpoint;
+        return checkpoint.offset();
     }
 
-    /** The target was flushed with everything below {@code offset} on it. */
-    void flushedUpTo(long offset) {
-        if (offset > checkpoint) {
-            checkpoint = offset;
+    /** The counters now, at the contiguous position: what a flush issued now will make durable. */
+    ResumePoint position() {
+        return new ResumePoint(contiguous, done, written, zeroed, skipped);
+    }
+
+    /** The target was flushed with everything below {@code point.offset()} on it. */
+    void flushedUpTo(ResumePoint point) {
+        if (point.offset() > checkpoint.offset() || point.bytesDone() > checkpoint.bytesDone()) {
+            checkpoint = point;
         }
     }
 

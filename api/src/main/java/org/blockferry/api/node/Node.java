@@ -1,0 +1,128 @@
+package org.blockferry.api.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.blockferry.engine.actor.Jobs;
+import org.blockferry.engine.copy.CopyEnvironment;
+import org.blockferry.engine.copy.CopySettings;
+import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.job.JobSettings;
+import org.blockferry.persistence.Database;
+import org.blockferry.persistence.JournalConfig;
+import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.readside.JobQueries;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running BlockFerry node: database and schema, the actor system (a cluster member), job
+ * sharding, the read side, and the jobs that were unfinished when the process last stopped,
+ * resumed.
+ */
+public final class Node implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Node.class);
+
+    private final ActorSystem<Void> system;
+    private final Database database;
+    private final CopyEnvironment copy;
+    private final Jobs jobs;
+    private final JobQueries queries;
+
+    private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy) {
+        this.system = system;
+        this.database = database;
+        this.copy = copy;
+        this.jobs = new Jobs(system, Duration.ofSeconds(30));
+        this.queries = new JobQueries(database.dataSource(), database.settings().backend());
+    }
+
+    /** Starts a node from {@code base} (the process configuration). */
+    public static Node start(Config base) throws Exception {
+        return start(base, PersistenceSettings.fromConfig(base), JobSettings.fromConfig(base));
+    }
+
+    public static Node start(Config base, PersistenceSettings persistence, JobSettings jobSettings) throws Exception {
+        Database database = Database.open(persistence);
+        try {
+            database.applySchema();
+            Config config = clusterConfig(JournalConfig.apply(persistence, base));
+            boolean joinSelf = config.getList("pekko.cluster.seed-nodes").isEmpty();
+            ActorSystem<Void> system = ActorSystem.create(org.apache.pekko.actor.typed.javadsl.Behaviors.empty(),
+                    "blockferry", config);
+            CopyEnvironment copy;
+            try {
+                copy = CopyEnvironment.create(system);
+            } catch (Exception e) {
+                system.terminate();
+                throw e;
+            }
+            JobRuntime runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings);
+            Guardian.wire(system, runtime, database, joinSelf);
+            Node node = new Node(system, database, copy);
+            node.resumeUnfinished();
+            return node;
+        } catch (Exception e) {
+            database.close();
+            throw e;
+        }
+    }
+
+    /** The cluster settings of a node: standalone by default, one member that joins itself. */
+    static Config clusterConfig(Config base) {
+        Config c = base.getConfig("blockferry.cluster");
+        return ConfigFactory.parseMap(Map.of(
+                "pekko.actor.provider", "cluster",
+                "pekko.remote.artery.canonical.hostname", c.getString("hostname"),
+                "pekko.remote.artery.canonical.port", c.getInt("port"),
+                "pekko.cluster.seed-nodes", c.getStringList("seed-nodes"),
+                "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on"))
+                .withFallback(base);
+    }
+
+    private void resumeUnfinished() throws SQLException {
+        Set<String> unfinished = queries.unfinishedJobIds();
+        for (String id : unfinished) {
+            jobs.resume(id);
+        }
+        if (!unfinished.isEmpty()) {
+            log.info("event=jobs-resumed count={} jobs={}", unfinished.size(), unfinished);
+        }
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    public Jobs jobs() {
+        return jobs;
+    }
+
+    public JobQueries queries() {
+        return queries;
+    }
+
+    public Database database() {
+        return database;
+    }
+
+    public CopyEnvironment copyEnvironment() {
+        return copy;
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("event=node-stop-slow error={}", e.toString());
+        }
+        copy.close();
+        database.close();
+    }
+}

@@ -1,0 +1,67 @@
+package org.blockferry.api.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.job.JobSettings;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.readside.JobRow;
+
+/** Test nodes: small chunks and frequent checkpoints so that small disks behave like big ones. */
+public final class NodeFixture {
+    private NodeFixture() {
+    }
+
+    public static Config config(Path dir, Map<String, Object> overrides) {
+        Map<String, Object> m = new java.util.HashMap<>(Map.of(
+                "blockferry.data-dir", dir.toString(),
+                "blockferry.copy.chunk-size", "4MiB",
+                "blockferry.copy.request-size", "1MiB",
+                "blockferry.copy.memory-budget", "64MiB",
+                "blockferry.copy.checkpoint-interval", "16MiB",
+                "blockferry.copy.progress-interval", "200ms",
+                "blockferry.copy.request-timeout", "20s",
+                "blockferry.jobs.retry.min-backoff", "200ms",
+                "blockferry.jobs.retry.max-backoff", "1s",
+                "pekko.loglevel", "WARNING"));
+        m.putAll(overrides);
+        return ConfigFactory.parseMap(m).withFallback(ConfigFactory.load()).resolve();
+    }
+
+    public static Node start(Path dir, PersistenceSettings db, Map<String, Object> overrides) throws Exception {
+        Config config = config(dir, overrides);
+        return Node.start(config, db, JobSettings.fromConfig(config));
+    }
+
+    /** Waits until the job's live state is final. */
+    public static JobState awaitFinal(Node node, String jobId, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        JobState s = null;
+        while (System.nanoTime() < deadline) {
+            s = node.jobs().get(jobId).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            if (s.status().isFinal()) {
+                return s;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("job " + jobId + " did not finish within " + timeout + ": " + s);
+    }
+
+    /** Waits until the read side shows the job final (the projection follows the journal). */
+    public static JobRow awaitReadSide(Node node, String jobId, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        JobRow row = null;
+        while (System.nanoTime() < deadline) {
+            row = node.queries().get(jobId).orElse(null);
+            if (row != null && row.isFinal()) {
+                return row;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("read side did not show job " + jobId + " final within " + timeout + ": " + row);
+    }
+}

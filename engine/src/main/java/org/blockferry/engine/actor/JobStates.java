@@ -1,0 +1,83 @@
+package org.blockferry.engine.actor;
+
+import org.blockferry.engine.actor.JobActor.DiskCompleted;
+import org.blockferry.engine.actor.JobActor.DiskFailed;
+import org.blockferry.engine.actor.JobActor.DiskPlanned;
+import org.blockferry.engine.actor.JobActor.DiskProgressed;
+import org.blockferry.engine.actor.JobActor.DiskRetried;
+import org.blockferry.engine.actor.JobActor.JobStarted;
+import org.blockferry.engine.actor.JobActor.JobSubmitted;
+import org.blockferry.engine.copy.ResumePoint;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.DiskState;
+import org.blockferry.engine.job.JobState.DiskStatus;
+import org.blockferry.engine.job.JobState.JobStatus;
+
+/**
+ * How each event changes a job's state. Pure functions: the live actor and a replay from the
+ * journal go through exactly these, so they cannot disagree.
+ */
+final class JobStates {
+    private JobStates() {
+    }
+
+    static JobState submitted(JobState s, JobSubmitted e) {
+        return s.submitted(e.spec(), e.at());
+    }
+
+    static JobState started(JobState s, JobStarted e) {
+        return s.started(e.at());
+    }
+
+    static JobState planned(JobState s, DiskPlanned e) {
+        DiskState d = s.disk(e.disk());
+        return s.withDisk(new DiskState(d.id(), DiskStatus.COPYING, e.mode(), e.reason(), e.capacity(),
+                e.plannedBytes(), Math.min(d.bytesDone(), e.plannedBytes()), d.bytesWritten(), d.bytesZeroed(),
+                d.bytesSkipped(), d.checkpoint(), d.throughputBps(), d.etaSeconds(), d.retries(), d.changeToken(),
+                null));
+    }
+
+    /** Counters never go backwards: a retry resumes from its checkpoint and catches up. */
+    static JobState progressed(JobState s, DiskProgressed e) {
+        DiskState d = s.disk(e.disk());
+        return s.withDisk(new DiskState(d.id(), d.status() == DiskStatus.PENDING ? DiskStatus.COPYING : d.status(),
+                d.mode(), d.modeReason(), d.capacity(), d.plannedBytes(),
+                Math.min(d.plannedBytes(), Math.max(d.bytesDone(), e.bytesDone())),
+                Math.max(d.bytesWritten(), e.bytesWritten()), Math.max(d.bytesZeroed(), e.bytesZeroed()),
+                Math.max(d.bytesSkipped(), e.bytesSkipped()),
+                e.checkpoint().offset() >= d.checkpoint().offset() ? e.checkpoint() : d.checkpoint(),
+                e.throughputBps(), e.etaSeconds(), d.retries(), d.changeToken(), d.error()));
+    }
+
+    static JobState retried(JobState s, DiskRetried e) {
+        DiskState d = s.disk(e.disk());
+        return s.withDisk(new DiskState(d.id(), d.status(), d.mode(), d.modeReason(), d.capacity(), d.plannedBytes(),
+                d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(), 0, -1,
+                d.retries() + 1, d.changeToken(), e.reason()));
+    }
+
+    static JobState completed(JobState s, DiskCompleted e) {
+        DiskState d = s.disk(e.disk());
+        return s.withDisk(new DiskState(d.id(), DiskStatus.COMPLETED, d.mode(), d.modeReason(), d.capacity(),
+                d.plannedBytes(), d.plannedBytes(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(),
+                new ResumePoint(Math.max(d.checkpoint().offset(), d.capacity()), d.plannedBytes(), d.bytesWritten(),
+                        d.bytesZeroed(), d.bytesSkipped()), 0, 0, d.retries(), e.changeToken(), null));
+    }
+
+    static JobState failed(JobState s, DiskFailed e) {
+        DiskState d = s.disk(e.disk());
+        return s.withDisk(new DiskState(d.id(), DiskStatus.FAILED, d.mode(), d.modeReason(), d.capacity(),
+                d.plannedBytes(), d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(),
+                0, -1, d.retries(), d.changeToken(), e.reason()));
+    }
+
+    static JobState status(JobState s, JobStatus status, long at, String reason) {
+        return s.withStatus(status, at, reason);
+    }
+
+    /** Where a disk resumes: its last persisted checkpoint with the counters as of that offset. */
+    static ResumePoint resumePointOf(JobState s, String disk) {
+        DiskState d = s.disk(disk);
+        return d == null ? ResumePoint.START : d.checkpoint();
+    }
+}

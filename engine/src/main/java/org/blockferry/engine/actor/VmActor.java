@@ -1,0 +1,142 @@
+package org.blockferry.engine.actor;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ChildFailed;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.DiskStatus;
+
+/**
+ * Runs one job's disks: a {@link DiskActor} per disk that has not ended yet, at most
+ * {@code max_parallel_disks} at once, each resuming from its checkpoint. Forwards their reports
+ * to the job; with {@code fail_fast} the first failure stops the others.
+ */
+final class VmActor extends AbstractBehavior<VmActor.Command> {
+
+    sealed interface Command {
+    }
+
+    /** Stop every disk (they flush what they wrote), then end. */
+    enum Stop implements Command {
+        INSTANCE
+    }
+
+    /** A disk's report, on its way to the job. */
+    record FromDisk(String disk, JobActor.Report report) implements Command {
+    }
+
+    private final ActorRef<JobActor.Command> job;
+    private final JobRuntime runtime;
+    private final JobState state;
+    private final Deque<String> pending = new ArrayDeque<>();
+    private final Map<ActorRef<DiskActor.Command>, String> running = new HashMap<>();
+    private final Set<String> ended = new HashSet<>();
+    private final int maxParallel;
+    private boolean stopping;
+
+    private VmActor(ActorContext<Command> context, JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
+        super(context);
+        this.job = job;
+        this.runtime = runtime;
+        this.state = state;
+        int parallel = state.spec().options().maxParallelDisks();
+        this.maxParallel = parallel == 0 ? Integer.MAX_VALUE : parallel;
+        for (JobSpec.Disk d : state.spec().disks()) {
+            DiskStatus s = state.disk(d.id()).status();
+            if (s != DiskStatus.COMPLETED && s != DiskStatus.FAILED) {
+                pending.add(d.id());
+            }
+        }
+        startMore();
+    }
+
+    static Behavior<Command> create(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
+        return Behaviors.setup(ctx -> new VmActor(ctx, state, job, runtime));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(FromDisk.class, this::onFromDisk)
+                .onMessage(Stop.class, this::onStop)
+                .onSignal(ChildFailed.class, this::onChildFailed)
+                .onSignal(Terminated.class, this::onChildStopped)
+                .build();
+    }
+
+    private Behavior<Command> onFromDisk(FromDisk m) {
+        job.tell(new JobActor.DiskReport(m.disk(), m.report()));
+        if (m.report() instanceof JobActor.Completed || m.report() instanceof JobActor.Failed) {
+            ended.add(m.disk());
+            if (m.report() instanceof JobActor.Failed && state.spec().options().failFast()) {
+                stopAll();
+            }
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStop(Stop s) {
+        stopAll();
+        return afterChange();
+    }
+
+    /** The disk's supervisor gave up (retry budget spent) or the disk crashed on something permanent. */
+    private Behavior<Command> onChildFailed(ChildFailed f) {
+        String disk = running.remove(f.getRef().<DiskActor.Command>unsafeUpcast());
+        if (disk != null && !ended.contains(disk) && !stopping) {
+            ended.add(disk);
+            job.tell(new JobActor.DiskReport(disk, new JobActor.Failed(DiskActor.describeGiveUp(f.getCause(),
+                    runtime.jobs().maxRetries()))));
+            if (state.spec().options().failFast()) {
+                stopAll();
+            }
+        }
+        return afterChange();
+    }
+
+    private Behavior<Command> onChildStopped(Terminated t) {
+        running.remove(t.getRef().<DiskActor.Command>unsafeUpcast());
+        return afterChange();
+    }
+
+    private Behavior<Command> afterChange() {
+        if (!stopping) {
+            startMore();
+        }
+        if (running.isEmpty() && (stopping || pending.isEmpty())) {
+            job.tell(JobActor.VmEnded.INSTANCE);
+            return Behaviors.stopped();
+        }
+        return this;
+    }
+
+    private void startMore() {
+        while (running.size() < maxParallel && !pending.isEmpty()) {
+            String id = pending.poll();
+            JobSpec.Disk disk = state.spec().disks().stream().filter(d -> d.id().equals(id)).findFirst().orElseThrow();
+            ActorRef<DiskActor.Command> ref = getContext().spawn(DiskActor.create(state.jobId(), disk, state.spec(),
+                    JobStates.resumePointOf(state, id), getContext().getSelf(), runtime), "disk-" + id);
+            getContext().watch(ref);
+            running.put(ref, id);
+        }
+    }
+
+    private void stopAll() {
+        stopping = true;
+        pending.clear();
+        running.keySet().forEach(ref -> ref.tell(DiskActor.Stop.INSTANCE));
+    }
+}

@@ -1,0 +1,43 @@
+package org.blockferry.engine.job;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import org.blockferry.engine.endpoint.InvalidInputException;
+
+/**
+ * How jobs run on a node ({@code blockferry.jobs}): how many at once, the retry budget of a
+ * disk, and how often the job's state is snapshotted.
+ */
+public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff,
+                          Duration maxBackoff, int snapshotEvery) {
+
+    public JobSettings {
+        if (maxRunning < 1) {
+            throw new InvalidInputException("blockferry.jobs.max-running", "must be at least 1, got " + maxRunning);
+        }
+        if (maxRetries < 0) {
+            throw new InvalidInputException("blockferry.jobs.retry.max-retries", "must be 0 or more, got " + maxRetries);
+        }
+        if (minBackoff.isNegative() || maxBackoff.compareTo(minBackoff) < 0) {
+            throw new InvalidInputException("blockferry.jobs.retry.max-backoff",
+                    "must be at least min-backoff (" + minBackoff + "), got " + maxBackoff);
+        }
+        if (snapshotEvery < 1) {
+            throw new InvalidInputException("blockferry.jobs.snapshot-every", "must be at least 1, got " + snapshotEvery);
+        }
+    }
+
+    public static JobSettings fromConfig(Config config) {
+        Config c = config.getConfig("blockferry.jobs");
+        return new JobSettings(c.getInt("max-running"), c.getInt("retry.max-retries"), c.getDuration("retry.within"),
+                c.getDuration("retry.min-backoff"), c.getDuration("retry.max-backoff"), c.getInt("snapshot-every"));
+    }
+
+    public JobSettings withMaxRunning(int n) {
+        return new JobSettings(n, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery);
+    }
+
+    public JobSettings withRetries(int retries, Duration min, Duration max) {
+        return new JobSettings(maxRunning, retries, retryWindow, min, max, snapshotEvery);
+    }
+}

@@ -1,0 +1,128 @@
+package org.blockferry.persistence;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * BlockFerry's database for the read side and queries: a small connection pool, and the
+ * schema (journal and read-side tables) applied idempotently at start.
+ */
+public final class Database implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Database.class);
+
+    private final PersistenceSettings settings;
+    private final HikariDataSource pool;
+
+    private Database(PersistenceSettings settings, HikariDataSource pool) {
+        this.settings = settings;
+        this.pool = pool;
+    }
+
+    /** Opens the pool; a database that cannot be reached is named with the reason. */
+    public static Database open(PersistenceSettings settings) throws SQLException {
+        if (settings.backend() == PersistenceSettings.Backend.H2) {
+            createParentDirectory(settings.url());
+        }
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(settings.url());
+        config.setUsername(settings.user());
+        config.setPassword(settings.password());
+        config.setMaximumPoolSize(settings.poolSize());
+        config.setMinimumIdle(1);
+        config.setConnectionTimeout(10_000);
+        config.setPoolName("blockferry-readside");
+        config.setAutoCommit(true);
+        config.setDriverClassName(settings.backend() == PersistenceSettings.Backend.H2 ? "org.h2.Driver"
+                : "org.postgresql.Driver");
+        try {
+            return new Database(settings, new HikariDataSource(config));
+        } catch (RuntimeException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new SQLException("cannot open the " + settings.backend().name().toLowerCase() + " database at "
+                    + settings.url() + ": " + cause.getMessage(), cause);
+        }
+    }
+
+    private static void createParentDirectory(String url) throws SQLException {
+        String file = url.substring("jdbc:h2:file:".length()).split(";")[0];
+        Path parent = Path.of(file).getParent();
+        if (parent != null) {
+            try {
+                Files.createDirectories(parent);
+            } catch (IOException e) {
+                throw new SQLException("cannot create the data directory " + parent + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    public DataSource dataSource() {
+        return pool;
+    }
+
+    public PersistenceSettings settings() {
+        return settings;
+    }
+
+    /** Creates what is missing of the schema; safe to run at every start and on every node. */
+    public void applySchema() throws SQLException {
+        String resource = settings.backend() == PersistenceSettings.Backend.H2 ? "schema/h2.sql" : "schema/postgres.sql";
+        List<String> statements = statements(resource);
+        SQLException last = null;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+                for (String sql : statements) {
+                    s.execute(sql);
+                }
+                log.info("event=schema-applied backend={} statements={}", settings.backend(), statements.size());
+                return;
+            } catch (SQLException e) {
+                // Two nodes creating the same table at once: the loser retries and finds it there.
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    static List<String> statements(String resource) {
+        try (InputStream in = Database.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("schema resource " + resource + " is missing from the jar");
+            }
+            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            List<String> out = new ArrayList<>();
+            StringBuilder current = new StringBuilder();
+            for (String line : text.split("\n")) {
+                if (line.strip().startsWith("--")) {
+                    continue;
+                }
+                current.append(line).append('\n');
+                if (line.strip().endsWith(";")) {
+                    String sql = current.toString().strip();
+                    out.add(sql.substring(0, sql.length() - 1));
+                    current.setLength(0);
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read schema resource " + resource, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

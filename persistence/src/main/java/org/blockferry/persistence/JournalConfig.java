@@ -1,0 +1,50 @@
+package org.blockferry.persistence;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The Pekko settings that put the journal, the snapshot store and the query side on our
+ * database (pekko-persistence-jdbc through one shared Slick pool), and the projection dialect.
+ */
+public final class JournalConfig {
+    private static final String DB = "pekko-persistence-jdbc.shared-databases.blockferry";
+
+    private JournalConfig() {
+    }
+
+    /** {@code base} with the persistence plugins configured for {@code settings}. */
+    public static Config apply(PersistenceSettings settings, Config base) {
+        boolean h2 = settings.backend() == PersistenceSettings.Backend.H2;
+        Map<String, Object> m = new HashMap<>();
+        m.put("pekko.persistence.journal.plugin", "jdbc-journal");
+        m.put("pekko.persistence.snapshot-store.plugin", "jdbc-snapshot-store");
+        m.put("jdbc-journal.use-shared-db", "blockferry");
+        m.put("jdbc-snapshot-store.use-shared-db", "blockferry");
+        m.put("jdbc-read-journal.use-shared-db", "blockferry");
+        m.put("jdbc-durable-state-store.use-shared-db", "blockferry");
+        m.put(DB + ".profile", h2 ? "slick.jdbc.H2Profile$" : "slick.jdbc.PostgresProfile$");
+        m.put(DB + ".db.url", settings.url());
+        m.put(DB + ".db.user", settings.user());
+        m.put(DB + ".db.password", settings.password());
+        m.put(DB + ".db.driver", h2 ? "org.h2.Driver" : "org.postgresql.Driver");
+        m.put(DB + ".db.numThreads", settings.poolSize());
+        m.put(DB + ".db.maxConnections", settings.poolSize());
+        m.put(DB + ".db.minConnections", 1);
+        m.put(DB + ".db.connectionTimeout", 10000);
+        m.put("jdbc-read-journal.refresh-interval", "200ms");
+        m.put("pekko.projection.jdbc.dialect", h2 ? "h2-dialect" : "postgres-dialect");
+        m.put("pekko.projection.jdbc.blocking-jdbc-dispatcher.thread-pool-executor.fixed-pool-size",
+                settings.poolSize());
+        return ConfigFactory.parseMap(toValues(m)).withFallback(base);
+    }
+
+    private static Map<String, Object> toValues(Map<String, Object> m) {
+        Map<String, Object> out = new HashMap<>();
+        m.forEach((k, v) -> out.put(k, ConfigValueFactory.fromAnyRef(v).unwrapped()));
+        return out;
+    }
+}

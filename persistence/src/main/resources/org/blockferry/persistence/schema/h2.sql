@@ -1,0 +1,93 @@
+-- BlockFerry schema for the embedded H2 database. Applied at every start; idempotent.
+-- The journal tables have the (quoted, lower-case) names and columns pekko-persistence-jdbc
+-- uses with Slick's H2 profile.
+
+CREATE TABLE IF NOT EXISTS PUBLIC."event_journal" (
+  "ordering" BIGINT UNIQUE NOT NULL AUTO_INCREMENT,
+  "deleted" BOOLEAN DEFAULT FALSE NOT NULL,
+  "persistence_id" VARCHAR(255) NOT NULL,
+  "sequence_number" BIGINT NOT NULL,
+  "writer" VARCHAR NOT NULL,
+  "write_timestamp" BIGINT NOT NULL,
+  "adapter_manifest" VARCHAR NOT NULL,
+  "event_payload" BLOB NOT NULL,
+  "event_ser_id" INTEGER NOT NULL,
+  "event_ser_manifest" VARCHAR NOT NULL,
+  "meta_payload" BLOB,
+  "meta_ser_id" INTEGER,
+  "meta_ser_manifest" VARCHAR,
+  PRIMARY KEY ("persistence_id", "sequence_number")
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS "event_journal_ordering_idx" ON PUBLIC."event_journal" ("ordering");
+
+CREATE TABLE IF NOT EXISTS PUBLIC."event_tag" (
+  "event_id" BIGINT NOT NULL,
+  "tag" VARCHAR NOT NULL,
+  PRIMARY KEY ("event_id", "tag"),
+  CONSTRAINT "fk_event_journal" FOREIGN KEY ("event_id") REFERENCES PUBLIC."event_journal" ("ordering")
+    ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS PUBLIC."snapshot" (
+  "persistence_id" VARCHAR(255) NOT NULL,
+  "sequence_number" BIGINT NOT NULL,
+  "created" BIGINT NOT NULL,
+  "snapshot_ser_id" INTEGER NOT NULL,
+  "snapshot_ser_manifest" VARCHAR NOT NULL,
+  "snapshot_payload" BLOB NOT NULL,
+  "meta_ser_id" INTEGER,
+  "meta_ser_manifest" VARCHAR,
+  "meta_payload" BLOB,
+  PRIMARY KEY ("persistence_id", "sequence_number")
+);
+
+CREATE TABLE IF NOT EXISTS replication_jobs (
+  job_id VARCHAR(64) PRIMARY KEY,
+  vm VARCHAR(255) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  mode VARCHAR(16) NOT NULL,
+  total_bytes BIGINT NOT NULL DEFAULT 0,
+  bytes_transferred BIGINT NOT NULL DEFAULT 0,
+  bytes_written BIGINT NOT NULL DEFAULT 0,
+  bytes_zeroed BIGINT NOT NULL DEFAULT 0,
+  bytes_skipped BIGINT NOT NULL DEFAULT 0,
+  progress_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
+  throughput_bps DOUBLE PRECISION NOT NULL DEFAULT 0,
+  eta_seconds BIGINT NOT NULL DEFAULT -1,
+  retries INTEGER NOT NULL DEFAULT 0,
+  error VARCHAR,
+  spec VARCHAR NOT NULL,
+  submitted_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  started_at TIMESTAMP WITH TIME ZONE,
+  finished_at TIMESTAMP WITH TIME ZONE,
+  updated_at TIMESTAMP WITH TIME ZONE NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS replication_jobs_status_idx ON replication_jobs (status, submitted_at);
+
+CREATE TABLE IF NOT EXISTS vm_disks (
+  job_id VARCHAR(64) NOT NULL,
+  disk_id VARCHAR(64) NOT NULL,
+  position INTEGER NOT NULL,
+  source VARCHAR NOT NULL,
+  target VARCHAR NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  mode VARCHAR(16),
+  mode_reason VARCHAR,
+  capacity BIGINT NOT NULL DEFAULT 0,
+  total_bytes BIGINT NOT NULL DEFAULT 0,
+  bytes_transferred BIGINT NOT NULL DEFAULT 0,
+  bytes_written BIGINT NOT NULL DEFAULT 0,
+  bytes_zeroed BIGINT NOT NULL DEFAULT 0,
+  bytes_skipped BIGINT NOT NULL DEFAULT 0,
+  checkpoint BIGINT NOT NULL DEFAULT 0,
+  progress_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
+  throughput_bps DOUBLE PRECISION NOT NULL DEFAULT 0,
+  eta_seconds BIGINT NOT NULL DEFAULT -1,
+  retries INTEGER NOT NULL DEFAULT 0,
+  change_token VARCHAR,
+  error VARCHAR,
+  updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  PRIMARY KEY (job_id, disk_id)
+);

@@ -1,0 +1,93 @@
+-- BlockFerry schema for PostgreSQL. Applied at every start; every statement is idempotent.
+-- The journal tables have the names and columns pekko-persistence-jdbc reads and writes.
+
+CREATE TABLE IF NOT EXISTS event_journal (
+  ordering BIGSERIAL,
+  persistence_id VARCHAR(255) NOT NULL,
+  sequence_number BIGINT NOT NULL,
+  deleted BOOLEAN DEFAULT FALSE NOT NULL,
+  writer VARCHAR(255) NOT NULL,
+  write_timestamp BIGINT,
+  adapter_manifest VARCHAR(255),
+  event_ser_id INTEGER NOT NULL,
+  event_ser_manifest VARCHAR(255) NOT NULL,
+  event_payload BYTEA NOT NULL,
+  meta_ser_id INTEGER,
+  meta_ser_manifest VARCHAR(255),
+  meta_payload BYTEA,
+  PRIMARY KEY (persistence_id, sequence_number)
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS event_journal_ordering_idx ON event_journal (ordering);
+
+CREATE TABLE IF NOT EXISTS event_tag (
+  event_id BIGINT,
+  tag VARCHAR(256),
+  PRIMARY KEY (event_id, tag),
+  CONSTRAINT fk_event_journal FOREIGN KEY (event_id) REFERENCES event_journal (ordering) ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS snapshot (
+  persistence_id VARCHAR(255) NOT NULL,
+  sequence_number BIGINT NOT NULL,
+  created BIGINT NOT NULL,
+  snapshot_ser_id INTEGER NOT NULL,
+  snapshot_ser_manifest VARCHAR(255) NOT NULL,
+  snapshot_payload BYTEA NOT NULL,
+  meta_ser_id INTEGER,
+  meta_ser_manifest VARCHAR(255),
+  meta_payload BYTEA,
+  PRIMARY KEY (persistence_id, sequence_number)
+);
+
+-- Read side: one row per job and per disk, kept up to date from the jobs' events.
+
+CREATE TABLE IF NOT EXISTS replication_jobs (
+  job_id VARCHAR(64) PRIMARY KEY,
+  vm VARCHAR(255) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  mode VARCHAR(16) NOT NULL,
+  total_bytes BIGINT NOT NULL DEFAULT 0,
+  bytes_transferred BIGINT NOT NULL DEFAULT 0,
+  bytes_written BIGINT NOT NULL DEFAULT 0,
+  bytes_zeroed BIGINT NOT NULL DEFAULT 0,
+  bytes_skipped BIGINT NOT NULL DEFAULT 0,
+  progress_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
+  throughput_bps DOUBLE PRECISION NOT NULL DEFAULT 0,
+  eta_seconds BIGINT NOT NULL DEFAULT -1,
+  retries INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  spec TEXT NOT NULL,
+  submitted_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  started_at TIMESTAMP WITH TIME ZONE,
+  finished_at TIMESTAMP WITH TIME ZONE,
+  updated_at TIMESTAMP WITH TIME ZONE NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS replication_jobs_status_idx ON replication_jobs (status, submitted_at);
+
+CREATE TABLE IF NOT EXISTS vm_disks (
+  job_id VARCHAR(64) NOT NULL,
+  disk_id VARCHAR(64) NOT NULL,
+  position INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  mode VARCHAR(16),
+  mode_reason TEXT,
+  capacity BIGINT NOT NULL DEFAULT 0,
+  total_bytes BIGINT NOT NULL DEFAULT 0,
+  bytes_transferred BIGINT NOT NULL DEFAULT 0,
+  bytes_written BIGINT NOT NULL DEFAULT 0,
+  bytes_zeroed BIGINT NOT NULL DEFAULT 0,
+  bytes_skipped BIGINT NOT NULL DEFAULT 0,
+  checkpoint BIGINT NOT NULL DEFAULT 0,
+  progress_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
+  throughput_bps DOUBLE PRECISION NOT NULL DEFAULT 0,
+  eta_seconds BIGINT NOT NULL DEFAULT -1,
+  retries INTEGER NOT NULL DEFAULT 0,
+  change_token TEXT,
+  error TEXT,
+  updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  PRIMARY KEY (job_id, disk_id)
+);
