@@ -13,7 +13,9 @@ public final class Main {
         // libnbd, the configuration and the actor system load in the background while the
         // command line is parsed: together they are most of a short command's start-up.
         NbdConnection.preloadLibrary();
-        ProcessRuntime.startInBackground();
+        if (args.length > 0 && (args[0].equals("copy") || args[0].equals("verify") || args[0].equals("cds-training"))) {
+            ProcessRuntime.startInBackground(); // the job commands start a full node instead
+        }
         // Logging starts before any thread can log; otherwise SLF4J replays early events with a warning.
         org.slf4j.LoggerFactory.getILoggerFactory();
         int code = Cli.run(args);

@@ -69,7 +69,7 @@ final class CopyCommand implements Callable<Integer> {
                     if (json) {
                         result = copy.await(Duration.ofDays(365));
                     } else {
-                        try (ProgressBars bars = new ProgressBars(out(), List.of(copy::progress))) {
+                        try (ProgressBars bars = ProgressBars.ofCopies(out(), List.of(copy::progress))) {
                             result = awaitQuietly(copy);
                         }
                     }

@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
                     bars.add(copy::progress);
                 }
                 List<CopyResult> results = new ArrayList<>();
-                try (ProgressBars progress = new ProgressBars(out(), bars)) {
+                try (ProgressBars progress = ProgressBars.ofCopies(out(), bars)) {
                     for (DiskCopy copy : copies) {
                         results.add(copy.await(Duration.ofHours(1)));
                     }

@@ -13,20 +13,44 @@ import org.blockferry.engine.copy.CopyProgress;
 final class ProgressBars implements AutoCloseable {
     private static final int WIDTH = 30;
 
+    /** One line: what it is, how far (bytes done of the planned total), how fast, and its state. */
+    record Bar(String label, long done, long total, double percent, double rate, long etaSeconds, String state,
+               boolean visible) {
+
+        static Bar of(CopyProgress p) {
+            String state = switch (p.phase()) {
+                case PLANNING -> "planning";
+                case FLUSHING -> "flushing";
+                case DONE -> "done";
+                case STOPPED -> "stopped";
+                case COPYING -> null;
+            };
+            boolean visible = p.phase() != CopyProgress.Phase.PLANNING
+                    && !(p.phase() == CopyProgress.Phase.STOPPED && p.capacity() == 0);
+            return new Bar(p.disk(), p.bytesDone(), p.plannedBytes(), p.percent(), p.throughputBps(), p.etaSeconds(),
+                    state, visible);
+        }
+    }
+
     private final PrintWriter out;
-    private final List<Supplier<CopyProgress>> disks;
+    private final Supplier<List<Bar>> bars;
     private final boolean terminal;
     private final Thread thread;
     private volatile boolean running = true;
     private int drawnLines;
 
-    ProgressBars(PrintWriter out, List<Supplier<CopyProgress>> disks) {
+    ProgressBars(PrintWriter out, Supplier<List<Bar>> bars) {
         this.out = out;
-        this.disks = disks;
+        this.bars = bars;
         this.terminal = System.console() != null && !"dumb".equals(System.getenv("TERM"));
         this.thread = new Thread(this::loop, "progress-bars");
         this.thread.setDaemon(true);
         this.thread.start();
+    }
+
+    /** Bars for copies in progress. */
+    static ProgressBars ofCopies(PrintWriter out, List<Supplier<CopyProgress>> copies) {
+        return new ProgressBars(out, () -> copies.stream().map(c -> Bar.of(c.get())).toList());
     }
 
     private void loop() {
@@ -42,42 +66,38 @@ final class ProgressBars implements AutoCloseable {
     }
 
     private synchronized void draw() {
-        List<CopyProgress> now = disks.stream().map(Supplier::get).toList();
-        if (now.stream().noneMatch(ProgressBars::planned)) {
-            return; // nothing to show until a disk is planned (a refused copy prints no bar)
+        List<Bar> now;
+        try {
+            now = bars.get();
+        } catch (RuntimeException e) {
+            return; // the source is not ready yet (a job still starting)
+        }
+        if (now.stream().noneMatch(Bar::visible)) {
+            return; // nothing to show until something is planned (a refused copy prints no bar)
         }
         if (terminal && drawnLines > 0) {
             out.print("\033[" + drawnLines + "F");
         }
-        for (CopyProgress p : now) {
-            String line = render(p);
+        for (Bar b : now) {
+            String line = render(b);
             out.print(terminal ? line + "\033[K\n" : line + "\n");
         }
         drawnLines = now.size();
         out.flush();
     }
 
-    private static boolean planned(CopyProgress p) {
-        return p.phase() != CopyProgress.Phase.PLANNING
-                && !(p.phase() == CopyProgress.Phase.STOPPED && p.capacity() == 0);
+    static String render(Bar b) {
+        int filled = (int) Math.round(b.percent() / 100 * WIDTH);
+        String bar = "#".repeat(filled) + ".".repeat(WIDTH - filled);
+        String eta = b.etaSeconds() < 0 ? "--:--" : String.format(Locale.ROOT, "%02d:%02d", b.etaSeconds() / 60,
+                b.etaSeconds() % 60);
+        String state = b.state() == null ? "ETA " + eta : b.state();
+        return String.format(Locale.ROOT, "%-12s [%s] %6.2f%%  %s / %s  %s/s  %s", b.label(), bar, b.percent(),
+                HumanBytes.format(b.done()), HumanBytes.format(b.total()), HumanBytes.format(b.rate()), state);
     }
 
     static String render(CopyProgress p) {
-        double percent = p.percent();
-        int filled = (int) Math.round(percent / 100 * WIDTH);
-        String bar = "#".repeat(filled) + ".".repeat(WIDTH - filled);
-        String eta = p.etaSeconds() < 0 ? "--:--" : String.format(Locale.ROOT, "%02d:%02d", p.etaSeconds() / 60,
-                p.etaSeconds() % 60);
-        String state = switch (p.phase()) {
-            case PLANNING -> "planning";
-            case FLUSHING -> "flushing";
-            case DONE -> "done";
-            case STOPPED -> "stopped";
-            case COPYING -> "ETA " + eta;
-        };
-        return String.format(Locale.ROOT, "%-12s [%s] %6.2f%%  %s / %s  %s/s  %s", p.disk(), bar, percent,
-                HumanBytes.format(p.bytesDone()), HumanBytes.format(p.plannedBytes()),
-                HumanBytes.format(p.throughputBps()), state);
+        return render(Bar.of(p));
     }
 
     /** Draws the final state and stops. */

@@ -116,6 +116,18 @@ public final class Node implements AutoCloseable {
 
     @Override
     public void close() {
+        // pekko-projection-jdbc 1.0.0 prints "# stop ..." on System.out when its projection stops;
+        // stdout carries our results (--json), so the library's line goes to stderr.
+        java.io.PrintStream stdout = System.out;
+        System.setOut(System.err);
+        try {
+            terminate();
+        } finally {
+            System.setOut(stdout);
+        }
+    }
+
+    private void terminate() {
         system.terminate();
         try {
             system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);

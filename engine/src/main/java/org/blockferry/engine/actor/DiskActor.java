@@ -3,7 +3,6 @@ package org.blockferry.engine.actor;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -78,15 +77,15 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
 
     static Behavior<Command> create(String jobId, JobSpec.Disk disk, JobSpec spec, ResumePoint resume,
                                     ActorRef<VmActor.Command> vm, JobRuntime runtime) {
-        // Shared by every attempt: the latest flushed checkpoint and the attempt count.
+        // Shared by every attempt: the latest flushed checkpoint and the failures in a row.
         AtomicReference<ResumePoint> checkpoint = new AtomicReference<>(resume);
-        AtomicInteger attempts = new AtomicInteger();
+        FailureBudget budget = new FailureBudget(runtime.jobs().maxRetries(), runtime.jobs().retryWindow());
         Behavior<Command> attempt = Behaviors.setup(ctx ->
-                new DiskActor(ctx, jobId, disk, spec, checkpoint, attempts.incrementAndGet(), vm, runtime));
+                new DiskActor(ctx, jobId, disk, spec, checkpoint, budget, vm, runtime));
         var jobs = runtime.jobs();
+        // The actor decides when the budget is spent; the supervisor only spaces the attempts out.
         return Behaviors.supervise(attempt).onFailure(TransientDiskFault.class,
                 SupervisorStrategy.restartWithBackoff(jobs.minBackoff(), jobs.maxBackoff(), 0.2)
-                        .withMaxRestarts(jobs.maxRetries())
                         .withResetBackoffAfter(jobs.retryWindow())
                         .withLoggingEnabled(false));
     }
@@ -95,7 +94,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private final JobSpec.Disk disk;
     private final JobSpec spec;
     private final AtomicReference<ResumePoint> checkpoint;
-    private final int attempt;
+    private final FailureBudget budget;
     private final ActorRef<VmActor.Command> vm;
     private final JobRuntime runtime;
     private NbdDiskSource source;
@@ -105,14 +104,14 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private boolean stopRequested;
 
     private DiskActor(ActorContext<Command> context, String jobId, JobSpec.Disk disk, JobSpec spec,
-                      AtomicReference<ResumePoint> checkpoint, int attempt, ActorRef<VmActor.Command> vm,
+                      AtomicReference<ResumePoint> checkpoint, FailureBudget budget, ActorRef<VmActor.Command> vm,
                       JobRuntime runtime) {
         super(context);
         this.jobId = jobId;
         this.disk = disk;
         this.spec = spec;
         this.checkpoint = checkpoint;
-        this.attempt = attempt;
+        this.budget = budget;
         this.vm = vm;
         this.runtime = runtime;
         context.pipeToSelf(CompletableFuture.supplyAsync(this::open, runtime.copy().blocking()),
@@ -246,9 +245,13 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (!isTransient(cause)) {
             return fail(reason);
         }
-        log.info("event=disk-retry job={} disk={} attempt={} checkpoint={} cause={}", jobId, disk.id(), attempt,
+        int failures = budget.failed();
+        if (failures > budget.maxRetries()) {
+            return fail(describeGiveUp(cause, budget.maxRetries()));
+        }
+        log.info("event=disk-retry job={} disk={} retry={} checkpoint={} cause={}", jobId, disk.id(), failures,
                 checkpoint.get().offset(), reason);
-        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Retrying(attempt, reason)));
+        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Retrying(failures, reason)));
         throw new TransientDiskFault(reason, cause);
     }
 
@@ -289,6 +292,33 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (source != null) {
             source.close();
             source = null;
+        }
+    }
+
+    /** Transient failures of one disk in a row; a quiet {@code window} starts the count again. */
+    static final class FailureBudget {
+        private final int maxRetries;
+        private final long windowNanos;
+        private int inARow;
+        private long lastFailure;
+
+        FailureBudget(int maxRetries, java.time.Duration window) {
+            this.maxRetries = maxRetries;
+            this.windowNanos = window.toNanos();
+        }
+
+        /** Records a failure; returns how many there have been in a row. */
+        synchronized int failed() {
+            long now = System.nanoTime();
+            if (inARow > 0 && now - lastFailure > windowNanos) {
+                inARow = 0;
+            }
+            lastFailure = now;
+            return ++inARow;
+        }
+
+        int maxRetries() {
+            return maxRetries;
         }
     }
 

@@ -113,12 +113,20 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             implements Event {
     }
 
+    /** {@code requestRetries} is the disk's total over all attempts; {@code attemptRequestRetries} this attempt's. */
     public record DiskProgressed(String disk, ResumePoint checkpoint, long bytesDone, long bytesWritten,
-                                 long bytesZeroed, long bytesSkipped, double throughputBps, long etaSeconds, long at)
-            implements Event {
+                                 long bytesZeroed, long bytesSkipped, double throughputBps, long etaSeconds,
+                                 long requestRetries, long attemptRequestRetries, long at) implements Event {
     }
 
     public record DiskRetried(String disk, int attempt, String reason, long at) implements Event {
+    }
+
+    /**
+     * After a restart of the node, a disk starts again from {@code checkpoint}; it had done
+     * {@code bytesDoneBefore}: the difference is copied again.
+     */
+    public record DiskResumed(String disk, ResumePoint checkpoint, long bytesDoneBefore, long at) implements Event {
     }
 
     public record DiskCompleted(String disk, String changeToken, long at) implements Event {
@@ -240,7 +248,11 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             return Effect().persist(new JobStarted(now())).thenRun(this::startDisks);
         }
         if (state.status() == JobStatus.RUNNING && vm == null) {
-            return Effect().none().thenRun(this::startDisks);
+            long at = now();
+            java.util.List<Event> resumed = state.disks().values().stream()
+                    .filter(d -> d.status() == DiskStatus.COPYING && d.bytesDone() > 0)
+                    .map(d -> (Event) new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)).toList();
+            return Effect().persist(resumed).thenRun(this::startDisks);
         }
         return Effect().none().thenRun(s -> JobSlots.release(context.getSystem(), jobId));
     }
@@ -259,22 +271,23 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             return Effect().persist(new DiskPlanned(c.disk(), p.capacity(), p.plannedBytes(), p.mode(), p.reason(), at));
         }
         if (r instanceof Progressed p) {
-            return Effect().persist(progressed(c.disk(), p.progress(), at));
+            return Effect().persist(progressed(disk, p.progress(), at));
         }
         if (r instanceof Retrying t) {
             return Effect().persist(new DiskRetried(c.disk(), t.attempt(), t.reason(), at));
         }
         if (r instanceof Completed done) {
-            return Effect().persist(java.util.List.of(progressed(c.disk(), done.progress(), at),
+            return Effect().persist(java.util.List.of(progressed(disk, done.progress(), at),
                     new DiskCompleted(c.disk(), done.changeToken(), at)));
         }
         Failed f = (Failed) r;
         return Effect().persist(new DiskFailed(c.disk(), f.reason(), at));
     }
 
-    private static DiskProgressed progressed(String disk, CopyProgress p, long at) {
-        return new DiskProgressed(disk, p.resumePoint(), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
-                p.bytesSkipped(), p.throughputBps(), p.etaSeconds(), at);
+    private static DiskProgressed progressed(DiskState disk, CopyProgress p, long at) {
+        long total = disk.requestRetries() + Math.max(0, p.requestRetries() - disk.attemptRequestRetries());
+        return new DiskProgressed(disk.id(), p.resumePoint(), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
+                p.bytesSkipped(), p.throughputBps(), p.etaSeconds(), total, p.requestRetries(), at);
     }
 
     private Effect<Event, JobState> onVmEnded(JobState state, VmEnded c) {
@@ -312,6 +325,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .onEvent(DiskPlanned.class, JobStates::planned)
                 .onEvent(DiskProgressed.class, JobStates::progressed)
                 .onEvent(DiskRetried.class, JobStates::retried)
+                .onEvent(DiskResumed.class, (s, e) -> s)
                 .onEvent(DiskCompleted.class, JobStates::completed)
                 .onEvent(DiskFailed.class, JobStates::failed)
                 .onEvent(JobCancelRequested.class, (s, e) -> JobStates.status(s, JobStatus.CANCELLING, e.at(), null))

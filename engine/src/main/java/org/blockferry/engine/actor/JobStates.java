@@ -33,8 +33,8 @@ final class JobStates {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), DiskStatus.COPYING, e.mode(), e.reason(), e.capacity(),
                 e.plannedBytes(), Math.min(d.bytesDone(), e.plannedBytes()), d.bytesWritten(), d.bytesZeroed(),
-                d.bytesSkipped(), d.checkpoint(), d.throughputBps(), d.etaSeconds(), d.retries(), d.changeToken(),
-                null));
+                d.bytesSkipped(), d.checkpoint(), d.throughputBps(), d.etaSeconds(), d.retries(), d.requestRetries(),
+                d.attemptRequestRetries(), d.changeToken(), null));
     }
 
     /** Counters never go backwards: a retry resumes from its checkpoint and catches up. */
@@ -46,14 +46,15 @@ final class JobStates {
                 Math.max(d.bytesWritten(), e.bytesWritten()), Math.max(d.bytesZeroed(), e.bytesZeroed()),
                 Math.max(d.bytesSkipped(), e.bytesSkipped()),
                 e.checkpoint().offset() >= d.checkpoint().offset() ? e.checkpoint() : d.checkpoint(),
-                e.throughputBps(), e.etaSeconds(), d.retries(), d.changeToken(), d.error()));
+                e.throughputBps(), e.etaSeconds(), d.retries(), Math.max(d.requestRetries(), e.requestRetries()),
+                e.attemptRequestRetries(), d.changeToken(), d.error()));
     }
 
     static JobState retried(JobState s, DiskRetried e) {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), d.status(), d.mode(), d.modeReason(), d.capacity(), d.plannedBytes(),
                 d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(), 0, -1,
-                d.retries() + 1, d.changeToken(), e.reason()));
+                d.retries() + 1, d.requestRetries(), 0, d.changeToken(), e.reason()));
     }
 
     static JobState completed(JobState s, DiskCompleted e) {
@@ -61,14 +62,15 @@ final class JobStates {
         return s.withDisk(new DiskState(d.id(), DiskStatus.COMPLETED, d.mode(), d.modeReason(), d.capacity(),
                 d.plannedBytes(), d.plannedBytes(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(),
                 new ResumePoint(Math.max(d.checkpoint().offset(), d.capacity()), d.plannedBytes(), d.bytesWritten(),
-                        d.bytesZeroed(), d.bytesSkipped()), 0, 0, d.retries(), e.changeToken(), null));
+                        d.bytesZeroed(), d.bytesSkipped()), 0, 0, d.retries(), d.requestRetries(),
+                d.attemptRequestRetries(), e.changeToken(), null));
     }
 
     static JobState failed(JobState s, DiskFailed e) {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), DiskStatus.FAILED, d.mode(), d.modeReason(), d.capacity(),
                 d.plannedBytes(), d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(),
-                0, -1, d.retries(), d.changeToken(), e.reason()));
+                0, -1, d.retries(), d.requestRetries(), d.attemptRequestRetries(), d.changeToken(), e.reason()));
     }
 
     static JobState status(JobState s, JobStatus status, long at, String reason) {

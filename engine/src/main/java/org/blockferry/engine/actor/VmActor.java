@@ -93,13 +93,12 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
         return afterChange();
     }
 
-    /** The disk's supervisor gave up (retry budget spent) or the disk crashed on something permanent. */
+    /** The disk crashed on something unexpected (not a transient fault, which it handles itself). */
     private Behavior<Command> onChildFailed(ChildFailed f) {
         String disk = running.remove(f.getRef().<DiskActor.Command>unsafeUpcast());
         if (disk != null && !ended.contains(disk) && !stopping) {
             ended.add(disk);
-            job.tell(new JobActor.DiskReport(disk, new JobActor.Failed(DiskActor.describeGiveUp(f.getCause(),
-                    runtime.jobs().maxRetries()))));
+            job.tell(new JobActor.DiskReport(disk, new JobActor.Failed("crashed: " + DiskActor.reasonOf(f.getCause()))));
             if (state.spec().options().failFast()) {
                 stopAll();
             }

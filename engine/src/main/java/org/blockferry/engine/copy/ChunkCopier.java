@@ -21,15 +21,17 @@ final class ChunkCopier {
     private final ChunkWriter writer;
     private final RunResources run;
     private final int requestSize;
+    private final RequestRetries retries;
 
     ChunkCopier(CopyConnections connections, BufferPool.Window window, ZeroDetector detector, ChunkWriter writer,
-                RunResources run, int requestSize) {
+                RunResources run, int requestSize, RequestRetries retries) {
         this.connections = connections;
         this.window = window;
         this.detector = detector;
         this.writer = writer;
         this.run = run;
         this.requestSize = requestSize;
+        this.retries = retries;
     }
 
     CompletableFuture<ChunkWriter.Done> copy(Chunk chunk) {
@@ -59,7 +61,7 @@ final class ChunkCopier {
                 int pieceAt = at;
                 long pieceOffset = offset;
                 // The write follows on the I/O thread that completed the read.
-                parts.add(connections.nextSource().pread(buffer, pieceAt, length, pieceOffset)
+                parts.add(retries.run(() -> connections.nextSource().pread(buffer, pieceAt, length, pieceOffset))
                         .thenCompose(v -> writer.send(detector.classify(view, pieceAt, pieceOffset, length), buffer)));
                 at += length;
                 offset += length;

@@ -21,6 +21,7 @@ final class ChunkWriter {
     private final int requestSize;
     private final boolean targetCanZero;
     private final NbdBuffer zeroBuffer;
+    private final RequestRetries retries;
 
     /** A chunk that is on the target, with what it cost. {@code zeroSent} counts bytes sent as NBD zero. */
     record Done(Chunk chunk, long written, long zeroed, long skipped, long zeroSent) {
@@ -35,7 +36,8 @@ final class ChunkWriter {
         }
     }
 
-    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, int requestSize) {
+    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, int requestSize, RequestRetries retries) {
+        this.retries = retries;
         this.connections = connections;
         this.alreadyZero = alreadyZero;
         this.requestSize = requestSize;
@@ -83,7 +85,9 @@ final class ChunkWriter {
         int at = op.bufferOffset();
         while (offset < end) {
             int length = (int) Math.min(end - offset, RequestSplitter.nextBoundary(offset, requestSize) - offset);
-            requests.add(connections.nextTarget().pwrite(buffer, at, length, offset, 0));
+            int from = at;
+            long to = offset;
+            requests.add(retries.run(() -> connections.nextTarget().pwrite(buffer, from, length, to, 0)));
             at += length;
             offset += length;
         }
@@ -94,8 +98,12 @@ final class ChunkWriter {
         long piece = targetCanZero ? MAX_ZERO_REQUEST : requestSize;
         while (offset < end) {
             long n = Math.min(end - offset, RequestSplitter.nextBoundary(offset, piece) - offset);
-            AsyncConnection target = connections.nextTarget();
-            requests.add(targetCanZero ? target.zero(n, offset, 0) : target.pwrite(zeroBuffer, 0, (int) n, offset, 0));
+            long at = offset;
+            long count = n;
+            requests.add(retries.run(() -> {
+                AsyncConnection target = connections.nextTarget();
+                return targetCanZero ? target.zero(count, at, 0) : target.pwrite(zeroBuffer, 0, (int) count, at, 0);
+            }));
             offset += n;
         }
     }

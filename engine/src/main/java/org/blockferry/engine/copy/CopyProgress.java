@@ -13,10 +13,11 @@ package org.blockferry.engine.copy;
  *                    target) with the counters as of that offset
  * @param throughputBps recent rate of {@code bytesDone}, bytes per second
  * @param etaSeconds estimated seconds left, -1 when unknown
+ * @param requestRetries requests the server failed (EIO) and this run retried successfully or not
  */
 public record CopyProgress(String disk, Phase phase, long capacity, long plannedBytes, long bytesDone,
                            long bytesWritten, long bytesZeroed, long bytesSkipped, ResumePoint resumePoint,
-                           double throughputBps, long etaSeconds, long elapsedMillis) {
+                           double throughputBps, long etaSeconds, long requestRetries, long elapsedMillis) {
 
     /** Where a disk's copy stands. */
     public enum Phase { PLANNING, COPYING, FLUSHING, DONE, STOPPED }

@@ -46,6 +46,7 @@ public final class DiskCopy {
     private final CopyEnvironment env;
     private final ProgressTracker tracker;
     private final RunResources resources = new RunResources();
+    private final RequestRetries retries = new RequestRetries();
     private final CompletableFuture<CopyResult> result = new CompletableFuture<>();
     private final List<NbdConnection> opened = new ArrayList<>();
     private volatile boolean cancelRequested;
@@ -63,7 +64,7 @@ public final class DiskCopy {
     private DiskCopy(CopyJob job, CopyEnvironment env) {
         this.job = job;
         this.env = env;
-        this.tracker = new ProgressTracker(job.disk());
+        this.tracker = new ProgressTracker(job.disk(), retries::count);
     }
 
     /** Starts copying; setup (connections, planning) runs on the environment's blocking pool. */
@@ -206,9 +207,9 @@ public final class DiskCopy {
     private void runPipeline(TargetZeroMap zeroMap) {
         int chunkSize = Math.min(job.settings().chunkSize(), env.pool().bufferSize());
         int inFlight = job.settings().chunksInFlight();
-        writer = new ChunkWriter(connections, zeroMap, requestSize);
+        writer = new ChunkWriter(connections, zeroMap, requestSize, retries);
         ChunkCopier copier = new ChunkCopier(connections, env.pool().window(inFlight),
-                new ZeroDetector(job.settings().zeroSegment()), writer, resources, requestSize);
+                new ZeroDetector(job.settings().zeroSegment()), writer, resources, requestSize, retries);
 
         // chunks -> read, zero-detect, write (per piece, see ChunkCopier) -> progress, in disk order
         Pair<UniqueKillSwitch, CompletionStage<Done>> running = Source.fromIterator(() -> plan.chunks(chunkSize))
@@ -238,6 +239,7 @@ public final class DiskCopy {
                         (System.nanoTime() - flushStart) / 1_000_000);
                 if (e == null) {
                     tracker.flushedUpTo(position);
+                    job.listener().accept(tracker.snapshot()); // a new checkpoint is reported at once
                 }
                 checkpointFlushRunning = false;
             });

@@ -26,8 +26,11 @@ final class ProgressTracker {
     private int sampleCount;
     private int sampleHead;
 
-    ProgressTracker(String disk) {
+    private final java.util.function.LongSupplier requestRetries;
+
+    ProgressTracker(String disk, java.util.function.LongSupplier requestRetries) {
         this.disk = disk;
+        this.requestRetries = requestRetries;
     }
 
     /**
@@ -87,7 +90,7 @@ final class ProgressTracker {
         long left = planned - doneNow;
         long eta = phase == Phase.DONE ? 0 : rate > 0 ? (long) Math.ceil(left / rate) : -1;
         return new CopyProgress(disk, phase, capacity, planned, doneNow, written, zeroed, skipped, checkpoint,
-                rate, eta, (now - startNanos) / 1_000_000);
+                rate, eta, requestRetries.getAsLong(), (now - startNanos) / 1_000_000);
     }
 
     private void record(long now, long doneNow) {

@@ -39,16 +39,19 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
     /**
      * One disk: planned bytes (the total, never the capacity), bytes done, written, zeroed,
      * skipped, the flushed checkpoint (where a restart resumes, with the counters as of that
-     * offset), recent throughput, ETA, retries and the change token of its last successful copy.
+     * offset), recent throughput, ETA, restarts ({@code retries}), requests retried after a server
+     * error (over all attempts; {@code attemptRequestRetries} of the current one) and the change
+     * token of its last successful copy.
      */
     public record DiskState(String id, DiskStatus status, CopyMode mode, String modeReason, long capacity,
                             long plannedBytes, long bytesDone, long bytesWritten, long bytesZeroed, long bytesSkipped,
-                            ResumePoint checkpoint, double throughputBps, long etaSeconds, int retries, String changeToken,
-                            String error) implements CborSerializable {
+                            ResumePoint checkpoint, double throughputBps, long etaSeconds, int retries,
+                            long requestRetries, long attemptRequestRetries, String changeToken, String error)
+            implements CborSerializable {
 
         public static DiskState pending(String id) {
-            return new DiskState(id, DiskStatus.PENDING, null, null, 0, 0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, null,
-                    null);
+            return new DiskState(id, DiskStatus.PENDING, null, null, 0, 0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0, 0,
+                    null, null);
         }
 
         /** 0..100, exactly 100 only when the disk completed. */
@@ -101,8 +104,8 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
     }
 
     @JsonIgnore
-    public int retries() {
-        return disks.values().stream().mapToInt(DiskState::retries).sum();
+    public long retries() {
+        return disks.values().stream().mapToLong(d -> d.retries() + d.requestRetries()).sum();
     }
 
     /** Seconds left at the current rate, -1 when unknown. */

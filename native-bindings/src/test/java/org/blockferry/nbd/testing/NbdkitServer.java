@@ -18,16 +18,18 @@ import java.util.concurrent.TimeUnit;
  * {@link #close()} and with the test JVM ({@code --exit-with-parent}).
  */
 public final class NbdkitServer implements AutoCloseable {
-    private final Process process;
+    private Process process;
     private final Path socket;
     private final int port;
     private final Path log;
+    private final List<String> command;
 
-    private NbdkitServer(Process process, Path socket, int port, Path log) {
+    private NbdkitServer(Process process, Path socket, int port, Path log, List<String> command) {
         this.process = process;
         this.socket = socket;
         this.port = port;
         this.log = log;
+        this.command = command;
     }
 
     /** Starts {@code nbdkit [nbdkitArgs...]} on a unix socket in {@code dir}; args are plugin, filters, params. */
@@ -55,7 +57,7 @@ public final class NbdkitServer implements AutoCloseable {
         Path log = dir.resolve("nbdkit-" + System.nanoTime() + ".log");
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            NbdkitServer server = new NbdkitServer(p, socket, port, log);
+            NbdkitServer server = new NbdkitServer(p, socket, port, log, List.copyOf(cmd));
             server.awaitReady(cmd);
             return server;
         } catch (IOException e) {
@@ -96,6 +98,27 @@ public final class NbdkitServer implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /**
+     * Starts the server again, same command and socket, if it has died (nbdkit 1.32 can abort
+     * when a client vanishes with requests in flight). Returns whether it had to.
+     */
+    public synchronized boolean restartIfDead() {
+        if (process.isAlive()) {
+            return false;
+        }
+        try {
+            if (socket != null) {
+                Files.deleteIfExists(socket);
+            }
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        } catch (IOException e) {
+            throw new AssertionError("cannot restart " + command + ": " + e, e);
+        }
+        awaitReady(command);
+        return true;
     }
 
     /** {@code nbd+unix:///?socket=...} or {@code nbd://127.0.0.1:PORT}. */

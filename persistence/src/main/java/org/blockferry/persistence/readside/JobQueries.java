@@ -67,7 +67,7 @@ public final class JobQueries {
     private static List<JobRow.DiskRow> disks(Connection c, String jobId) throws SQLException {
         String sql = "SELECT disk_id, source, target, status, mode, mode_reason, capacity, total_bytes,"
                 + " bytes_transferred, bytes_written, bytes_zeroed, bytes_skipped, checkpoint, progress_percent,"
-                + " throughput_bps, eta_seconds, retries, change_token, error FROM vm_disks WHERE job_id = ?"
+                +  " throughput_bps, eta_seconds, retries + request_retries, change_token, error FROM vm_disks WHERE job_id = ?"
                 + " ORDER BY position";
         List<JobRow.DiskRow> out = new ArrayList<>();
         try (PreparedStatement s = c.prepareStatement(sql)) {

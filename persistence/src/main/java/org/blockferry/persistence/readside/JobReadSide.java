@@ -80,11 +80,11 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
             update(c, "UPDATE vm_disks SET bytes_transferred = GREATEST(bytes_transferred, LEAST(total_bytes, ?)),"
                             + " bytes_written = GREATEST(bytes_written, ?), bytes_zeroed = GREATEST(bytes_zeroed, ?),"
                             + " bytes_skipped = GREATEST(bytes_skipped, ?), checkpoint = GREATEST(checkpoint, ?),"
-                            + " throughput_bps = ?, eta_seconds = ?,"
+                            + " throughput_bps = ?, eta_seconds = ?, request_retries = GREATEST(request_retries, ?),"
                             + " status = CASE WHEN status = 'pending' THEN 'copying' ELSE status END, updated_at = ?"
                             + " WHERE job_id = ? AND disk_id = ?",
                     e.bytesDone(), e.bytesWritten(), e.bytesZeroed(), e.bytesSkipped(), e.checkpoint().offset(),
-                    e.throughputBps(), e.etaSeconds(), at, job, e.disk());
+                    e.throughputBps(), e.etaSeconds(), e.requestRetries(), at, job, e.disk());
             recompute(c, job, at);
         } else if (event instanceof JobActor.DiskRetried e) {
             update(c, "UPDATE vm_disks SET retries = retries + 1, error = ?, throughput_bps = 0, eta_seconds = -1,"
@@ -140,7 +140,7 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
         String sums = "SELECT COALESCE(SUM(total_bytes), 0), COALESCE(SUM(bytes_transferred), 0),"
                 + " COALESCE(SUM(bytes_written), 0), COALESCE(SUM(bytes_zeroed), 0), COALESCE(SUM(bytes_skipped), 0),"
                 + " COALESCE(SUM(CASE WHEN status = 'copying' THEN throughput_bps ELSE 0 END), 0),"
-                + " COALESCE(SUM(retries), 0) FROM vm_disks WHERE job_id = ?";
+                + " COALESCE(SUM(retries + request_retries), 0) FROM vm_disks WHERE job_id = ?";
         long total;
         long done;
         long written;

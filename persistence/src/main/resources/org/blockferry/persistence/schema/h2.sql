@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS vm_disks (
   throughput_bps DOUBLE PRECISION NOT NULL DEFAULT 0,
   eta_seconds BIGINT NOT NULL DEFAULT -1,
   retries INTEGER NOT NULL DEFAULT 0,
+  request_retries BIGINT NOT NULL DEFAULT 0,
   change_token VARCHAR,
   error VARCHAR,
   updated_at TIMESTAMP WITH TIME ZONE NOT NULL,

@@ -1,0 +1,155 @@
+package org.blockferry.api.cli;
+
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.api.node.Node;
+import org.blockferry.engine.actor.JobReply;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobSpecReader;
+import org.blockferry.engine.job.JobState;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code blockferry replicate}: one job through the actor system, with progress, to its end. */
+@Command(name = "replicate", mixinStandardHelpOptions = true,
+        description = {"Runs a replication job to its end.", "",
+            "The job is persisted (embedded H2 under the data directory, or PostgreSQL): if this process",
+            "dies, running it again (or any node starting) resumes the job from each disk's checkpoint.",
+            "Give a job file (JSON, see the README), or one disk with --vm, --source and --target.",
+            "Running it again with the same job id shows (or resumes) the same job."})
+final class ReplicateCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--job-file", paramLabel = "FILE", description = "the job spec (JSON)")
+    Path jobFile;
+
+    @Option(names = "--vm", paramLabel = "NAME", description = "the VM's name (one-disk job)")
+    String vm;
+
+    @Option(names = "--source", paramLabel = "SRC", description = "the disk's source: NBD URI or local image")
+    String source;
+
+    @Option(names = "--target", paramLabel = "DST", description = "the disk's target: NBD URI or local image")
+    String target;
+
+    @Option(names = "--disk", paramLabel = "ID", defaultValue = "disk0", description = "the disk's id (default disk0)")
+    String diskId;
+
+    @Option(names = "--job-id", paramLabel = "ID", description = "idempotency key: the same id is the same job")
+    String jobId;
+
+    @Option(names = "--mode", paramLabel = "MODE", description = "full, incremental or auto (default auto)")
+    String mode;
+
+    @Option(names = "--verify", description = "compare each target with its source after the copy")
+    boolean verify;
+
+    @Option(names = "--target-is-zero", description = "the targets read as zeros: never send zeros")
+    boolean targetIsZero;
+
+    @Option(names = "--json", description = "print the finished job as one JSON object, no progress bars")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        JobSpec job = spec().validated();
+        try (Node node = Node.start(ConfigFactory.load())) {
+            JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            if (reply instanceof JobReply.Rejected r) {
+                throw new InvalidInputException("job_id", r.message());
+            }
+            JobState last;
+            if (json) {
+                last = awaitFinal(node, job.jobId());
+            } else {
+                out().println("job " + job.jobId() + " (vm " + job.vm() + ", " + job.disks().size() + " disk"
+                        + (job.disks().size() == 1 ? "" : "s") + ")");
+                try (ProgressBars bars = new ProgressBars(out(), () -> JobViews.bars(current(node, job.jobId())))) {
+                    last = awaitFinal(node, job.jobId());
+                }
+            }
+            var row = awaitReadSide(node, job.jobId());
+            if (json) {
+                out().println(JsonLine.of(JobViews.json(row)));
+            } else {
+                JobViews.printJob(out(), row);
+            }
+            if (last.status() != JobState.JobStatus.COMPLETED) {
+                spec.commandLine().getErr().println("blockferry replicate: job " + job.jobId() + " " + last.status().json()
+                        + (last.error() != null ? ": " + last.error() : ""));
+                return Cli.FAILED;
+            }
+            return Cli.OK;
+        }
+    }
+
+    private JobSpec spec() throws IOException {
+        if (jobFile != null) {
+            if (vm != null || source != null || target != null) {
+                throw new InvalidInputException("--job-file", "give either a job file or --vm/--source/--target");
+            }
+            if (!Files.isRegularFile(jobFile)) {
+                throw new InvalidInputException("--job-file", jobFile + " does not exist");
+            }
+            JobSpec fromFile = JobSpecReader.read(Files.readAllBytes(jobFile));
+            return jobId == null ? fromFile : new JobSpec(jobId, fromFile.vm(), fromFile.source(), fromFile.disks(),
+                    fromFile.mode(), fromFile.options());
+        }
+        if (vm == null || source == null || target == null) {
+            throw new InvalidInputException("--job-file", "give a job file, or all of --vm, --source and --target");
+        }
+        return new JobSpec(jobId, vm, null, List.of(new JobSpec.Disk(diskId, source, target)),
+                mode == null ? null : CopyMode.parse(mode), new JobSpec.Options(0, verify, targetIsZero, false));
+    }
+
+    private static JobState current(Node node, String id) {
+        try {
+            return node.jobs().get(id).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static JobState awaitFinal(Node node, String id) throws InterruptedException {
+        while (true) {
+            try {
+                JobState s = node.jobs().get(id).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                if (s.status().isFinal()) {
+                    return s;
+                }
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // the entity is (re)starting: ask again
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    static org.blockferry.persistence.readside.JobRow awaitReadSide(Node node, String id) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            var row = node.queries().get(id);
+            if (row.isPresent() && (row.get().isFinal() || System.nanoTime() > deadline)) {
+                return row.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the read side does not show job " + id + " after 30 s");
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+}

@@ -1,0 +1,161 @@
+package org.blockferry.api.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.blockferry.engine.actor.JobActor;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.Database;
+import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.readside.JobQueries;
+import org.blockferry.persistence.readside.JobRow;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * kill -9 in the middle of a two-disk job, then the same command again: the job resumes by
+ * itself from each disk's checkpoint, completes, and both targets equal their sources.
+ */
+class CrashResumeTest {
+    private static final long CHECKPOINT = 64L << 20;
+    private static final long CHUNK = 4L << 20;
+    private static final int CHUNKS_IN_FLIGHT = 2;
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void killedMidCopyResumesFromCheckpointsAndCompletes(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("crash-");
+        PersistenceSettings database = TestDatabases.create(db, dir);
+        String jobId = "crash-" + db;
+        try (NbdkitServer s1 = NbdkitServer.start(dir, "sparse-random", "size=1G", "percent=40", "seed=11");
+             NbdkitServer s2 = NbdkitServer.start(dir, "sparse-random", "size=1G", "percent=30", "seed=12");
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "file", sparseFile(dir, "t1.img"), "wdelay=30ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "file", sparseFile(dir, "t2.img"), "wdelay=30ms")) {
+            Path jobFile = dir.resolve("job.json");
+            Files.writeString(jobFile, "{\"job_id\": \"" + jobId + "\", \"vm\": \"crash-vm\", \"disks\": ["
+                    + "{\"id\": \"a\", \"source\": \"" + s1.uri() + "\", \"target\": \"" + t1.uri() + "\"},"
+                    + "{\"id\": \"b\", \"source\": \"" + s2.uri() + "\", \"target\": \"" + t2.uri() + "\"}]}");
+
+            Process first = replicate(dir, database, jobFile, "first.log");
+            try (Database reader = Database.open(database)) {
+                reader.applySchema();
+                JobQueries queries = new JobQueries(reader.dataSource(), database.backend());
+                awaitMidCopy(queries, jobId, first, dir.resolve("first.log"));
+            }
+            first.destroyForcibly(); // SIGKILL: no shutdown hook, no flush, no goodbye
+            assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(137, first.exitValue(), "killed by SIGKILL");
+            // nbdkit 1.32 may abort (even a moment later) when its client vanished mid-request: a
+            // watchdog restarts dead servers on the same socket, as a service manager would.
+            java.util.concurrent.ScheduledExecutorService watchdog =
+                    java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            watchdog.scheduleWithFixedDelay(() -> List.of(s1, s2, t1, t2).forEach(NbdkitServer::restartIfDead), 0, 100,
+                    TimeUnit.MILLISECONDS);
+            Process second;
+            try {
+                second = replicate(dir, database, jobFile, "second.log");
+                assertTrue(second.waitFor(5, TimeUnit.MINUTES), "the resumed job finishes");
+            } finally {
+                watchdog.shutdownNow();
+                watchdog.awaitTermination(10, TimeUnit.SECONDS);
+            }
+            assertEquals(0, second.exitValue(), Files.readString(dir.resolve("second.log")));
+
+            Thread.sleep(500);
+            List.of(s1, s2).forEach(NbdkitServer::restartIfDead); // a late abort: same seed, same bytes
+            assertEquals(DiskChecksum.ofUri(s1.uri()), DiskChecksum.ofFile(dir.resolve("t1.img")));
+            assertEquals(DiskChecksum.ofUri(s2.uri()), DiskChecksum.ofFile(dir.resolve("t2.img")));
+            assertRecopiedAtMostOneCheckpointInterval(dir, database, jobId);
+        }
+    }
+
+    private static String sparseFile(Path dir, String name) throws Exception {
+        Path file = dir.resolve(name);
+        try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(1L << 30);
+        }
+        return file.toString();
+    }
+
+    private static Process replicate(Path dir, PersistenceSettings db, Path jobFile, String log) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m",
+                "-Dblockferry.copy.checkpoint-interval=" + CHECKPOINT,
+                "-Dblockferry.copy.chunk-size=" + CHUNK,
+                "-Dblockferry.copy.chunks-in-flight=" + CHUNKS_IN_FLIGHT,
+                "-Dblockferry.copy.request-size=1MiB",
+                "-Dblockferry.copy.connections=1",
+                "-Dblockferry.copy.progress-interval=200ms",
+                "-cp", System.getProperty("java.class.path"), "org.blockferry.api.Main",
+                "replicate", "--job-file", jobFile.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(log).toFile());
+        Map<String, String> env = pb.environment();
+        env.put("BLOCKFERRY_DATA_DIR", dir.toString());
+        if (db.backend() == PersistenceSettings.Backend.POSTGRES) {
+            env.put("BLOCKFERRY_DB", "postgres");
+            env.put("BLOCKFERRY_DB_URL", db.url());
+            env.put("BLOCKFERRY_DB_USER", db.user());
+        } else {
+            // the same H2 file the test reads
+            cmd.add(2, "-Dblockferry.persistence.h2.file=" + dir.resolve("blockferry-db"));
+            pb.command(cmd);
+        }
+        return pb.start();
+    }
+
+    /** Waits until both disks are well into the copy (past a checkpoint), far from the end. */
+    private static void awaitMidCopy(JobQueries queries, String jobId, Process process, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("replicate ended before the kill: " + Files.readString(log));
+            }
+            var row = queries.get(jobId);
+            if (row.isPresent() && row.get().disks().size() == 2 && row.get().disks().stream().allMatch(
+                    d -> d.checkpoint() >= CHECKPOINT && d.bytesTransferred() < d.totalBytes() * 8 / 10)) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the job did not get mid-copy in time: " + Files.readString(log));
+    }
+
+    /** From the journal: what each disk copied again after the restart. */
+    private static void assertRecopiedAtMostOneCheckpointInterval(Path dir, PersistenceSettings db, String jobId)
+            throws Exception {
+        try (Node node = NodeFixture.start(dir, db, Map.of())) {
+            JdbcReadJournal journal = PersistenceQuery.get(node.system()).getReadJournalFor(JdbcReadJournal.class,
+                    JdbcReadJournal.Identifier());
+            List<EventEnvelope> events = journal.currentEventsByPersistenceId("ReplicationJob|" + jobId, 0,
+                    Long.MAX_VALUE).runWith(Sink.seq(), node.system()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            Map<String, Long> recopied = new HashMap<>();
+            for (EventEnvelope e : events) {
+                if (e.event() instanceof JobActor.DiskResumed r) {
+                    recopied.merge(r.disk(), r.bytesDoneBefore() - r.checkpoint().bytesDone(), Long::sum);
+                }
+            }
+            assertEquals(2, recopied.size(), "both disks resumed (not restarted from zero): " + recopied);
+            for (var entry : recopied.entrySet()) {
+                // The checkpoint trails the copy by at most one interval, plus the chunks in flight.
+                assertTrue(entry.getValue() <= CHECKPOINT + CHUNK * CHUNKS_IN_FLIGHT,
+                        "disk " + entry.getKey() + " copied " + entry.getValue() + " bytes again");
+            }
+            JobRow row = node.queries().get(jobId).orElseThrow();
+            assertEquals("completed", row.status());
+            assertEquals(100.0, row.progressPercent());
+        }
+    }
+}

@@ -1,0 +1,190 @@
+package org.blockferry.api.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.actor.JobReply;
+import org.blockferry.engine.actor.JobSlots;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.readside.JobRow;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Jobs under faults, cancels, queueing and replay — on H2 and on PostgreSQL. */
+class JobBehaviourTest {
+
+    private static JobSpec oneDisk(String id, String source, String target) {
+        return new JobSpec(id, "vm-" + id, null, List.of(new JobSpec.Disk("disk0", source, target)), CopyMode.AUTO,
+                null).validated();
+    }
+
+    private static JobReply submit(Node node, JobSpec spec) throws Exception {
+        return node.jobs().submit(spec).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void transientReadErrorsAreRetriedAndTheJobCompletes(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("eio-");
+        try (NbdkitServer source = NbdkitServer.start(dir, "--filter=error", "sparse-random", "size=96M",
+                "percent=80", "seed=5", "error-pread=EIO", "error-pread-rate=1%");
+             NbdkitServer target = NbdkitServer.start(dir, "memory", "size=96M");
+             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir),
+                     Map.of("blockferry.copy.request-size", "256KiB"))) {
+            JobSpec spec = oneDisk("eio-" + db, source.uri(), target.uri());
+            assertInstanceOf(JobReply.Accepted.class, submit(node, spec));
+            JobState done = NodeFixture.awaitFinal(node, spec.jobId(), Duration.ofMinutes(3));
+            assertEquals(JobStatus.COMPLETED, done.status(), String.valueOf(done.error()));
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            assertTrue(row.retries() > 0, "retries are recorded: " + row);
+            try (NbdkitServer clean = NbdkitServer.start(dir, "sparse-random", "size=96M", "percent=80", "seed=5")) {
+                assertEquals(DiskChecksum.ofUri(clean.uri()), DiskChecksum.ofUri(target.uri()));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void sourceGoneForGoodFailsTheJobWithinItsRetryBudgetNamingDiskAndCause(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("gone-");
+        NbdkitServer source = NbdkitServer.start(dir, "--filter=delay", "sparse-random", "size=64M", "percent=100",
+                "rdelay=20ms");
+        try (NbdkitServer target = NbdkitServer.start(dir, "memory", "size=64M");
+             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of(
+                     "blockferry.jobs.retry.max-retries", 2))) {
+            JobSpec spec = oneDisk("gone-" + db, source.uri(), target.uri());
+            submit(node, spec);
+            while (node.jobs().get(spec.jobId()).toCompletableFuture().get().disk("disk0").bytesDone() == 0) {
+                Thread.sleep(20);
+            }
+            source.kill();
+            long started = System.nanoTime();
+            JobState done = NodeFixture.awaitFinal(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals(JobStatus.FAILED, done.status());
+            assertTrue(done.error().startsWith("disk0: gave up after 2 retries: "), done.error());
+            assertTrue(done.error().contains("cannot connect to") || done.error().contains("nbd_"), done.error());
+            assertEquals(2, done.disk("disk0").retries(), "one DiskRetried per failed attempt within the budget");
+            assertTrue(System.nanoTime() - started < Duration.ofSeconds(60).toNanos());
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            assertEquals("failed", row.status());
+            assertEquals(done.error(), row.error());
+        } finally {
+            source.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void cancelStopsTheDisksFlushesAndEndsTheJobCancelled(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("cancel-");
+        try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=256M", "percent=100", "seed=6");
+             NbdkitServer target = NbdkitServer.start(dir, "--filter=delay", "memory", "size=256M", "wdelay=30ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
+            JobSpec spec = oneDisk("cancel-" + db, source.uri(), target.uri());
+            submit(node, spec);
+            while (node.jobs().get(spec.jobId()).toCompletableFuture().get().disk("disk0").checkpoint().offset() == 0) {
+                Thread.sleep(20);
+            }
+            JobReply reply = node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            JobState cancelled = assertInstanceOf(JobReply.Accepted.class, reply).state();
+            assertEquals(JobStatus.CANCELLED, cancelled.status());
+            long checkpoint = cancelled.disk("disk0").checkpoint().offset();
+            assertTrue(checkpoint > 0 && checkpoint < (256L << 20), "stopped mid-copy at " + checkpoint);
+            assertEquals(prefix(dir, source.uri(), checkpoint), prefix(dir, target.uri(), checkpoint),
+                    "everything below the checkpoint is on the target");
+            JobReply again = node.jobs().cancel(spec.jobId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertEquals(JobReply.Reason.ALREADY_FINISHED, assertInstanceOf(JobReply.Rejected.class, again).reason());
+            assertEquals("cancelled", NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30)).status());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void jobsBeyondTheNodesLimitWaitQueuedAndAllComplete(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("queue-");
+        List<NbdkitServer> servers = new ArrayList<>();
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(db, dir),
+                Map.of("blockferry.jobs.max-running", 1))) {
+            List<JobSpec> specs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                NbdkitServer s = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=" + i);
+                NbdkitServer t = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=5ms");
+                servers.add(s);
+                servers.add(t);
+                specs.add(oneDisk("queue-" + db + "-" + i, s.uri(), t.uri()));
+            }
+            for (JobSpec spec : specs) {
+                submit(node, spec);
+            }
+            var occupancy = AskPattern.<JobSlots.Command, JobSlots.Occupancy>ask(JobSlots.of(node.system()),
+                    JobSlots.Get::new, Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get();
+            assertEquals(1, occupancy.running());
+            assertEquals(2, occupancy.queued());
+            JobState second = node.jobs().get(specs.get(2).jobId()).toCompletableFuture().get();
+            assertEquals(JobStatus.QUEUED, second.status(), "the third job waits");
+            for (int i = 0; i < 3; i++) {
+                JobState done = NodeFixture.awaitFinal(node, specs.get(i).jobId(), Duration.ofMinutes(2));
+                assertEquals(JobStatus.COMPLETED, done.status());
+                assertEquals(DiskChecksum.ofUri(servers.get(2 * i).uri()), DiskChecksum.ofUri(servers.get(2 * i + 1).uri()));
+            }
+        } finally {
+            servers.forEach(NbdkitServer::close);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void stateRebuiltFromTheJournalEqualsTheLiveState(TestDatabases.Kind db) throws Exception {
+        Path dir = TestPeers.scratchDirectory("replay-");
+        PersistenceSettings database = TestDatabases.create(db, dir);
+        JobState live;
+        String id = "replay-" + db;
+        try (NbdkitServer s1 = NbdkitServer.start(dir, "sparse-random", "size=64M", "percent=60", "seed=8");
+             NbdkitServer t1 = NbdkitServer.start(dir, "memory", "size=64M");
+             NbdkitServer s2 = NbdkitServer.start(dir, "sparse-random", "size=40M", "percent=30", "seed=9");
+             NbdkitServer t2 = NbdkitServer.start(dir, "memory", "size=40M")) {
+            JobSpec spec = new JobSpec(id, "vm", null, List.of(new JobSpec.Disk("a", s1.uri(), t1.uri()),
+                    new JobSpec.Disk("b", s2.uri(), t2.uri())), CopyMode.FULL, null).validated();
+            try (Node node = NodeFixture.start(dir, database, Map.of("blockferry.jobs.snapshot-every", 5))) {
+                submit(node, spec);
+                NodeFixture.awaitFinal(node, id, Duration.ofMinutes(2));
+                live = node.jobs().get(id).toCompletableFuture().get();
+            }
+            try (Node again = NodeFixture.start(dir, database, Map.of("blockferry.jobs.snapshot-every", 5))) {
+                JobState replayed = again.jobs().get(id).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                assertEquals(live, replayed);
+                JobReply conflict = again.jobs().submit(new JobSpec(id, "other-vm", null, spec.disks(), CopyMode.FULL,
+                        null).validated()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                assertEquals(JobReply.Reason.CONFLICT, assertInstanceOf(JobReply.Rejected.class, conflict).reason());
+                JobReply unknown = again.jobs().cancel("no-such-job").toCompletableFuture().get(30, TimeUnit.SECONDS);
+                assertEquals(JobReply.Reason.UNKNOWN_JOB, assertInstanceOf(JobReply.Rejected.class, unknown).reason());
+                assertTrue(again.queries().get("no-such-job").isEmpty());
+            }
+        }
+    }
+
+    private static String prefix(Path dir, String uri, long length) throws Exception {
+        Path copy = dir.resolve("prefix-" + System.nanoTime() + ".img");
+        String nbdcopy = TestPeers.require("nbdcopy", "libnbd-bin");
+        org.blockferry.nbd.testing.QemuNbdServer.run(nbdcopy, uri, copy.toString());
+        String sum = DiskChecksum.ofFile(copy, length);
+        Files.delete(copy);
+        return sum;
+    }
+}
