@@ -117,9 +117,9 @@ public final class Node implements AutoCloseable {
     @Override
     public void close() {
         // pekko-projection-jdbc 1.0.0 prints "# stop ..." on System.out when its projection stops;
-        // stdout carries our results (--json), so the library's line goes to stderr.
+        // stdout carries our results (--json): the library's line goes nowhere.
         java.io.PrintStream stdout = System.out;
-        System.setOut(System.err);
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         try {
             terminate();
         } finally {

@@ -15,11 +15,24 @@ import org.blockferry.engine.endpoint.InvalidInputException;
  * {@link InvalidInputException}s naming the field ({@code disks[0].target}).
  */
 public final class JobSpecReader {
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+    private static final ObjectMapper JSON = strict();
+
+    private static ObjectMapper strict() {
+        ObjectMapper m = new ObjectMapper()
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+                .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS);
+        // A number or a boolean where text is expected is a mistake, not a string.
+        m.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer,
+                        com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float,
+                        com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean,
+                        com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+        return m;
+    }
 
     private JobSpecReader() {
     }
@@ -40,7 +53,8 @@ public final class JobSpecReader {
             }
             throw new InvalidInputException(path(e), "has an invalid value");
         } catch (InvalidFormatException e) {
-            throw new InvalidInputException(path(e), "'" + e.getValue() + "' is not a valid " + typeName(e));
+            throw new InvalidInputException(path(e), "'" + e.getValue() + "' has the wrong type (expected "
+                    + typeName(e) + ")");
         } catch (MismatchedInputException e) {
             throw new InvalidInputException(path(e).isEmpty() ? "body" : path(e), "has the wrong type (expected "
                     + typeName(e) + ")");
