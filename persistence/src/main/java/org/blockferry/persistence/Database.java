@@ -31,11 +31,18 @@ public final class Database implements AutoCloseable {
         this.pool = pool;
     }
 
-    /** Opens the pool; a database that cannot be reached is named with the reason. */
+    /**
+     * Opens the pool and checks that the database answers; a database that cannot be reached is
+     * named with the reason. An embedded H2 file another process is opening at this moment (its
+     * lock file just written) is retried for a few seconds: {@code blockferry jobs} run while a
+     * job starts must not fail.
+     */
     public static Database open(PersistenceSettings settings) throws SQLException {
         if (settings.backend() == PersistenceSettings.Backend.H2) {
             createParentDirectory(settings.url());
         }
+        String driver = settings.backend() == PersistenceSettings.Backend.H2 ? "org.h2.Driver" : "org.postgresql.Driver";
+        awaitReachable(settings, driver);
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(settings.url());
         config.setUsername(settings.user());
@@ -45,16 +52,58 @@ public final class Database implements AutoCloseable {
         config.setConnectionTimeout(10_000);
         config.setPoolName("blockferry-readside");
         config.setAutoCommit(true);
-        config.setDriverClassName(settings.backend() == PersistenceSettings.Backend.H2 ? "org.h2.Driver"
-                : "org.postgresql.Driver");
+        config.setDriverClassName(driver);
         try {
             return new Database(settings, new HikariDataSource(config));
         } catch (RuntimeException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new SQLException("cannot open the " + settings.backend().name().toLowerCase() + " database at "
-                    + settings.url() + ": " + cause.getMessage(), cause);
+            throw cannotOpen(settings, e.getCause() != null ? e.getCause() : e);
         }
     }
+
+    /** One plain connection first: fails fast with the driver's own message, retries a busy H2 file. */
+    private static void awaitReachable(PersistenceSettings settings, String driver) throws SQLException {
+        try {
+            Class.forName(driver);
+        } catch (ClassNotFoundException e) {
+            throw new SQLException("the JDBC driver " + driver + " is missing from the class path", e);
+        }
+        long deadline = System.nanoTime() + OPEN_RETRY_NANOS;
+        for (long backoff = 50; ; backoff = Math.min(1_000, backoff * 2)) {
+            try (Connection c = java.sql.DriverManager.getConnection(settings.url(), settings.user(),
+                    settings.password())) {
+                return;
+            } catch (SQLException e) {
+                if (!openedElsewhereJustNow(e) || System.nanoTime() > deadline) {
+                    throw cannotOpen(settings, e);
+                }
+            }
+            try {
+                Thread.sleep(backoff);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SQLException("interrupted while opening the database at " + settings.url(), e);
+            }
+        }
+    }
+
+    private static SQLException cannotOpen(PersistenceSettings settings, Throwable cause) {
+        return new SQLException("cannot open the " + settings.backend().name().toLowerCase() + " database at "
+                + settings.url() + ": " + cause.getMessage(), cause);
+    }
+
+    private static final long OPEN_RETRY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+    /** H2's "Error opening database" (a lock file recently modified) and "Database may be already in use". */
+    private static final java.util.Set<Integer> H2_BUSY = java.util.Set.of(8000, 90020);
+
+    private static boolean openedElsewhereJustNow(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && H2_BUSY.contains(s.getErrorCode())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
 
     private static void createParentDirectory(String url) throws SQLException {
         String file = url.substring("jdbc:h2:file:".length()).split(";")[0];

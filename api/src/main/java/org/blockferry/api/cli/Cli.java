@@ -38,6 +38,7 @@ public final class Cli {
 
     static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new Root());
+        cli.setUsageHelpWidth(100); // the descriptions are written for 100 columns
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((e, a) -> {

@@ -64,6 +64,10 @@ final class JobViews {
             if (d.modeReason() != null) {
                 out.println("       " + d.modeReason());
             }
+            if (d.resumes() > 0) {
+                out.printf("       resumed %d time%s from its checkpoint, %s copied again%n", d.resumes(),
+                        d.resumes() == 1 ? "" : "s", HumanBytes.format(d.bytesRecopied()));
+            }
             if (d.error() != null) {
                 out.println("       error: " + d.error());
             }
@@ -109,6 +113,8 @@ final class JobViews {
             dm.put("throughput_bps", d.throughputBps());
             dm.put("eta_seconds", d.etaSeconds());
             dm.put("retries", d.retries());
+            dm.put("resumes", d.resumes());
+            dm.put("bytes_recopied", d.bytesRecopied());
             dm.put("change_token", d.changeToken());
             dm.put("error", d.error());
             disks.add(dm);

@@ -154,6 +154,11 @@ class CrashResumeTest {
                         "disk " + entry.getKey() + " copied " + entry.getValue() + " bytes again");
             }
             JobRow row = node.queries().get(jobId).orElseThrow();
+            for (JobRow.DiskRow d : row.disks()) {
+                // the read side's figure (what bench/crash-resume.sh prints) agrees with the journal
+                assertEquals(recopied.get(d.diskId()), d.bytesRecopied(), "bytes_recopied of " + d.diskId());
+                assertTrue(d.resumes() >= 1, "resumes of " + d.diskId());
+            }
             assertEquals("completed", row.status());
             assertEquals(100.0, row.progressPercent());
         }

@@ -110,7 +110,10 @@ class JobBehaviourTest {
                     "everything below the checkpoint is on the target");
             JobReply again = node.jobs().cancel(spec.jobId()).toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertEquals(JobReply.Reason.ALREADY_FINISHED, assertInstanceOf(JobReply.Rejected.class, again).reason());
-            assertEquals("cancelled", NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30)).status());
+            var row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            assertEquals("cancelled", row.status());
+            assertEquals("cancelled", row.disks().get(0).status(), "the stopped disk is not left 'copying'");
+            assertTrue(row.progressPercent() < 100, "a cancelled job never shows 100 %");
         }
     }
 

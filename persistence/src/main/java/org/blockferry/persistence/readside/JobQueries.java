@@ -67,7 +67,8 @@ public final class JobQueries {
     private static List<JobRow.DiskRow> disks(Connection c, String jobId) throws SQLException {
         String sql = "SELECT disk_id, source, target, status, mode, mode_reason, capacity, total_bytes,"
                 + " bytes_transferred, bytes_written, bytes_zeroed, bytes_skipped, checkpoint, progress_percent,"
-                +  " throughput_bps, eta_seconds, retries + request_retries, change_token, error FROM vm_disks WHERE job_id = ?"
+                +  " throughput_bps, eta_seconds, retries + request_retries, resumes, bytes_recopied, change_token,"
+                + " error FROM vm_disks WHERE job_id = ?"
                 + " ORDER BY position";
         List<JobRow.DiskRow> out = new ArrayList<>();
         try (PreparedStatement s = c.prepareStatement(sql)) {
@@ -77,7 +78,7 @@ public final class JobQueries {
                     out.add(new JobRow.DiskRow(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
                             r.getString(5), r.getString(6), r.getLong(7), r.getLong(8), r.getLong(9), r.getLong(10),
                             r.getLong(11), r.getLong(12), r.getLong(13), r.getDouble(14), r.getDouble(15),
-                            r.getLong(16), r.getInt(17), r.getString(18), r.getString(19)));
+                            r.getLong(16), r.getInt(17), r.getInt(18), r.getLong(19), r.getString(20), r.getString(21)));
                 }
             }
         }

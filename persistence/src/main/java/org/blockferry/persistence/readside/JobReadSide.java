@@ -90,6 +90,11 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
             update(c, "UPDATE vm_disks SET retries = retries + 1, error = ?, throughput_bps = 0, eta_seconds = -1,"
                     + " updated_at = ? WHERE job_id = ? AND disk_id = ?", e.reason(), at, job, e.disk());
             recompute(c, job, at);
+        } else if (event instanceof JobActor.DiskResumed e) {
+            // What the restart copies again: the bytes done before it, above the last checkpoint.
+            update(c, "UPDATE vm_disks SET resumes = resumes + 1, bytes_recopied = bytes_recopied + ?, updated_at = ?"
+                    + " WHERE job_id = ? AND disk_id = ?", Math.max(0, e.bytesDoneBefore() - e.checkpoint().bytesDone()),
+                    at, job, e.disk());
         } else if (event instanceof JobActor.DiskCompleted e) {
             update(c, "UPDATE vm_disks SET status = 'completed', bytes_transferred = total_bytes,"
                             + " checkpoint = GREATEST(checkpoint, capacity), throughput_bps = 0, eta_seconds = 0,"
@@ -181,7 +186,11 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
                         + " progress_percent = CASE WHEN ? = 'completed' THEN 100 ELSE progress_percent END,"
                         + " updated_at = ? WHERE job_id = ?",
                 status, error, at, status, status, at, job);
-        update(c, "UPDATE vm_disks SET throughput_bps = 0 WHERE job_id = ?", job);
+        update(c, "UPDATE vm_disks SET throughput_bps = 0, eta_seconds = CASE WHEN status = 'completed' THEN 0"
+                + " ELSE -1 END WHERE job_id = ?", job);
+        // Disks a cancel (or a fail-fast failure) stopped before they ended.
+        update(c, "UPDATE vm_disks SET status = 'cancelled', updated_at = ? WHERE job_id = ?"
+                + " AND status IN ('pending', 'copying')", at, job);
     }
 
     private static void update(Connection c, String sql, Object... args) throws SQLException {

@@ -14,7 +14,8 @@ public record JobRow(String jobId, String vm, String status, String mode, long t
     public record DiskRow(String diskId, String source, String target, String status, String mode, String modeReason,
                           long capacity, long totalBytes, long bytesTransferred, long bytesWritten, long bytesZeroed,
                           long bytesSkipped, long checkpoint, double progressPercent, double throughputBps,
-                          long etaSeconds, int retries, String changeToken, String error) {
+                          long etaSeconds, int retries, int resumes, long bytesRecopied, String changeToken,
+                          String error) {
     }
 
     public boolean isFinal() {

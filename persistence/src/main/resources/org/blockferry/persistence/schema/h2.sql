@@ -87,8 +87,14 @@ CREATE TABLE IF NOT EXISTS vm_disks (
   eta_seconds BIGINT NOT NULL DEFAULT -1,
   retries INTEGER NOT NULL DEFAULT 0,
   request_retries BIGINT NOT NULL DEFAULT 0,
+  resumes INTEGER NOT NULL DEFAULT 0,
+  bytes_recopied BIGINT NOT NULL DEFAULT 0,
   change_token VARCHAR,
   error VARCHAR,
   updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
   PRIMARY KEY (job_id, disk_id)
 );
+
+-- Columns added after the first release: databases created before get them here.
+ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS resumes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_recopied BIGINT NOT NULL DEFAULT 0;
