@@ -111,7 +111,8 @@ public final class AsyncConnection {
             r.fail(e); // not accepted by libnbd: it holds no reference to the buffer
             return;
         }
-        r.deadline = System.nanoTime() + timeoutNanos;
+        r.submitted = System.nanoTime();
+        r.deadline = r.submitted + timeoutNanos;
         inFlight.put(cookie, r);
     }
 
@@ -167,8 +168,10 @@ public final class AsyncConnection {
                 return;
             }
             Request r = inFlight.remove(cookie);
+            boolean ok = false;
             try {
                 connection.aioCommandCompleted(cookie);
+                ok = true;
                 if (r != null) {
                     r.succeed();
                 }
@@ -176,6 +179,9 @@ public final class AsyncConnection {
                 if (r != null) {
                     r.fail(e);
                 }
+            }
+            if (r != null) {
+                NbdRequestObserver.current().completed(r.kind.operation, System.nanoTime() - r.submitted, ok);
             }
         }
     }

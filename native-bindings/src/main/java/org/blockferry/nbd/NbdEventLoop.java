@@ -289,7 +289,11 @@ public final class NbdEventLoop implements AutoCloseable {
 
     /** One request on its way through libnbd. */
     static final class Request {
-        enum Kind { PREAD, PWRITE, ZERO, TRIM, FLUSH }
+        enum Kind {
+            PREAD, PWRITE, ZERO, TRIM, FLUSH;
+
+            final String operation = name().toLowerCase(java.util.Locale.ROOT);
+        }
 
         final Kind kind;
         final AsyncConnection connection;
@@ -300,6 +304,7 @@ public final class NbdEventLoop implements AutoCloseable {
         final int flags;
         final CompletableFuture<Void> future = new CompletableFuture<>();
         long deadline;
+        long submitted;
 
         Request(Kind kind, AsyncConnection connection, NbdBuffer buffer, int bufferOffset, long length,
                 long offset, int flags) {

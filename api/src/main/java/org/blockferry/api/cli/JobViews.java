@@ -75,55 +75,7 @@ final class JobViews {
     }
 
     static Map<String, Object> json(JobRow j) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("job_id", j.jobId());
-        m.put("vm", j.vm());
-        m.put("status", j.status());
-        m.put("mode", j.mode());
-        m.put("total_bytes", j.totalBytes());
-        m.put("bytes_transferred", j.bytesTransferred());
-        m.put("bytes_written", j.bytesWritten());
-        m.put("bytes_zeroed", j.bytesZeroed());
-        m.put("bytes_skipped", j.bytesSkipped());
-        m.put("progress_percent", j.progressPercent());
-        m.put("throughput_bps", j.throughputBps());
-        m.put("eta_seconds", j.etaSeconds());
-        m.put("retries", j.retries());
-        m.put("error", j.error());
-        m.put("submitted_at", str(j.submittedAt()));
-        m.put("started_at", str(j.startedAt()));
-        m.put("finished_at", str(j.finishedAt()));
-        List<Object> disks = new ArrayList<>();
-        for (JobRow.DiskRow d : j.disks()) {
-            Map<String, Object> dm = new LinkedHashMap<>();
-            dm.put("id", d.diskId());
-            dm.put("source", d.source());
-            dm.put("target", d.target());
-            dm.put("status", d.status());
-            dm.put("mode", d.mode());
-            dm.put("mode_reason", d.modeReason());
-            dm.put("capacity", d.capacity());
-            dm.put("total_bytes", d.totalBytes());
-            dm.put("bytes_transferred", d.bytesTransferred());
-            dm.put("bytes_written", d.bytesWritten());
-            dm.put("bytes_zeroed", d.bytesZeroed());
-            dm.put("bytes_skipped", d.bytesSkipped());
-            dm.put("checkpoint", d.checkpoint());
-            dm.put("progress_percent", d.progressPercent());
-            dm.put("throughput_bps", d.throughputBps());
-            dm.put("eta_seconds", d.etaSeconds());
-            dm.put("retries", d.retries());
-            dm.put("resumes", d.resumes());
-            dm.put("bytes_recopied", d.bytesRecopied());
-            dm.put("change_token", d.changeToken());
-            dm.put("error", d.error());
-            disks.add(dm);
-        }
-        m.put("disks", disks);
-        return m;
+        return org.blockferry.api.http.JobDocuments.of(j);
     }
 
-    private static String str(Object o) {
-        return o == null ? null : o.toString();
-    }
 }

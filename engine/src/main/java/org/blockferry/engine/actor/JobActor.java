@@ -319,20 +319,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     @Override
     public EventHandler<JobState, Event> eventHandler() {
-        return newEventHandlerBuilder().forAnyState()
-                .onEvent(JobSubmitted.class, JobStates::submitted)
-                .onEvent(JobStarted.class, JobStates::started)
-                .onEvent(DiskPlanned.class, JobStates::planned)
-                .onEvent(DiskProgressed.class, JobStates::progressed)
-                .onEvent(DiskRetried.class, JobStates::retried)
-                .onEvent(DiskResumed.class, (s, e) -> s)
-                .onEvent(DiskCompleted.class, JobStates::completed)
-                .onEvent(DiskFailed.class, JobStates::failed)
-                .onEvent(JobCancelRequested.class, (s, e) -> JobStates.status(s, JobStatus.CANCELLING, e.at(), null))
-                .onEvent(JobCompleted.class, (s, e) -> JobStates.status(s, JobStatus.COMPLETED, e.at(), null))
-                .onEvent(JobFailed.class, (s, e) -> JobStates.status(s, JobStatus.FAILED, e.at(), e.reason()))
-                .onEvent(JobCancelled.class, (s, e) -> JobStates.status(s, JobStatus.CANCELLED, e.at(), null))
-                .build();
+        return newEventHandlerBuilder().forAnyState().onAnyEvent(JobStates::apply);
     }
 
     // ---- side effects ----

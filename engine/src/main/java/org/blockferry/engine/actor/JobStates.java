@@ -14,11 +14,39 @@ import org.blockferry.engine.job.JobState.DiskStatus;
 import org.blockferry.engine.job.JobState.JobStatus;
 
 /**
- * How each event changes a job's state. Pure functions: the live actor and a replay from the
- * journal go through exactly these, so they cannot disagree.
+ * How each event changes a job's state. Pure functions: the live actor, its recovery and any
+ * reader of the journal (the API's event stream) go through exactly these, so they cannot disagree.
  */
-final class JobStates {
+public final class JobStates {
     private JobStates() {
+    }
+
+    /** The state after {@code e}. */
+    public static JobState apply(JobState s, JobActor.Event e) {
+        if (e instanceof JobSubmitted x) {
+            return submitted(s, x);
+        } else if (e instanceof JobStarted x) {
+            return started(s, x);
+        } else if (e instanceof DiskPlanned x) {
+            return planned(s, x);
+        } else if (e instanceof DiskProgressed x) {
+            return progressed(s, x);
+        } else if (e instanceof DiskRetried x) {
+            return retried(s, x);
+        } else if (e instanceof DiskCompleted x) {
+            return completed(s, x);
+        } else if (e instanceof DiskFailed x) {
+            return failed(s, x);
+        } else if (e instanceof JobActor.JobCancelRequested x) {
+            return status(s, JobStatus.CANCELLING, x.at(), null);
+        } else if (e instanceof JobActor.JobCompleted x) {
+            return status(s, JobStatus.COMPLETED, x.at(), null);
+        } else if (e instanceof JobActor.JobFailed x) {
+            return status(s, JobStatus.FAILED, x.at(), x.reason());
+        } else if (e instanceof JobActor.JobCancelled x) {
+            return status(s, JobStatus.CANCELLED, x.at(), null);
+        }
+        return s; // DiskResumed: the figures it carries are already in the state
     }
 
     static JobState submitted(JobState s, JobSubmitted e) {

@@ -142,4 +142,41 @@ public final class JobQueries {
             return 0; // the projection has not created its tables yet: everything is unprojected
         }
     }
+
+    /** How many jobs are in each status. */
+    public java.util.Map<String, Long> countByStatus() throws SQLException {
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement s = c.prepareStatement(
+                "SELECT status, COUNT(*) FROM replication_jobs GROUP BY status");
+             ResultSet r = s.executeQuery()) {
+            while (r.next()) {
+                out.put(r.getString(1), r.getLong(2));
+            }
+        }
+        return out;
+    }
+
+    /** One disk's counters, for metrics. */
+    public record DiskFigures(String jobId, String diskId, String status, long totalBytes, long bytesTransferred,
+                              long bytesWritten, long bytesZeroed, long bytesSkipped, long retries) {
+    }
+
+    /** The disks of the {@code jobs} most recently updated jobs, with their counters. */
+    public List<DiskFigures> recentDiskFigures(int jobs) throws SQLException {
+        String sql = "SELECT d.job_id, d.disk_id, d.status, d.total_bytes, d.bytes_transferred, d.bytes_written,"
+                + " d.bytes_zeroed, d.bytes_skipped, d.retries + d.request_retries FROM vm_disks d"
+                + " JOIN (SELECT job_id FROM replication_jobs ORDER BY updated_at DESC LIMIT ?) j ON d.job_id = j.job_id"
+                + " ORDER BY d.job_id, d.position";
+        List<DiskFigures> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement s = c.prepareStatement(sql)) {
+            s.setInt(1, jobs);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(new DiskFigures(r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getLong(5),
+                            r.getLong(6), r.getLong(7), r.getLong(8), r.getLong(9)));
+                }
+            }
+        }
+        return out;
+    }
 }

@@ -1,0 +1,64 @@
+package org.blockferry.api.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.blockferry.api.http.ApiServer;
+import org.blockferry.api.http.HttpSettings;
+import org.blockferry.api.node.Node;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code blockferry serve}: a node with the HTTP API, the live page and metrics, until stopped. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Runs a BlockFerry node with the HTTP API, the live web page and /metrics.", "",
+            "Jobs submitted over HTTP (or left unfinished by an earlier process on the same database)",
+            "run on this node. Stops on SIGTERM or Ctrl-C: running jobs resume at the next start.",
+            "Binding a non-loopback address needs an API token (BLOCKFERRY_API_TOKEN)."})
+final class ServeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--bind", paramLabel = "ADDRESS", description = "listen address (default 127.0.0.1,"
+            + " blockferry.http.interface)")
+    String bind;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "listen port (default 8080; 0 = a free port)")
+    Integer port;
+
+    @Override
+    public Integer call() throws Exception {
+        if (port != null && (port < 0 || port > 65535)) {
+            throw new InvalidInputException("--port", port + " is not a port (0-65535)");
+        }
+        if (bind != null && bind.isBlank()) {
+            throw new InvalidInputException("--bind", "is empty");
+        }
+        Config config = ConfigFactory.load();
+        HttpSettings http = HttpSettings.fromConfig(config).listening(bind, port);
+        http.checkExposure(); // before anything starts
+        Node node = Node.start(config);
+        ApiServer server;
+        try {
+            server = ApiServer.start(node, http);
+        } catch (Exception e) {
+            node.close();
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            server.close();
+            node.close();
+            stopped.countDown();
+        }, "blockferry-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        spec.commandLine().getOut().println("BlockFerry serving on " + server.url() + "  (API " + server.url()
+                + "/api/v1, page " + server.url() + "/)");
+        spec.commandLine().getOut().flush();
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,91 @@
+package org.blockferry.api.http;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.apache.pekko.http.javadsl.ConnectionContext;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.ServerBuilder;
+import org.blockferry.api.node.Node;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** BlockFerry's HTTP server on a running node: the API, the page, the probes. */
+public final class ApiServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+
+    private final ServerBinding binding;
+    private final ApiMetrics metrics;
+    private final boolean https;
+
+    private ApiServer(ServerBinding binding, ApiMetrics metrics, boolean https) {
+        this.binding = binding;
+        this.metrics = metrics;
+        this.https = https;
+    }
+
+    /** Binds the server; refuses a network-facing address without a token. */
+    public static ApiServer start(Node node, HttpSettings settings) throws Exception {
+        settings.checkExposure();
+        ApiMetrics metrics = new ApiMetrics(node.queries());
+        try {
+            JobEventStream events = new JobEventStream(node.system(), settings.progressEvery(), settings.heartbeat());
+            ApiRoutes routes = new ApiRoutes(node, settings, events, metrics);
+            ServerBuilder builder = Http.get(node.system()).newServerAt(settings.host(), settings.port());
+            if (settings.tls() != null) {
+                builder = builder.enableHttps(ConnectionContext.httpsServer(sslContext(settings.tls())));
+            }
+            ServerBinding binding = builder.bind(routes.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            ApiServer server = new ApiServer(binding, metrics, settings.tls() != null);
+            log.info("event=http-started url={} auth={}", server.url(), settings.token() != null);
+            return server;
+        } catch (Exception e) {
+            metrics.close();
+            throw e;
+        }
+    }
+
+    private static SSLContext sslContext(HttpSettings.Tls tls) throws Exception {
+        KeyStore store = KeyStore.getInstance(tls.type());
+        try (InputStream in = Files.newInputStream(tls.keyStore())) {
+            store.load(in, tls.password());
+        } catch (Exception e) {
+            throw new org.blockferry.engine.endpoint.InvalidInputException("blockferry.http.tls.key-store",
+                    "cannot load " + tls.keyStore() + " as " + tls.type() + ": " + e.getMessage());
+        }
+        KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        keys.init(store, tls.password());
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(keys.getKeyManagers(), null, null);
+        return context;
+    }
+
+    public int port() {
+        return binding.localAddress().getPort();
+    }
+
+    /** Where the server answers, e.g. {@code http://127.0.0.1:8080}. */
+    public String url() {
+        var address = binding.localAddress();
+        String host = address.getAddress().getHostAddress();
+        if (host.contains(":")) {
+            host = "[" + host + "]";
+        }
+        return (https ? "https" : "http") + "://" + host + ":" + address.getPort();
+    }
+
+    @Override
+    public void close() {
+        try {
+            binding.terminate(Duration.ofSeconds(5)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("event=http-stop-slow error={}", e.toString());
+        }
+        metrics.close();
+    }
+}

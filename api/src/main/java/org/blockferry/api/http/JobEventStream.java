@@ -1,0 +1,217 @@
+package org.blockferry.api.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.blockferry.engine.actor.JobActor;
+import org.blockferry.engine.actor.JobStates;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.JobStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A job's server-sent events: {@code state} on every status change and {@code progress} (job
+ * and disk counters, percent, rate, ETA) whenever the job moved and at least every
+ * {@code progressEvery} while it runs; the id of each event is the journal sequence number of the
+ * state it shows, so a client that reconnects with {@code Last-Event-ID} gets what it missed.
+ *
+ * <p>One journal query per job feeds every subscriber of that job (it folds the events with
+ * {@link JobStates#apply}, the actor's own function). Subscribers read the feed's latest state on
+ * their own clock: a slow one simply skips progress it had no time for (drop-to-latest), while
+ * state changes are kept in a list and never skipped. Nothing a subscriber does reaches the copy.
+ */
+final class JobEventStream {
+    private static final Logger log = LoggerFactory.getLogger(JobEventStream.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Marks the end of a subscriber's stream (compared by identity). */
+    private static final ByteString END = ByteString.fromString("");
+
+    private final ActorSystem<?> system;
+    private final JdbcReadJournal journal;
+    private final Duration tick;
+    private final Duration progressEvery;
+    private final Duration heartbeat;
+    private final Map<String, Feed> feeds = new HashMap<>();
+
+    JobEventStream(ActorSystem<?> system, Duration progressEvery, Duration heartbeat) {
+        this.system = system;
+        this.journal = PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class,
+                JdbcReadJournal.Identifier());
+        this.progressEvery = progressEvery;
+        this.heartbeat = heartbeat;
+        this.tick = Duration.ofMillis(Math.max(50, Math.min(250, progressEvery.toMillis() / 4)));
+    }
+
+    /** The stream of one job, from {@code lastEventId} on ({@code -1}: a new subscriber). */
+    Source<ByteString, NotUsed> subscribe(String jobId, long lastEventId) {
+        return Source.tick(Duration.ZERO, tick, Boolean.TRUE)
+                .mapMaterializedValue(c -> NotUsed.getInstance())
+                .statefulMapConcat(() -> {
+                    Feed feed = acquire(jobId);
+                    Cursor cursor = new Cursor(feed, lastEventId);
+                    return t -> cursor.next(System.nanoTime());
+                })
+                .takeWhile(chunk -> chunk != END)
+                .watchTermination((mat, done) -> {
+                    done.whenComplete((d, e) -> release(jobId));
+                    return mat;
+                });
+    }
+
+    private synchronized Feed acquire(String jobId) {
+        Feed feed = feeds.computeIfAbsent(jobId, this::start);
+        feed.subscribers++;
+        return feed;
+    }
+
+    private synchronized void release(String jobId) {
+        Feed feed = feeds.get(jobId);
+        if (feed != null && --feed.subscribers <= 0) {
+            feeds.remove(jobId);
+            feed.kill.shutdown();
+        }
+    }
+
+    private Feed start(String jobId) {
+        Feed feed = new Feed(jobId);
+        var running = journal.eventsByPersistenceId(JobActor.TYPE_KEY.name() + "|" + jobId, 0L, Long.MAX_VALUE)
+                .map(feed::apply)
+                .takeWhile(status -> !status.isFinal(), true)
+                .viaMat(KillSwitches.single(), Keep.right())
+                .toMat(Sink.ignore(), Keep.both())
+                .run(system);
+        feed.kill = running.first();
+        running.second().whenComplete((done, failure) -> {
+            if (failure != null) {
+                log.warn("event=sse-feed-failed job={} error={}", jobId, failure.toString());
+                feed.failed = true;
+            }
+        });
+        return feed;
+    }
+
+    /** One job's events folded into its state, shared by its subscribers. */
+    private static final class Feed {
+        final String jobId;
+        final List<Step> stateChanges = new CopyOnWriteArrayList<>();
+        volatile Step latest;
+        volatile boolean failed;
+        UniqueKillSwitch kill;
+        int subscribers;
+        private JobState state;
+
+        Feed(String jobId) {
+            this.jobId = jobId;
+            this.state = JobState.empty(jobId);
+        }
+
+        JobStatus apply(EventEnvelope envelope) {
+            JobStatus before = state.status();
+            state = JobStates.apply(state, (JobActor.Event) envelope.event());
+            Step step = new Step(envelope.sequenceNr(), state);
+            if (state.status() != before) {
+                stateChanges.add(step);
+            }
+            latest = step;
+            return state.status();
+        }
+    }
+
+    private record Step(long seq, JobState state) {
+    }
+
+    /** What one subscriber has been sent. Used by one stream stage only. */
+    private final class Cursor {
+        private final Feed feed;
+        private final boolean resumed;
+        private long lastState;
+        private long lastProgress;
+        private boolean started;
+        private long lastProgressAt;
+        private long lastWriteAt;
+
+        Cursor(Feed feed, long lastEventId) {
+            this.feed = feed;
+            this.lastState = lastEventId;
+            this.lastProgress = lastEventId;
+            this.resumed = lastEventId >= 0;
+            this.lastWriteAt = System.nanoTime();
+        }
+
+        List<ByteString> next(long now) {
+            List<ByteString> out = new ArrayList<>();
+            if (feed.failed) {
+                out.add(comment("the job's event feed failed; reconnect to resume"));
+                out.add(END);
+                return out;
+            }
+            Step latest = feed.latest;
+            if (latest != null) {
+                JobStatus status = latest.state().status();
+                if (!started) {
+                    started = true;
+                    if (!resumed && !status.isFinal()) {
+                        // a new subscriber: the current state first, not the history
+                        out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                        lastState = latest.seq();
+                    }
+                }
+                for (Step s : feed.stateChanges) {
+                    if (s.seq() > lastState && !s.state().status().isFinal()) {
+                        out.add(event("state", s.seq(), JobDocuments.state(s.state())));
+                        lastState = s.seq();
+                    }
+                }
+                if (latest.seq() > lastProgress
+                        || status == JobStatus.RUNNING && now - lastProgressAt >= progressEvery.toNanos()) {
+                    out.add(event("progress", latest.seq(), JobDocuments.progress(latest.state())));
+                    lastProgress = latest.seq();
+                    lastProgressAt = now;
+                }
+                if (status.isFinal()) {
+                    out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                    out.add(END);
+                    return out;
+                }
+            }
+            if (out.isEmpty() && now - lastWriteAt >= heartbeat.toNanos()) {
+                out.add(comment("heartbeat"));
+            }
+            if (!out.isEmpty()) {
+                lastWriteAt = now;
+            }
+            return out;
+        }
+    }
+
+    private static ByteString event(String name, long id, Map<String, Object> data) {
+        try {
+            return ByteString.fromString("id: " + id + "\nevent: " + name + "\ndata: " + JSON.writeValueAsString(data)
+                    + "\n\n", StandardCharsets.UTF_8);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a job document as JSON", e);
+        }
+    }
+
+    private static ByteString comment(String text) {
+        return ByteString.fromString(": " + text + "\n\n");
+    }
+}
