@@ -1,0 +1,98 @@
+package org.blockferry.api.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.blockferry.api.node.Node;
+import org.blockferry.api.node.NodeFixture;
+import org.blockferry.api.node.TestDatabases;
+
+/**
+ * A real node with its HTTP server on a free loopback port, for route tests; a plain JDK HTTP
+ * client beside it. Close it to stop both.
+ */
+public final class ApiFixture implements AutoCloseable {
+    public static final ObjectMapper JSON = new ObjectMapper();
+
+    public final Node node;
+    public final ApiServer server;
+    public final String token;
+    public final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    private ApiFixture(Node node, ApiServer server, String token) {
+        this.node = node;
+        this.server = server;
+        this.token = token;
+    }
+
+    /** @param token the API token, or null for none */
+    public static ApiFixture start(Path dir, TestDatabases.Kind db, String token, Map<String, Object> overrides)
+            throws Exception {
+        Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), overrides);
+        try {
+            HttpSettings settings = HttpSettings.fromConfig(NodeFixture.config(dir, overrides))
+                    .listening("127.0.0.1", 0).withToken(token);
+            return new ApiFixture(node, ApiServer.start(node, settings), token);
+        } catch (Exception e) {
+            node.close();
+            throw e;
+        }
+    }
+
+    public String url(String path) {
+        return server.url() + path;
+    }
+
+    /** A request to {@code path} carrying the token (when there is one). */
+    public HttpRequest.Builder request(String path) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(60));
+        return token == null ? b : b.header("Authorization", "Bearer " + token);
+    }
+
+    public HttpResponse<String> send(HttpRequest request) throws Exception {
+        return client.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    public HttpResponse<String> get(String path) throws Exception {
+        return send(request(path).GET().build());
+    }
+
+    public HttpResponse<String> postJson(String path, String body) throws Exception {
+        return send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    public static JsonNode json(HttpResponse<String> response) throws Exception {
+        return JSON.readTree(response.body());
+    }
+
+    /** Polls {@code GET /api/v1/jobs/{id}} until the job is final; returns its document. */
+    public JsonNode awaitFinal(String jobId, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        JsonNode doc = null;
+        while (System.nanoTime() < deadline) {
+            HttpResponse<String> r = get("/api/v1/jobs/" + jobId);
+            if (r.statusCode() == 200) {
+                doc = json(r);
+                String s = doc.path("status").asText();
+                if (s.equals("completed") || s.equals("failed") || s.equals("cancelled")) {
+                    return doc;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("job " + jobId + " did not finish within " + timeout + ": " + doc);
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        node.close();
+    }
+}
