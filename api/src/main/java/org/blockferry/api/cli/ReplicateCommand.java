@@ -109,8 +109,16 @@ final class ReplicateCommand implements Callable<Integer> {
         if (vm == null || source == null || target == null) {
             throw new InvalidInputException("--job-file", "give a job file, or all of --vm, --source and --target");
         }
-        return new JobSpec(jobId, vm, null, List.of(new JobSpec.Disk(diskId, source, target)),
+        // A job holds absolute paths (it may resume in another process, elsewhere): resolve here.
+        return new JobSpec(jobId, vm, null, List.of(new JobSpec.Disk(diskId, absolute(source), absolute(target))),
                 mode == null ? null : CopyMode.parse(mode), new JobSpec.Options(0, verify, targetIsZero, false));
+    }
+
+    private static String absolute(String location) {
+        if (location.contains("://") || location.isBlank() || location.indexOf('\0') >= 0) {
+            return location;
+        }
+        return Path.of(location).toAbsolutePath().normalize().toString();
     }
 
     private static JobState current(Node node, String id) {

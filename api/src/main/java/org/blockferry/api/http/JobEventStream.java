@@ -168,9 +168,12 @@ final class JobEventStream {
                 JobStatus status = latest.state().status();
                 if (!started) {
                     started = true;
-                    if (!resumed && !status.isFinal()) {
-                        // a new subscriber: the current state first, not the history
-                        out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                    if (!resumed) {
+                        // a new subscriber: the current state first, not the history (a final
+                        // state comes last, after its figures)
+                        if (!status.isFinal()) {
+                            out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                        }
                         lastState = latest.seq();
                     }
                 }

@@ -92,6 +92,8 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             }
             DiskLocation.parse(field + ".source", d.source());
             DiskLocation.parse(field + ".target", d.target());
+            absolute(field + ".source", d.source());
+            absolute(field + ".target", d.target());
         }
         CopyMode m = mode == null ? CopyMode.AUTO : mode;
         if (m == CopyMode.INCREMENTAL && src.kind().equals("nbd")) {
@@ -104,5 +106,13 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     + opts.maxParallelDisks());
         }
         return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
+    }
+
+    /** A job may run in another process or on another node: a relative path would mean nothing there. */
+    private static void absolute(String field, String location) {
+        if (!location.contains("://") && !java.nio.file.Path.of(location).isAbsolute()) {
+            throw new InvalidInputException(field, "'" + location + "' is a relative path; a job needs an absolute"
+                    + " path (or an NBD URI)");
+        }
     }
 }

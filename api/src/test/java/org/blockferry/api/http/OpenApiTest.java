@@ -1,0 +1,60 @@
+package org.blockferry.api.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.blockferry.api.node.TestDatabases;
+import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Test;
+
+/** The OpenAPI document describes exactly the routes the server has, and each one answers. */
+class OpenApiTest {
+
+    @Test
+    void everyRouteIsDocumentedAndEveryDocumentedRouteExists() throws Exception {
+        Path dir = TestPeers.scratchDirectory("api-openapi-");
+        try (ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of())) {
+            HttpResponse<String> r = api.get("/api/v1/openapi.json");
+            assertEquals(200, r.statusCode());
+            JsonNode doc = ApiFixture.json(r);
+            assertTrue(doc.path("openapi").asText().startsWith("3."), "an OpenAPI 3 document");
+            Set<String> documented = new TreeSet<>();
+            doc.path("paths").fields().forEachRemaining(path -> path.getValue().fieldNames().forEachRemaining(
+                    method -> documented.add(method.toUpperCase() + " " + path.getKey())));
+            assertEquals(new TreeSet<>(ApiRoutes.ROUTES), documented);
+            for (String route : ApiRoutes.ROUTES) {
+                String method = route.substring(0, route.indexOf(' '));
+                String path = route.substring(route.indexOf(' ') + 1).replace("{id}", "no-such-job");
+                HttpRequest.Builder b = api.request(path).header("Content-Type", "application/json");
+                b.method(method, method.equals("POST") ? HttpRequest.BodyPublishers.ofString("{}")
+                        : HttpRequest.BodyPublishers.noBody());
+                HttpResponse<String> answer = api.send(b.build());
+                assertNotEquals(405, answer.statusCode(), route);
+                if (answer.statusCode() == 404) {
+                    // the route exists: its own 404 names the job, a missing route names nothing
+                    assertEquals("id", ApiFixture.json(answer).path("error").path("field").asText(), route);
+                }
+            }
+            JsonNode spec = doc.path("components").path("schemas").path("JobSpec");
+            assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options"), fields(spec.path("properties")));
+            JsonNode submit = doc.path("paths").path("/api/v1/jobs").path("post");
+            for (String status : new String[] {"202", "400", "401", "409", "413", "415"}) {
+                assertTrue(submit.path("responses").has(status), "POST /api/v1/jobs documents " + status);
+            }
+        }
+    }
+
+    private static Set<String> fields(JsonNode node) {
+        Set<String> out = new TreeSet<>();
+        node.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
+}

@@ -1,0 +1,102 @@
+package org.blockferry.api.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+
+/** Reads a server-sent-event stream the way a browser would: id, event, data, comments. */
+final class SseClient {
+    /** One event (or a comment, with {@code event == null}). */
+    record Event(Long id, String event, JsonNode data, String comment, long atNanos) {
+        boolean isState(String status) {
+            return "state".equals(event) && status.equals(data.path("status").asText());
+        }
+    }
+
+    /** What a subscriber saw: its events in order and whether the server ended the stream. */
+    record Seen(int status, List<Event> events, boolean ended) {
+        List<String> states() {
+            return events.stream().filter(e -> "state".equals(e.event())).map(e -> e.data().path("status").asText())
+                    .toList();
+        }
+
+        List<Event> named(String name) {
+            return events.stream().filter(e -> name.equals(e.event())).toList();
+        }
+    }
+
+    private SseClient() {
+    }
+
+    /**
+     * Subscribes and reads until the server ends the stream, {@code stopWhen} matches an event
+     * (the connection is then dropped, as a client that goes away), or {@code timeout}.
+     */
+    static Seen read(HttpClient client, HttpRequest request, Predicate<Event> stopWhen, Duration timeout)
+            throws Exception {
+        HttpResponse<Stream<String>> response = client.send(request, HttpResponse.BodyHandlers.ofLines());
+        if (response.statusCode() != 200) {
+            response.body().close();
+            return new Seen(response.statusCode(), List.of(), true);
+        }
+        List<Event> events = new ArrayList<>();
+        CompletableFuture<Boolean> reading = CompletableFuture.supplyAsync(() -> {
+            Long id = null;
+            String name = null;
+            StringBuilder data = new StringBuilder();
+            var it = response.body().iterator();
+            while (it.hasNext()) {
+                String line = it.next();
+                if (line.isEmpty()) {
+                    if (name != null || data.length() > 0) {
+                        Event e = new Event(id, name, parse(data.toString()), null, System.nanoTime());
+                        synchronized (events) {
+                            events.add(e);
+                        }
+                        if (stopWhen.test(e)) {
+                            return false;
+                        }
+                    }
+                    id = null;
+                    name = null;
+                    data.setLength(0);
+                } else if (line.startsWith(":")) {
+                    synchronized (events) {
+                        events.add(new Event(null, null, null, line.substring(1).trim(), System.nanoTime()));
+                    }
+                } else if (line.startsWith("id:")) {
+                    id = Long.parseLong(line.substring(3).trim());
+                } else if (line.startsWith("event:")) {
+                    name = line.substring(6).trim();
+                } else if (line.startsWith("data:")) {
+                    data.append(line.substring(5).trim());
+                }
+            }
+            return true;
+        });
+        try {
+            boolean ended = reading.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            synchronized (events) {
+                return new Seen(200, List.copyOf(events), ended);
+            }
+        } finally {
+            response.body().close();
+        }
+    }
+
+    private static JsonNode parse(String data) {
+        try {
+            return ApiFixture.JSON.readTree(data.isEmpty() ? "null" : data);
+        } catch (Exception e) {
+            throw new AssertionError("an SSE data line is not JSON: " + data, e);
+        }
+    }
+}
