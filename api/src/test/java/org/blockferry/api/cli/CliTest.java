@@ -113,6 +113,10 @@ class CliTest {
                         + "must be 4K..32M"),
                 new Bad(new String[] {"copy", source.toString()}, "Missing required parameter: 'DST'"),
                 new Bad(new String[] {"verify", absent, source.toString()}, "does not exist"),
+                new Bad(new String[] {"serve", "--bind", "0.0.0.0", "--port", "0"}, "blockferry.http.interface: '0.0.0.0'"
+                        + " is not a loopback address and no API token is set"),
+                new Bad(new String[] {"serve", "--port", "70000"}, "--port: 70000 is not a port"),
+                new Bad(new String[] {"serve", "--port", "eighty"}, "Invalid value for option '--port'"),
                 new Bad(new String[] {"frob"}, "Unmatched argument"),
                 new Bad(new String[] {}, "a command is required"),
             };
@@ -136,7 +140,7 @@ class CliTest {
     void helpListsTheCommandsAndEachCommandsFlags() {
         Run root = cli("--help");
         assertEquals(0, root.code());
-        for (String command : new String[] {"copy", "verify", "demo"}) {
+        for (String command : new String[] {"copy", "verify", "replicate", "jobs", "job", "serve", "demo"}) {
             assertTrue(root.out().contains("  " + command + " "), root.out());
         }
         assertFalse(root.out().contains("cds-training"), "the training command is hidden");
