@@ -61,7 +61,9 @@ public final class Node implements AutoCloseable {
                 system.terminate();
                 throw e;
             }
-            JobRuntime runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings);
+            JobQueries tokens = new JobQueries(database.dataSource(), persistence.backend());
+            JobRuntime runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
+                    tokens::lastChangeToken);
             Guardian.wire(system, runtime, database, joinSelf);
             Node node = new Node(system, database, copy);
             node.resumeUnfinished();

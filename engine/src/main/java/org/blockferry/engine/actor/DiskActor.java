@@ -22,10 +22,10 @@ import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.copy.ResumePoint;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.job.CopyMode;
 import org.blockferry.engine.job.JobRuntime;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.sync.DiskSync;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
 import org.slf4j.Logger;
@@ -51,7 +51,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         INSTANCE
     }
 
-    private record Opened(NbdDiskSource source, NbdDiskTarget target) implements Command {
+    private record Opened(DiskSync sync, NbdDiskTarget target) implements Command {
     }
 
     private record OpenFailed(Throwable cause) implements Command {
@@ -97,6 +97,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private final FailureBudget budget;
     private final ActorRef<VmActor.Command> vm;
     private final JobRuntime runtime;
+    private DiskSync sync;
     private NbdDiskSource source;
     private NbdDiskTarget target;
     private DiskCopy copy;
@@ -131,25 +132,27 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                 .build();
     }
 
-    /** On a blocking thread: the source (maybe a local export), its size, the target. */
+    /**
+     * On a blocking thread: full or incremental and why, the source (maybe a local export with
+     * its bitmap), its size, then the target. Bad input fails before the target is touched.
+     */
     private Opened open() {
-        NbdDiskSource src = null;
+        DiskSync prepared = null;
         try {
             var tools = runtime.copy().tools();
-            src = NbdDiskSource.open(field("source"), DiskLocation.parse(field("source"), disk.source()),
-                    NbdOptions.DEFAULT, tools);
-            long size = src.size();
+            prepared = DiskSync.prepare(jobId, spec, disk, runtime.tokens(), tools);
+            long size = prepared.source().size();
             NbdDiskTarget dst = NbdDiskTarget.open(field("target"), DiskLocation.parse(field("target"), disk.target()),
                     size, NbdOptions.DEFAULT, tools);
-            return new Opened(src, dst);
+            return new Opened(prepared, dst);
         } catch (IOException e) {
-            if (src != null) {
-                src.close();
+            if (prepared != null) {
+                prepared.close();
             }
             throw new CompletionException(e);
         } catch (RuntimeException e) {
-            if (src != null) {
-                src.close();
+            if (prepared != null) {
+                prepared.close();
             }
             throw e;
         }
@@ -160,7 +163,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     }
 
     private Behavior<Command> onOpened(Opened o) {
-        source = o.source();
+        sync = o.sync();
+        source = sync.source();
         target = o.target();
         if (stopRequested) {
             return Behaviors.stopped();
@@ -168,7 +172,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         CopySettings settings = runtime.copySettings().withTargetIsZero(
                 runtime.copySettings().targetIsZero() || spec.options().targetIsZero());
         ActorRef<Command> self = getContext().getSelf();
-        copy = DiskCopy.start(new CopyJob(disk.id(), source, target, settings, CopyJob.Planner.FULL,
+        copy = DiskCopy.start(new CopyJob(disk.id(), source, target, settings, sync.planner(),
                 checkpoint.get(), p -> self.tell(new Progress(p))), runtime.copy());
         getContext().pipeToSelf(copy.result(), CopyEnded::new);
         return this;
@@ -181,9 +185,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
         if (!planReported) {
             planReported = true;
-            vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Planned(p.capacity(), p.plannedBytes(), CopyMode.FULL,
-                    spec.mode() == CopyMode.FULL ? "full copy requested"
-                            : "the nbd source kind keeps no change tracking: full copy")));
+            vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Planned(p.capacity(), p.plannedBytes(), sync.mode(),
+                    sync.reason())));
         }
         checkpoint.set(p.resumePoint());
         if (p.phase() == CopyProgress.Phase.COPYING) {
@@ -231,8 +234,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     }
 
     private Behavior<Command> complete(CopyResult result) {
-        closeResources();
-        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Completed(result.progress(), null)));
+        DiskSync done = sync;
+        String token = done.token(disk.target(), result.progress().capacity());
+        closeResources(); // the source's export ends: its image is free for qemu-img
+        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Completed(result.progress(), token)));
+        CompletableFuture.runAsync(done::completed, runtime.copy().blocking());
         return Behaviors.stopped();
     }
 
@@ -289,8 +295,9 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
             target.close();
             target = null;
         }
-        if (source != null) {
-            source.close();
+        if (sync != null) {
+            sync.close();
+            sync = null;
             source = null;
         }
     }

@@ -24,15 +24,15 @@ import org.blockferry.nbd.NbdOptions;
 public final class LocalExport implements AutoCloseable {
 
     /** The programs and limits for local exports ({@code blockferry.local-export}). */
-    public record Tools(String nbdkit, String qemuNbd, Duration startTimeout, Path socketRoot) {
+    public record Tools(String nbdkit, String qemuNbd, String qemuImg, Duration startTimeout, Path socketRoot) {
         public static Tools fromConfig(Config config) {
             Config c = config.getConfig("blockferry.local-export");
-            return new Tools(c.getString("nbdkit"), c.getString("qemu-nbd"), c.getDuration("start-timeout"),
-                    Path.of(System.getProperty("java.io.tmpdir")));
+            return new Tools(c.getString("nbdkit"), c.getString("qemu-nbd"), c.getString("qemu-img"),
+                    c.getDuration("start-timeout"), Path.of(System.getProperty("java.io.tmpdir")));
         }
 
         public Tools withSocketRoot(Path root) {
-            return new Tools(nbdkit, qemuNbd, startTimeout, root);
+            return new Tools(nbdkit, qemuNbd, qemuImg, startTimeout, root);
         }
     }
 
@@ -58,6 +58,20 @@ public final class LocalExport implements AutoCloseable {
      * error messages.
      */
     public static LocalExport start(String field, Path image, boolean writable, Tools tools) throws IOException {
+        return start(field, image, writable, List.of(), tools);
+    }
+
+    /**
+     * Exports a qcow2 {@code image} read-only with its persistent dirty {@code bitmaps} offered as
+     * {@code qemu:dirty-bitmap:NAME} meta contexts (qemu-nbd {@code -B}).
+     */
+    public static LocalExport startWithBitmaps(String field, Path image, List<String> bitmaps, Tools tools)
+            throws IOException {
+        return start(field, image, false, bitmaps, tools);
+    }
+
+    private static LocalExport start(String field, Path image, boolean writable, List<String> bitmaps, Tools tools)
+            throws IOException {
         if (!Files.exists(image)) {
             throw new InvalidInputException(field, image + " does not exist");
         }
@@ -71,17 +85,20 @@ public final class LocalExport implements AutoCloseable {
             throw new InvalidInputException(field, image + " is not writable by this user");
         }
         ImageFormat format = ImageFormat.detect(image);
+        if (!bitmaps.isEmpty() && format != ImageFormat.QCOW2) {
+            throw new InvalidInputException(field, image + " is not a qcow2 image (dirty bitmaps need qcow2)");
+        }
         Files.createDirectories(tools.socketRoot());
         Path dir = Files.createTempDirectory(tools.socketRoot(), "bf-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path socket = dir.resolve("nbd.sock");
         Path log = dir.resolve("server.log");
         List<String> cmd = format == ImageFormat.QCOW2
-                ? qemuNbdCommand(tools, socket, image, writable)
+                ? qemuNbdCommand(tools, socket, image, writable, bitmaps)
                 : nbdkitCommand(tools, socket, image, writable);
         Process process;
         try {
-            process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            process = spawn(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()));
         } catch (IOException e) {
             deleteTree(dir);
             String program = cmd.get(0);
@@ -100,6 +117,33 @@ public final class LocalExport implements AutoCloseable {
         }
     }
 
+    /**
+     * nbdkit's {@code --exit-with-parent} is Linux's parent-death signal, which fires when the
+     * <em>thread</em> that started the server ends, not the process. Pool threads end when idle
+     * (and would take a running export with them), so every server is started from this one
+     * thread, which lives as long as the JVM.
+     */
+    private static final java.util.concurrent.ExecutorService SPAWNER =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "local-export-spawner");
+                t.setDaemon(true);
+                return t;
+            });
+
+    private static Process spawn(ProcessBuilder builder) throws IOException {
+        try {
+            return SPAWNER.submit(builder::start).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting " + builder.command().get(0), e);
+        }
+    }
+
     private static List<String> nbdkitCommand(Tools tools, Path socket, Path image, boolean writable) {
         List<String> cmd = new ArrayList<>(List.of(tools.nbdkit(), "-f", "--exit-with-parent", "-U",
                 socket.toString()));
@@ -111,9 +155,14 @@ public final class LocalExport implements AutoCloseable {
         return cmd;
     }
 
-    private static List<String> qemuNbdCommand(Tools tools, Path socket, Path image, boolean writable) {
+    private static List<String> qemuNbdCommand(Tools tools, Path socket, Path image, boolean writable,
+                                               List<String> bitmaps) {
         List<String> cmd = new ArrayList<>(List.of(tools.qemuNbd(), "-f", "qcow2", "-k", socket.toString(),
                 "-e", "16", "--cache=writeback"));
+        for (String bitmap : bitmaps) {
+            cmd.add("-B");
+            cmd.add(bitmap);
+        }
         if (writable) {
             cmd.add("--discard=unmap");
         } else {

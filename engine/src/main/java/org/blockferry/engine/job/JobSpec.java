@@ -25,6 +25,9 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         implements CborSerializable {
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Pattern BITMAP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,1022}");
+    /** {@code nbd}: any NBD export or local image, full copies; {@code qemu}: qcow2 dirty bitmaps. */
+    public static final List<String> SOURCE_KINDS = List.of("nbd", "qemu");
 
     /** Where the disks come from. {@code kind} selects the source type; the seam for qemu and vmware. */
     @JsonIgnoreProperties(ignoreUnknown = false)
@@ -32,10 +35,18 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         public static final Source NBD = new Source("nbd");
     }
 
-    /** One disk: its id within the job, its source and its target (NBD URIs or local paths). */
+    /**
+     * One disk: its id within the job, its source and its target (NBD URIs or local paths), and
+     * for a {@code qemu} source that is an NBD export, the dirty bitmap it offers.
+     */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record Disk(@JsonProperty("id") String id, @JsonProperty("source") String source,
-                       @JsonProperty("target") String target) implements CborSerializable {
+                       @JsonProperty("target") String target, @JsonProperty("bitmap") String bitmap)
+            implements CborSerializable {
+
+        public Disk(String id, String source, String target) {
+            this(id, source, target, null);
+        }
     }
 
     /**
@@ -69,9 +80,9 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("vm", "is longer than 255 characters");
         }
         Source src = source == null ? Source.NBD : source;
-        if (src.kind() == null || !src.kind().equals("nbd")) {
+        if (src.kind() == null || !SOURCE_KINDS.contains(src.kind())) {
             throw new InvalidInputException("source.kind", "'" + src.kind() + "' is not a supported source kind"
-                    + " (supported: nbd)");
+                    + " (supported: " + String.join(", ", SOURCE_KINDS) + ")");
         }
         if (disks == null || disks.isEmpty()) {
             throw new InvalidInputException("disks", "at least one disk is required");
@@ -94,6 +105,15 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             DiskLocation.parse(field + ".target", d.target());
             absolute(field + ".source", d.source());
             absolute(field + ".target", d.target());
+            if (d.bitmap() != null) {
+                if (!src.kind().equals("qemu") || !d.source().contains("://")) {
+                    throw new InvalidInputException(field + ".bitmap", "names the dirty bitmap of an NBD export, for"
+                            + " source kind qemu only (for a local qcow2 BlockFerry manages its own bitmaps)");
+                }
+                if (!BITMAP.matcher(d.bitmap()).matches()) {
+                    throw new InvalidInputException(field + ".bitmap", "'" + d.bitmap() + "' is not a bitmap name");
+                }
+            }
         }
         CopyMode m = mode == null ? CopyMode.AUTO : mode;
         if (m == CopyMode.INCREMENTAL && src.kind().equals("nbd")) {

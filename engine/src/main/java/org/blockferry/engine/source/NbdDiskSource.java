@@ -1,9 +1,12 @@
 package org.blockferry.engine.source;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.LocalExport;
 import org.blockferry.engine.plan.AllocationMap;
+import org.blockferry.engine.plan.ChangedAreas;
 import org.blockferry.engine.plan.DiskPlan;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdOptions;
@@ -28,9 +31,21 @@ public final class NbdDiskSource implements DiskSource {
     /** Opens {@code location}; a local image is exported read-only. */
     public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools)
             throws IOException {
-        NbdOptions options = tls.withMetaContexts(BASE_CONTEXTS);
+        return open(field, location, tls, tools, List.of());
+    }
+
+    /**
+     * Opens {@code location} with the dirty {@code bitmaps} negotiated as meta contexts; a local
+     * qcow2 image is exported read-only offering them.
+     */
+    public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools,
+                                     List<String> bitmaps) throws IOException {
+        List<String> contexts = new ArrayList<>(BASE_CONTEXTS);
+        bitmaps.forEach(b -> contexts.add(ChangedAreas.context(b)));
+        NbdOptions options = tls.withMetaContexts(contexts);
         if (location instanceof DiskLocation.LocalImage local) {
-            LocalExport export = LocalExport.start(field, local.path(), false, tools);
+            LocalExport export = bitmaps.isEmpty() ? LocalExport.start(field, local.path(), false, tools)
+                    : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
             return new NbdDiskSource(location, export.uri(), options, export);
         }
         return new NbdDiskSource(location, ((DiskLocation.NbdUri) location).uri(), options, null);

@@ -179,4 +179,19 @@ public final class JobQueries {
         }
         return out;
     }
+
+    /**
+     * The change token of the last completed sync from {@code source} to {@code target}, or empty.
+     */
+    public Optional<String> lastChangeToken(String source, String target) throws SQLException {
+        String sql = "SELECT change_token FROM vm_disks WHERE source = ? AND target = ? AND status = 'completed'"
+                + " AND change_token IS NOT NULL ORDER BY updated_at DESC LIMIT 1";
+        try (Connection c = dataSource.getConnection(); PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, source);
+            s.setString(2, target);
+            try (ResultSet r = s.executeQuery()) {
+                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+            }
+        }
+    }
 }
