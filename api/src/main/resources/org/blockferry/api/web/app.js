@@ -126,7 +126,7 @@
     $(`.${prefix}-bytes`, root).textContent = `${bytes(f.done)} of ${bytes(f.total)}`
         + (f.retries ? ` · ${f.retries} retries` : '');
     $(`.${prefix}-rate`, root).textContent = final ? '' : rate(f.rate);
-    $(`.${prefix}-eta`, root).textContent = final || f.status !== 'running' ? '' : 'ETA ' + duration(f.eta);
+    $(`.${prefix}-eta`, root).textContent = final || f.eta == null ? '' : 'ETA ' + duration(f.eta);
     const status = $(`.${prefix}-status`, root);
     status.textContent = f.status || '';
     status.dataset.status = f.status || '';
@@ -160,23 +160,24 @@
     const job = card(doc.job_id);
     const f = figures(doc);
     const stale = (job.final || (!live && job.stream)) && !FINAL.has(f.status);
-    for (const disk of doc.disks || []) {
-      showDisk(job, disk, !stale);
-    }
-    if (stale) {
-      return;
-    }
     const el = job.card;
+    // what the job is never goes stale; only its figures do
     if (doc.vm) {
       $('.job-vm', el).textContent = doc.vm;
     }
     if (doc.mode) {
       $('.job-mode', el).textContent = doc.mode;
     }
-    if (doc.submitted_at) {
+    if (doc.submitted_at && (!stale || !$('.job-time', el).textContent)) {
       $('.job-time', el).textContent = 'submitted ' + time(doc.submitted_at)
           + (doc.started_at && doc.finished_at
               ? ' · took ' + duration((Date.parse(doc.finished_at) - Date.parse(doc.started_at)) / 1000) : '');
+    }
+    for (const disk of doc.disks || []) {
+      showDisk(job, disk, !stale);
+    }
+    if (stale) {
+      return;
     }
     setStatus(doc.job_id, f.status);
     paintBar($('.job-bar', el), f);
@@ -211,7 +212,9 @@
       $('.disks', job.card).append(el);
     }
     if (doc.source || doc.target) {
-      $('.disk-path', el).textContent = `${doc.source || '?'} → ${doc.target || '?'}`;
+      const path = $('.disk-path', el);
+      path.textContent = `${doc.source || '?'} → ${doc.target || '?'}`;
+      path.title = path.textContent;
     }
     if (!withFigures) {
       return;
