@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,29 +90,13 @@ class CrashResumeTest {
     }
 
     private static Process replicate(Path dir, PersistenceSettings db, Path jobFile, String log) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m",
-                "-Dblockferry.copy.checkpoint-interval=" + CHECKPOINT,
-                "-Dblockferry.copy.chunk-size=" + CHUNK,
-                "-Dblockferry.copy.chunks-in-flight=" + CHUNKS_IN_FLIGHT,
-                "-Dblockferry.copy.request-size=1MiB",
-                "-Dblockferry.copy.connections=1",
-                "-Dblockferry.copy.progress-interval=200ms",
-                "-cp", System.getProperty("java.class.path"), "org.blockferry.api.Main",
-                "replicate", "--job-file", jobFile.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(log).toFile());
-        Map<String, String> env = pb.environment();
-        env.put("BLOCKFERRY_DATA_DIR", dir.toString());
-        if (db.backend() == PersistenceSettings.Backend.POSTGRES) {
-            env.put("BLOCKFERRY_DB", "postgres");
-            env.put("BLOCKFERRY_DB_URL", db.url());
-            env.put("BLOCKFERRY_DB_USER", db.user());
-        } else {
-            // the same H2 file the test reads
-            cmd.add(2, "-Dblockferry.persistence.h2.file=" + dir.resolve("blockferry-db"));
-            pb.command(cmd);
-        }
-        return pb.start();
+        return ReplicateProcess.start(dir, db, jobFile, log, Map.of(
+                "blockferry.copy.checkpoint-interval", Long.toString(CHECKPOINT),
+                "blockferry.copy.chunk-size", Long.toString(CHUNK),
+                "blockferry.copy.chunks-in-flight", Integer.toString(CHUNKS_IN_FLIGHT),
+                "blockferry.copy.request-size", "1MiB",
+                "blockferry.copy.connections", "1",
+                "blockferry.copy.progress-interval", "200ms"));
     }
 
     /** Waits until both disks are well into the copy (past a checkpoint), far from the end. */
