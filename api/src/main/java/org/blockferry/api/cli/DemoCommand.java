@@ -25,12 +25,14 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code blockferry demo}: a sample two-disk VM replicated as a job, verified and summed up. */
+/** {@code blockferry demo}: a sample two-disk VM synced in full, changed by its "guest", synced again. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Replicates a sample two-disk VM as a job and verifies it.", "",
-            "Creates two sparse sample disks (data, zero runs, holes), runs one job that copies both",
-            "at once with a progress bar per disk and one for the job, verifies both copies, and",
-            "prints a summary. The job is persisted like any other (see 'blockferry jobs')."})
+        description = {"Replicates a sample two-disk VM in full, then only what changed, and verifies it.", "",
+            "Creates two sparse qcow2 sample disks (data, zero runs, holes) and runs the whole story as jobs:",
+            "sync 1 copies both disks at once (a progress bar per disk and one for the job); then guest-like",
+            "writes (qemu-io: data, zero writes, discards) change the images; sync 2 copies only what their",
+            "dirty bitmaps mark as changed. Both copies are verified and each sync's bytes are printed.",
+            "The jobs are persisted like any other (see 'blockferry jobs')."})
 final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -46,46 +48,68 @@ final class DemoCommand implements Callable<Integer> {
         Path work = dir != null ? dir.toAbsolutePath() : Path.of(config.getString("blockferry.data-dir"), "demo");
         PersistenceSettings persistence = dir != null ? PersistenceSettings.h2(work.resolve("blockferry"), 4)
                 : PersistenceSettings.fromConfig(config);
-        out().println("BlockFerry demo: a sample VM with two disks in " + work);
-        List<SampleDisks.Sample> samples = SampleDisks.create(work);
+        out().println("BlockFerry demo: a sample VM with two qcow2 disks in " + work);
+        List<SampleDisks.Sample> samples = SampleDisks.createQcow2(work, qemuImg(config));
         List<JobSpec.Disk> disks = new ArrayList<>();
         for (SampleDisks.Sample s : samples) {
             Path copy = work.resolve(s.name() + "-copy.img");
             Files.deleteIfExists(copy);
             disks.add(new JobSpec.Disk(s.name(), s.path().toString(), copy.toString()));
         }
-        JobSpec job = new JobSpec("demo-" + System.currentTimeMillis(), "demo-vm", null, disks, CopyMode.AUTO, null)
-                .validated();
+        String run = Long.toString(System.currentTimeMillis());
         try (Node node = Node.start(config, persistence, JobSettings.fromConfig(config))) {
-            JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
-            if (reply instanceof JobReply.Rejected r) {
-                throw new IllegalStateException(r.message());
+            JobRow first = sync(node, "demo-" + run + "-1", disks, "sync 1: both disks at once");
+            out().println();
+            out().println("guest writes (qemu-io) into both images:");
+            for (SampleDisks.Sample s : samples) {
+                out().println("  " + s.name() + ": " + SampleDisks.guestWrites(s, qemuIo(config)));
             }
-            out().println("job " + job.jobId() + ": copying both disks at once");
-            JobState last;
-            try (ProgressBars bars = new ProgressBars(out(), () -> JobViews.bars(
-                    node.jobs().get(job.jobId()).toCompletableFuture().join()))) {
-                last = ReplicateCommand.awaitFinal(node, job.jobId());
-            }
-            if (last.status() != JobState.JobStatus.COMPLETED) {
-                throw new IllegalStateException("the demo job " + last.status().json() + ": " + last.error());
-            }
-            JobRow row = ReplicateCommand.awaitReadSide(node, job.jobId());
-            return verifyAndSummarize(node, samples, work, row);
+            out().println();
+            JobRow second = sync(node, "demo-" + run + "-2", disks, "sync 2: only what changed");
+            return verifyAndSummarize(node, samples, work, first, second);
         }
     }
 
-    private int verifyAndSummarize(Node node, List<SampleDisks.Sample> samples, Path work, JobRow row)
-            throws Exception {
+    private JobRow sync(Node node, String jobId, List<JobSpec.Disk> disks, String title) throws Exception {
+        JobSpec job = new JobSpec(jobId, "demo-vm", new JobSpec.Source("qemu"), disks, CopyMode.AUTO, null)
+                .validated();
+        JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        if (reply instanceof JobReply.Rejected r) {
+            throw new IllegalStateException(r.message());
+        }
+        out().println(title + " (job " + jobId + ")");
+        JobState last;
+        try (ProgressBars bars = new ProgressBars(out(), () -> JobViews.bars(
+                node.jobs().get(jobId).toCompletableFuture().join()))) {
+            last = ReplicateCommand.awaitFinal(node, jobId);
+        }
+        if (last.status() != JobState.JobStatus.COMPLETED) {
+            throw new IllegalStateException("the demo job " + jobId + " " + last.status().json() + ": " + last.error());
+        }
+        return ReplicateCommand.awaitReadSide(node, jobId);
+    }
+
+    private static String qemuImg(Config config) {
+        return config.getString("blockferry.local-export.qemu-img");
+    }
+
+    private static String qemuIo(Config config) {
+        return Path.of(qemuImg(config)).resolveSibling("qemu-io").toString();
+    }
+
+    private int verifyAndSummarize(Node node, List<SampleDisks.Sample> samples, Path work, JobRow first,
+                                   JobRow second) throws Exception {
         out().println();
-        out().printf("%-8s %10s %10s %10s %10s %10s  %s%n", "disk", "capacity", "planned", "written", "zeroed",
-                "skipped", "verify");
+        String format = "%-8s %10s  %-6s %10s %10s %10s  %-11s %10s %10s %10s  %s%n";
+        out().printf(format, "disk", "capacity", "sync 1", "planned", "written", "zeroed", "sync 2", "planned",
+                "written", "zeroed", "verify");
         boolean allEqual = true;
         var env = node.copyEnvironment();
         var settings = org.blockferry.engine.copy.CopySettings.fromConfig(node.system().settings().config());
         for (int i = 0; i < samples.size(); i++) {
             SampleDisks.Sample s = samples.get(i);
-            JobRow.DiskRow d = row.disks().get(i);
+            JobRow.DiskRow a = first.disks().get(i);
+            JobRow.DiskRow b = second.disks().get(i);
             try (NbdDiskSource source = NbdDiskSource.open("source", new DiskLocation.LocalImage(s.path()),
                     NbdOptions.DEFAULT, env.tools());
                  NbdDiskSource copy = NbdDiskSource.open("copy", new DiskLocation.LocalImage(
@@ -93,24 +117,29 @@ final class DemoCommand implements Callable<Integer> {
                 DiskComparison.Outcome o = DiskComparison.run(source, copy, settings, env).toCompletableFuture()
                         .get(1, TimeUnit.HOURS);
                 allEqual &= o.equal();
-                out().printf("%-8s %10s %10s %10s %10s %10s  %s%n", d.diskId(), HumanBytes.format(d.capacity()),
-                        HumanBytes.format(d.totalBytes()), HumanBytes.format(d.bytesWritten()),
-                        HumanBytes.format(d.bytesZeroed()), HumanBytes.format(d.bytesSkipped()),
+                out().printf(format, a.diskId(), HumanBytes.format(a.capacity()), a.mode(),
+                        HumanBytes.format(a.totalBytes()), HumanBytes.format(a.bytesWritten()),
+                        HumanBytes.format(a.bytesZeroed()), b.mode(), HumanBytes.format(b.totalBytes()),
+                        HumanBytes.format(b.bytesWritten()), HumanBytes.format(b.bytesZeroed()),
                         o.equal() ? "equal" : "DIFFERS at offset " + o.firstDifference());
             }
         }
         out().println();
-        out().printf("job %s %s in %s: %s planned of %s capacity.%n", row.jobId(), row.status(),
-                row.startedAt() != null && row.finishedAt() != null
-                        ? String.format("%.2f s", java.time.Duration.between(row.startedAt(), row.finishedAt())
-                        .toMillis() / 1000.0) : "-",
-                HumanBytes.format(row.totalBytes()), HumanBytes.format(row.disks().stream()
-                        .mapToLong(JobRow.DiskRow::capacity).sum()));
+        out().printf("sync 1 (%s) moved %s of %s capacity in %s; sync 2 (%s) moved %s in %s.%n",
+                first.disks().get(0).mode(), HumanBytes.format(first.totalBytes()),
+                HumanBytes.format(first.disks().stream().mapToLong(JobRow.DiskRow::capacity).sum()), took(first),
+                second.disks().get(0).mode(), HumanBytes.format(second.totalBytes()), took(second));
         out().println(allEqual
-                ? "Both copies equal their sources. Progress counted planned (allocated) bytes, never capacity;"
-                        + " holes were never read and zeros never sent as data."
+                ? "Both copies equal their sources. Progress counted the bytes to move (allocated, then changed),"
+                        + " never capacity; holes were never read and zeros never sent as data."
                 : "A copy differs from its source: see above.");
         return allEqual ? Cli.OK : Cli.FAILED;
+    }
+
+    private static String took(JobRow row) {
+        return row.startedAt() != null && row.finishedAt() != null
+                ? String.format("%.2f s", java.time.Duration.between(row.startedAt(), row.finishedAt()).toMillis()
+                / 1000.0) : "-";
     }
 
     private PrintWriter out() {

@@ -47,6 +47,50 @@ final class SampleDisks {
         return List.of(system, data);
     }
 
+    /** The sample VM as qcow2 images ({@code system.qcow2}, {@code data.qcow2}), converted with qemu-img. */
+    static List<Sample> createQcow2(Path dir, String qemuImg) throws IOException {
+        List<Sample> out = new java.util.ArrayList<>();
+        for (Sample raw : create(dir)) {
+            Path qcow2 = dir.resolve(raw.name() + ".qcow2");
+            Files.deleteIfExists(qcow2);
+            run(List.of(qemuImg, "convert", "-q", "-f", "raw", "-O", "qcow2", raw.path().toString(), qcow2.toString()));
+            Files.delete(raw.path());
+            out.add(new Sample(raw.name(), qcow2, raw.size()));
+        }
+        return out;
+    }
+
+    /**
+     * What a guest might do between two syncs, through qemu-io: new data in a few places, a zero
+     * write, a discard. Returns a line saying what was written.
+     */
+    static String guestWrites(Sample s, String qemuIo) throws IOException {
+        long mib = 1L << 20;
+        List<String> cmd = new java.util.ArrayList<>(List.of(qemuIo, "-f", "qcow2",
+                "-c", "write -P 0x5a " + 8 * mib + " " + 4 * mib,
+                "-c", "write -P 0x3c " + 100 * mib + " " + mib,
+                "-c", "write -P 0x77 " + 300 * mib + " " + (256 << 10),
+                "-c", "write -z " + 16 * mib + " " + 2 * mib,
+                "-c", "discard " + 200 * mib + " " + mib,
+                s.path().toString()));
+        run(cmd);
+        return "5.25 MiB of new data, 2 MiB zeroed (write -z), 1 MiB discarded";
+    }
+
+    private static void run(List<String> cmd) throws IOException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(cmd.get(0) + " " + cmd.get(1) + " failed: " + out.strip()
+                        + " (qemu-img and qemu-io come with: apt-get install qemu-utils)");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
     /** An 8 MiB image with a little of everything, for quick runs. */
     static Sample createSmall(Path dir) throws IOException {
         Sample small = new Sample("small", dir.resolve("small.img"), (8L << 20) + 511);
