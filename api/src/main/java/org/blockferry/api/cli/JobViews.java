@@ -64,6 +64,9 @@ final class JobViews {
             if (d.modeReason() != null) {
                 out.println("       " + d.modeReason());
             }
+            if (d.changeToken() != null) {
+                out.println("       change token " + d.changeToken());
+            }
             if (d.resumes() > 0) {
                 out.printf("       resumed %d time%s from its checkpoint, %s copied again%n", d.resumes(),
                         d.resumes() == 1 ? "" : "s", HumanBytes.format(d.bytesRecopied()));
