@@ -353,6 +353,7 @@
     return {
       job_id: text('#job-id'),
       vm: text('#vm'),
+      source: {kind: $('#source-kind').value},
       mode: $('#mode').value,
       disks: [...document.querySelectorAll('#disk-rows .disk-row')].map(row => ({
         id: $('input[name=id]', row).value.trim() || undefined,
@@ -378,7 +379,8 @@
       const row = document.querySelectorAll('#disk-rows .disk-row')[Number(disk[1])];
       return row ? $(`input[name=${disk[2] || 'source'}]`, row) : null;
     }
-    const byField = {vm: '#vm', job_id: '#job-id', mode: '#mode', 'options.max_parallel_disks': '#max-parallel-disks'};
+    const byField = {vm: '#vm', job_id: '#job-id', mode: '#mode', 'source.kind': '#source-kind',
+      'options.max_parallel_disks': '#max-parallel-disks'};
     return byField[field] ? $(byField[field]) : null;
   }
 
