@@ -87,6 +87,16 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch call.method {
+	case "", "RetrieveServiceContent", "Login", "LoginByToken", "LoginExtensionByCertificate":
+	default:
+		// vCenter refuses every other call without a session (the simulator lets
+		// RetrieveProperties through and answers it with nothing)
+		if r.URL.Path == "/sdk" && !p.authenticated(r) {
+			writeFault(w, "NotAuthenticated", "The session is not authenticated.", "")
+			return
+		}
+	}
+	switch call.method {
 	case "QueryChangedDiskAreas":
 		p.queryChangedDiskAreas(w, r, call)
 		return

@@ -48,7 +48,7 @@ final class XmlNode {
             while (r.hasNext()) {
                 switch (r.next()) {
                     case XMLStreamConstants.START_ELEMENT -> {
-                        XmlNode node = new XmlNode(r.getLocalName(), xsiType(r), r.getAttributeValue(null, "type"));
+                        XmlNode node = new XmlNode(r.getLocalName(), xsiType(r), plainTypeAttribute(r));
                         if (open.isEmpty()) {
                             root = node;
                         } else {
@@ -72,6 +72,17 @@ final class XmlNode {
         } catch (XMLStreamException e) {
             throw new IOException("malformed XML reply: " + e.getMessage(), e);
         }
+    }
+
+    /** The unqualified {@code type} attribute (of a managed object reference), never xsi:type. */
+    private static String plainTypeAttribute(XMLStreamReader r) {
+        for (int i = 0; i < r.getAttributeCount(); i++) {
+            String ns = r.getAttributeNamespace(i);
+            if ((ns == null || ns.isEmpty()) && r.getAttributeLocalName(i).equals("type")) {
+                return r.getAttributeValue(i);
+            }
+        }
+        return null;
     }
 
     /** The local part of xsi:type, with the value's prefix checked against the namespace context. */
