@@ -72,7 +72,11 @@ func (p *proxy) serveTest(w http.ResponseWriter, r *http.Request) {
 		var areas []area
 		var err error
 		if image := q.Get("image"); image != "" {
-			areas, _, err = imageExtents(image)
+			var size int64
+			if areas, size, err = imageExtents(image); err == nil {
+				setCapacity(vm, int32(key), size)
+				st.capacity = size
+			}
 		} else {
 			areas, err = readAreas(r)
 		}
@@ -100,4 +104,16 @@ func countSnapshots(list []types.VirtualMachineSnapshotTree) int {
 		n += 1 + countSnapshots(s.ChildSnapshotList)
 	}
 	return n
+}
+
+// setCapacity makes a disk as large as its mapped image (whole KiB).
+func setCapacity(vm *simulator.VirtualMachine, key int32, size int64) {
+	simulator.Map.WithLock(vm, func() {
+		for _, disk := range virtualDisks(vm) {
+			if disk.Key == key {
+				disk.CapacityInKB = (size + 1023) / 1024
+				disk.CapacityInBytes = disk.CapacityInKB * 1024
+			}
+		}
+	})
 }

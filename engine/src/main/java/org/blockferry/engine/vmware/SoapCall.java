@@ -67,7 +67,8 @@ final class SoapCall {
         return new Reply(first, sessionCookie(res));
     }
 
-    private static VimFault fault(XmlNode fault) {
+    /** Turns a SOAP Fault element into a typed exception, named by the detail's xsi:type or element. */
+    static VimFault fault(XmlNode fault) {
         String message = fault.text("faultstring");
         XmlNode detail = fault.child("detail");
         String type = "SystemError";

@@ -101,7 +101,7 @@ class VimChangedAreasTest {
     void allocatedAreasComeFromAMappedRawImage(@TempDir Path dir) throws IOException {
         Path image = dir.resolve("disk1.raw");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(64 * MIB);
+            f.setLength(48 * MIB);
             f.seek(4 * MIB);
             f.write(new byte[(int) MIB]);
             f.seek(30 * MIB);
@@ -110,6 +110,8 @@ class VimChangedAreasTest {
         vim.enableChangeTracking(vm);
         VirtualDiskInfo disk = vim.virtualDisks(vm).get(0);
         vcsim.allocateFromImage(Vcsim.VM, disk.key(), image);
+        disk = vim.virtualDisks(vm).get(0);
+        assertEquals(48 * MIB, disk.capacityInBytes());
         ManagedObject snap = vim.createSnapshot(vm, "full", "", false);
         assertEquals(areas(List.of(new long[] {4 * MIB, MIB}, new long[] {30 * MIB, 2 * MIB})),
                 vim.queryChangedDiskAreas(vm, snap, disk, "*"));

@@ -67,6 +67,7 @@ class VimSessionTest {
             ManagedObject snap = vim.createSnapshot(vm, "after-expiry", "", false);
             vcsim.expireSessions();
             VirtualDiskInfo disk = vim.virtualDisks(vm).get(0);
+            vcsim.expireSessions();
             assertEquals(List.of(), vim.queryChangedDiskAreas(vm, snap, disk, "*"));
             vcsim.expireSessions();
             vim.removeSnapshot(snap);
