@@ -54,7 +54,8 @@ class VimSnapshotTest {
         assertEquals("poweredOn", vim.powerState(vm));
         vim.powerOff(vm);
         assertEquals("poweredOff", vim.powerState(vm));
-        assertThrows(VimFault.class, () -> vim.powerOff(vm)); // already off: InvalidPowerState
+        VimFault again = assertThrows(VimFault.class, () -> vim.powerOff(vm)); // the task fails
+        assertEquals("InvalidPowerState", again.faultType());
     }
 
     @Test
