@@ -1,0 +1,70 @@
+package org.blockferry.engine.vmware;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import org.blockferry.engine.vmware.testing.Vcsim;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class VimSnapshotTest {
+    Vcsim vcsim;
+    VimClient vim;
+    ManagedObject vm;
+
+    @BeforeEach
+    void connect() throws IOException {
+        vcsim = Vcsim.start();
+        vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of("user", "pass"), null);
+        vm = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
+    }
+
+    @AfterEach
+    void close() throws IOException {
+        vim.close();
+        vcsim.close();
+    }
+
+    @Test
+    void removingEverySnapshotBringsTheCountBackToZero() throws IOException {
+        ManagedObject first = vim.createSnapshot(vm, "blockferry-1", "replication", false);
+        ManagedObject second = vim.createSnapshot(vm, "blockferry-2", "replication", false);
+        assertEquals("VirtualMachineSnapshot", first.type());
+        assertEquals(2, vim.snapshotCount(vm));
+        assertEquals(2, vcsim.snapshots(Vcsim.VM));
+        vim.removeSnapshot(second);
+        vim.removeSnapshot(first);
+        assertEquals(0, vim.snapshotCount(vm));
+        assertEquals(0, vcsim.snapshots(Vcsim.VM));
+    }
+
+    @Test
+    void failedSnapshotIsAFaultWithItsType() throws IOException {
+        vcsim.failNext("CreateSnapshot_Task", "SnapshotFault");
+        VimFault f = assertThrows(VimFault.class, () -> vim.createSnapshot(vm, "x", "", false));
+        assertEquals("SnapshotFault", f.faultType());
+        assertEquals(0, vim.snapshotCount(vm));
+    }
+
+    @Test
+    void powerOffStopsTheVm() throws IOException {
+        assertEquals("poweredOn", vim.powerState(vm));
+        vim.powerOff(vm);
+        assertEquals("poweredOff", vim.powerState(vm));
+        VimFault again = assertThrows(VimFault.class, () -> vim.powerOff(vm)); // the task fails
+        assertEquals("InvalidPowerState", again.faultType());
+    }
+
+    @Test
+    void shutdownGuestIsAcceptedForARunningVm() throws IOException {
+        try {
+            vim.shutdownGuest(vm);
+        } catch (VimFault f) {
+            // the simulator has no VMware Tools in some models; the fault must still be typed
+            assertTrue(f.faultType().startsWith("Tools") || f.faultType().equals("InvalidState"), f.faultType());
+        }
+    }
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+type diskID struct {
+	vm  string // VM moref value
+	key int32
+}
+
+type area struct{ start, length int64 }
+
+type write struct {
+	area
+	epoch int // the changeId sequence current when the write happened
+}
+
+// diskState is one disk's change tracking: changeId "prefix/seq", base allocation and writes.
+type diskState struct {
+	prefix   string
+	seq      int
+	enabled  bool
+	capacity int64
+	file     string
+	alloc    []area
+	writes   []write
+}
+
+func (d *diskState) changeID() string { return fmt.Sprintf("%s/%d", d.prefix, d.seq) }
+
+// state returns a disk's state, creating it; the caller holds mu.
+func (p *proxy) state(vm string, key int32) *diskState {
+	id := diskID{vm, key}
+	st := p.disks[id]
+	if st == nil {
+		st = &diskState{prefix: newChangeIDPrefix(), seq: 1}
+		p.disks[id] = st
+	}
+	return st
+}
+
+// syncDisks mirrors CBT state into the simulator: capacityInBytes and backing changeId.
+func (p *proxy) syncDisks() {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		simulator.Map.WithLock(vm, func() {
+			cbt := vm.Config.ChangeTrackingEnabled != nil && *vm.Config.ChangeTrackingEnabled
+			for _, disk := range virtualDisks(vm) {
+				st := p.state(vm.Self.Value, disk.Key)
+				if cbt && !st.enabled {
+					st.prefix, st.seq = newChangeIDPrefix(), 1
+				}
+				st.enabled = cbt
+				disk.CapacityInBytes = disk.CapacityInKB * 1024
+				st.capacity = disk.CapacityInBytes
+				if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+					st.file = b.FileName
+					b.ChangeId = ""
+					if cbt {
+						b.ChangeId = st.changeID()
+					}
+				}
+			}
+		})
+	}
+}
+
+// nextChangeIDs starts a new changeId sequence on every disk of a VM, as a snapshot does.
+func (p *proxy) nextChangeIDs(vmRef string) {
+	mu.Lock()
+	for id, st := range p.disks {
+		if id.vm == vmRef && st.enabled {
+			st.seq++
+		}
+	}
+	mu.Unlock()
+	p.syncDisks()
+}
+
+// recordSnapshot remembers the sequence each disk had when the VM's newest snapshot was taken.
+func (p *proxy) recordSnapshot(vmRef string) {
+	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	var snap string
+	simulator.Map.WithLock(vm, func() {
+		if vm.Snapshot != nil && vm.Snapshot.CurrentSnapshot != nil {
+			snap = vm.Snapshot.CurrentSnapshot.Value
+		}
+	})
+	if snap == "" {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seqs := map[int32]int{}
+	for id, st := range p.disks {
+		if id.vm == vmRef {
+			seqs[id.key] = st.seq
+		}
+	}
+	p.snaps[snap] = seqs
+}
+
+// merge sorts areas and joins overlapping or touching ones.
+func merge(in []area) []area {
+	sort.Slice(in, func(i, j int) bool { return in[i].start < in[j].start })
+	var out []area
+	for _, a := range in {
+		if a.length <= 0 {
+			continue
+		}
+		if n := len(out); n > 0 && a.start <= out[n-1].start+out[n-1].length {
+			end := a.start + a.length
+			if last := out[n-1].start + out[n-1].length; end > last {
+				out[n-1].length = end - out[n-1].start
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, call soapCall) {
+	if !p.authenticated(r) {
+		writeFault(w, "NotAuthenticated", "The session is not authenticated.", "")
+		return
+	}
+	vmRef := call.args["_this"]
+	if _, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine); !ok {
+		writeFault(w, "ManagedObjectNotFound", "The object 'vim.VirtualMachine:"+vmRef+"' has already been deleted or has not been completely created",
+			`<obj type="VirtualMachine">`+escape(vmRef)+`</obj>`)
+		return
+	}
+	p.syncDisks()
+	key, _ := strconv.Atoi(call.args["deviceKey"])
+	start, err := strconv.ParseInt(call.args["startOffset"], 10, 64)
+	mu.Lock()
+	defer mu.Unlock()
+	st, ok := p.disks[diskID{vmRef, int32(key)}]
+	switch {
+	case !ok:
+		writeFault(w, "InvalidArgument", "A specified parameter was not correct: deviceKey", `<invalidProperty>deviceKey</invalidProperty>`)
+		return
+	case !st.enabled:
+		writeFault(w, "NotSupported", "Changed Block Tracking is not enabled on the virtual machine.", "")
+		return
+	case err != nil || start < 0 || start >= st.capacity:
+		writeFault(w, "InvalidArgument", "A specified parameter was not correct: startOffset", `<invalidProperty>startOffset</invalidProperty>`)
+		return
+	}
+	upper := math.MaxInt
+	if seqs, ok := p.snaps[call.args["snapshot"]]; ok {
+		upper = seqs[int32(key)]
+	}
+	var areas []area
+	changeID := call.args["changeId"]
+	if changeID == "*" {
+		areas = append(areas, st.alloc...)
+		for _, wr := range st.writes {
+			if wr.epoch < upper {
+				areas = append(areas, wr.area)
+			}
+		}
+	} else {
+		from, valid := st.parse(changeID)
+		if !valid {
+			writeFault(w, "FileFault", "Error caused by file "+st.file, `<file>`+escape(st.file)+`</file>`)
+			return
+		}
+		for _, wr := range st.writes {
+			if wr.epoch >= from && wr.epoch < upper {
+				areas = append(areas, wr.area)
+			}
+		}
+	}
+	var reply strings.Builder
+	end := st.capacity
+	n := 0
+	for _, a := range merge(areas) {
+		s, e := a.start, a.start+a.length
+		if e <= start {
+			continue
+		}
+		if s < start {
+			s = start
+		}
+		if n == p.maxAreas {
+			end = s
+			break
+		}
+		fmt.Fprintf(&reply, `<changedArea><start>%d</start><length>%d</length></changedArea>`, s, e-s)
+		n++
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	fmt.Fprint(w, envelope(fmt.Sprintf(`<QueryChangedDiskAreasResponse xmlns="urn:vim25"><returnval>`+
+		`<startOffset>%d</startOffset><length>%d</length>%s</returnval></QueryChangedDiskAreasResponse>`,
+		start, end-start, reply.String())))
+}
+
+// parse checks a changeId against this disk and returns its sequence number.
+func (d *diskState) parse(changeID string) (int, bool) {
+	i := strings.LastIndex(changeID, "/")
+	if i < 0 || changeID[:i] != d.prefix {
+		return 0, false
+	}
+	n, err := strconv.Atoi(changeID[i+1:])
+	return n, err == nil && n >= 1 && n <= d.seq
+}
+
+// imageExtents lists the data (non-hole) extents of a local raw image with SEEK_DATA/SEEK_HOLE.
+func imageExtents(path string) ([]area, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	size := fi.Size()
+	var out []area
+	fd := int(f.Fd())
+	for off := int64(0); off < size; {
+		data, err := syscall.Seek(fd, off, 3) // SEEK_DATA
+		if err != nil {
+			break // ENXIO: no data after off
+		}
+		hole, err := syscall.Seek(fd, data, 4) // SEEK_HOLE
+		if err != nil {
+			hole = size
+		}
+		out = append(out, area{data, hole - data})
+		off = hole
+	}
+	return out, size, nil
+}
+
+func thumbprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
+
+// readAreas reads "offset length" lines.
+func readAreas(r *http.Request) ([]area, error) {
+	var out []area
+	sc := bufio.NewScanner(r.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 {
+			return nil, fmt.Errorf("want 'offset length', got %q", sc.Text())
+		}
+		o, err1 := strconv.ParseInt(f[0], 10, 64)
+		l, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad numbers in %q", sc.Text())
+		}
+		out = append(out, area{o, l})
+	}
+	return out, sc.Err()
+}
