@@ -135,7 +135,43 @@ final class JobEventStream {
         }
     }
 
-    private record Step(long seq, JobState state) {
+    /** A state and its two events, written once and shared by every subscriber. */
+    private static final class Step {
+        private final long seq;
+        private final JobState state;
+        private volatile ByteString progressEvent;
+        private volatile ByteString stateEvent;
+
+        Step(long seq, JobState state) {
+            this.seq = seq;
+            this.state = state;
+        }
+
+        long seq() {
+            return seq;
+        }
+
+        JobState state() {
+            return state;
+        }
+
+        ByteString progressEvent() {
+            ByteString b = progressEvent;
+            if (b == null) {
+                b = event("progress", seq, JobDocuments.progress(state));
+                progressEvent = b;
+            }
+            return b;
+        }
+
+        ByteString stateEvent() {
+            ByteString b = stateEvent;
+            if (b == null) {
+                b = event("state", seq, JobDocuments.state(state));
+                stateEvent = b;
+            }
+            return b;
+        }
     }
 
     /** What one subscriber has been sent. Used by one stream stage only. */
@@ -172,25 +208,25 @@ final class JobEventStream {
                         // a new subscriber: the current state first, not the history (a final
                         // state comes last, after its figures)
                         if (!status.isFinal()) {
-                            out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                            out.add(latest.stateEvent());
                         }
                         lastState = latest.seq();
                     }
                 }
                 for (Step s : feed.stateChanges) {
                     if (s.seq() > lastState && !s.state().status().isFinal()) {
-                        out.add(event("state", s.seq(), JobDocuments.state(s.state())));
+                        out.add(s.stateEvent());
                         lastState = s.seq();
                     }
                 }
                 if (latest.seq() > lastProgress
                         || status == JobStatus.RUNNING && now - lastProgressAt >= progressEvery.toNanos()) {
-                    out.add(event("progress", latest.seq(), JobDocuments.progress(latest.state())));
+                    out.add(latest.progressEvent());
                     lastProgress = latest.seq();
                     lastProgressAt = now;
                 }
                 if (status.isFinal()) {
-                    out.add(event("state", latest.seq(), JobDocuments.state(latest.state())));
+                    out.add(latest.stateEvent());
                     out.add(END);
                     return out;
                 }

@@ -151,6 +151,34 @@ class JobBehaviourTest {
         }
     }
 
+    /**
+     * Sharding's automatic passivation counts only messages through the shard region: a queued
+     * job, or one whose disks report to it for hours, must not be stopped by it. Watched through
+     * the read side only, so that nothing wakes the jobs up.
+     */
+    @org.junit.jupiter.api.Test
+    void queuedAndCopyingJobsAreNotPassivatedWhileNobodyAsks() throws Exception {
+        Path dir = TestPeers.scratchDirectory("passivate-");
+        try (NbdkitServer s1 = NbdkitServer.start(dir, "sparse-random", "size=128M", "percent=100", "seed=51");
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=128M", "wdelay=200ms");
+             NbdkitServer s2 = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=50", "seed=52");
+             NbdkitServer t2 = NbdkitServer.start(dir, "memory", "size=16M");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of(
+                     "blockferry.jobs.max-running", 1,
+                     "pekko.cluster.sharding.passivation.default-idle-strategy.idle-entity.timeout", "1s"))) {
+            JobSpec slow = oneDisk("passivate-slow", s1.uri(), t1.uri());
+            JobSpec queued = oneDisk("passivate-queued", s2.uri(), t2.uri());
+            submit(node, slow);
+            submit(node, queued);
+            for (JobSpec spec : List.of(slow, queued)) {
+                var row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+                assertEquals("completed", row.status(), spec.jobId() + ": " + row.error());
+            }
+            assertEquals(DiskChecksum.ofUri(s1.uri()), DiskChecksum.ofUri(t1.uri()));
+            assertEquals(DiskChecksum.ofUri(s2.uri()), DiskChecksum.ofUri(t2.uri()));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDatabases.Kind.class)
     void stateRebuiltFromTheJournalEqualsTheLiveState(TestDatabases.Kind db) throws Exception {

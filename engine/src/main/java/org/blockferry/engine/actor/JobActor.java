@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -74,6 +75,11 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     /** From the VmActor: every disk it ran has ended (or was stopped on cancel). */
     enum VmEnded implements Command {
+        INSTANCE
+    }
+
+    /** No message for {@link #PASSIVATE_AFTER}: a job that has ended may leave memory. */
+    enum Idle implements Command {
         INSTANCE
     }
 
@@ -151,24 +157,39 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     /** Registers the entity with cluster sharding on this node. */
     public static void init(ActorSystem<?> system, JobRuntime runtime) {
-        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime)));
+        // No automatic passivation: it counts only messages that come through the shard region, so
+        // it would stop a job that is queued, or copying for hours (its disks report to it
+        // directly). A job passivates itself once it has ended and gone idle.
+        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime, ctx.getShard()))
+                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
     }
 
     public static Behavior<Command> create(String jobId, JobRuntime runtime) {
-        return Behaviors.setup(ctx -> new JobActor(ctx, jobId, runtime));
+        return create(jobId, runtime, null);
+    }
+
+    private static Behavior<Command> create(String jobId, JobRuntime runtime,
+                                            ActorRef<ClusterSharding.ShardCommand> shard) {
+        return Behaviors.setup(ctx -> {
+            ctx.setReceiveTimeout(PASSIVATE_AFTER, Idle.INSTANCE);
+            return new JobActor(ctx, jobId, runtime, shard);
+        });
     }
 
     private final ActorContext<Command> context;
     private final String jobId;
     private final JobRuntime runtime;
+    private final ActorRef<ClusterSharding.ShardCommand> shard;
     private ActorRef<VmActor.Command> vm;
     private ActorRef<JobReply> cancelReplyTo;
 
-    private JobActor(ActorContext<Command> context, String jobId, JobRuntime runtime) {
+    private JobActor(ActorContext<Command> context, String jobId, JobRuntime runtime,
+                     ActorRef<ClusterSharding.ShardCommand> shard) {
         super(PersistenceId.of(TYPE_KEY.name(), jobId));
         this.context = context;
         this.jobId = jobId;
         this.runtime = runtime;
+        this.shard = shard;
     }
 
     @Override
@@ -203,6 +224,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .onCommand(SlotGranted.class, this::onSlotGranted)
                 .onCommand(DiskReport.class, this::onDiskReport)
                 .onCommand(VmEnded.class, this::onVmEnded)
+                .onCommand(Idle.class, this::onIdle)
                 .build();
     }
 
@@ -313,6 +335,14 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .map(d -> d.id() + ": " + d.error()).reduce((a, b) -> a + "; " + b)
                 .orElse("the disks stopped before completing");
         return Effect().persist(new JobFailed(reason, at));
+    }
+
+    private Effect<Event, JobState> onIdle(JobState state, Idle c) {
+        boolean over = state.status().isFinal() || state.status() == JobStatus.NEW;
+        if (over && vm == null && shard != null) {
+            shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+        }
+        return Effect().none();
     }
 
     // ---- events ----
