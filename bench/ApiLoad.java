@@ -53,7 +53,8 @@ import java.util.regex.Pattern;
  * ids (journal sequence numbers) must never go backwards.
  *
  * <p>Errors: a submission answered with anything but 202 (or not answered), a stream not answered
- * with 200, failing, or ending early or out of order, a job not completed within {@code --timeout}.
+ * with 200, failing, or ending early or out of order, a job not completed within {@code --timeout}
+ * seconds (or by the time no job has ended for {@code --stall} seconds: the run gives up early).
  * Prints {@code SUBMIT}, {@code SSE}, {@code JOBS}, {@code THROUGHPUT} (one job) and {@code RESULT}
  * lines of {@code key=value}; exits 1 on any error.
  */
@@ -73,6 +74,7 @@ public final class ApiLoad {
     private static final List<String> sources = new ArrayList<>();
     private static final List<String> targets = new ArrayList<>();
     private static long timeoutSeconds = 600;
+    private static long stallSeconds = Long.MAX_VALUE / 2_000_000_000L;
 
     private static final List<String> HISTORY = List.of("queued", "running", "completed");
 
@@ -87,7 +89,7 @@ public final class ApiLoad {
             if (a.equals("-h") || a.equals("--help")) {
                 System.out.println("usage: java bench/ApiLoad.java --url URL --source URI --target URI [--jobs N]"
                         + " [--concurrency C] [--subscribers S] [--connect-concurrency K] [--prefix P] [--label L]"
-                        + " [--vm NAME] [--timeout SECONDS] [--token TOKEN]   (--source/--target repeatable:"
+                        + " [--vm NAME] [--timeout SECONDS] [--stall SECONDS] [--token TOKEN]   (--source/--target repeatable:"
                         + " job i uses the (i mod n)-th)");
                 System.exit(0);
             }
@@ -108,6 +110,7 @@ public final class ApiLoad {
                 case "--source" -> sources.add(v);
                 case "--target" -> targets.add(v);
                 case "--timeout" -> timeoutSeconds = positive(a, v, 1);
+                case "--stall" -> stallSeconds = positive(a, v, 1);
                 default -> die("unknown option " + a + " (--help)");
             }
         }
@@ -169,6 +172,7 @@ public final class ApiLoad {
     private final Semaphore connecting = new Semaphore(connectConcurrency);
     private final LinkedBlockingQueue<Subscriber> toOpen = new LinkedBlockingQueue<>();
     private final List<String> errors = new ArrayList<>();
+    private volatile boolean stalled;
     private final ExecutorService readBack = Executors.newFixedThreadPool(2, r -> {
         Thread t = new Thread(r, "read-back");
         t.setDaemon(true);
@@ -227,7 +231,7 @@ public final class ApiLoad {
 
         boolean allEnded = waitForJobs(deadline);
         // every stream should close right after its job's final state
-        boolean streamsClosed = subsDone.await(Math.max(30, remaining(deadline)), TimeUnit.SECONDS);
+        boolean streamsClosed = subsDone.await(allEnded ? Math.max(30, remaining(deadline)) : 5, TimeUnit.SECONDS);
         readAll();
 
         int submitErrors = 0;
@@ -870,31 +874,41 @@ public final class ApiLoad {
 
     // ---------------------------------------------------------------- jobs
 
-    /** Polls the oldest jobs not known to have ended (jobs end about in submission order). */
+    /**
+     * Reads the unfinished jobs round-robin (4 reads every 250 ms) until each shows a final status,
+     * the deadline passes, or no job has ended for {@code --stall} seconds (then {@link #stalled}).
+     */
     private boolean waitForJobs(long deadline) throws InterruptedException {
-        int oldest = 0;
-        while (System.nanoTime() < deadline) {
-            int reads = 0;
-            while (oldest < jobs && reads < 16) {
-                Job j = all[oldest];
-                if (j.submitStatus != 202) {
-                    oldest++;
-                    continue;
-                }
-                reads++;
-                String doc = get(j.id);
-                if (doc != null && isFinal(String.valueOf(field(doc, "status")))) {
-                    oldest++;
-                } else {
-                    break;
-                }
+        List<Job> unfinished = new ArrayList<>();
+        for (Job j : all) {
+            if (j.submitStatus == 202) {
+                unfinished.add(j);
             }
-            if (oldest >= jobs) {
-                return true;
-            }
-            Thread.sleep(250);
         }
-        return false;
+        int cursor = 0;
+        long lastEnd = System.nanoTime();
+        while (!unfinished.isEmpty() && System.nanoTime() < deadline) {
+            if (System.nanoTime() - lastEnd > TimeUnit.SECONDS.toNanos(stallSeconds)) {
+                stalled = true;
+                return false;
+            }
+            for (int k = 0; k < 4 && !unfinished.isEmpty(); k++) {
+                if (cursor >= unfinished.size()) {
+                    cursor = 0;
+                }
+                String doc = get(unfinished.get(cursor).id);
+                if (doc != null && isFinal(String.valueOf(field(doc, "status")))) {
+                    unfinished.remove(cursor);
+                    lastEnd = System.nanoTime();
+                } else {
+                    cursor++;
+                }
+            }
+            if (!unfinished.isEmpty()) {
+                Thread.sleep(250);
+            }
+        }
+        return unfinished.isEmpty();
     }
 
     /**
@@ -989,9 +1003,9 @@ public final class ApiLoad {
         queuedMs.sort(null);
         double span = completed == 0 ? 0 : (lastFinish - submitStartWall) / 1000.0;
         System.out.printf(Locale.ROOT, "JOBS label=%s accepted=%d completed=%d not_completed=%d unfinished=%d"
-                        + " all_ended_in_time=%s total_bytes=%d first_submit_to_last_finish_s=%.2f jobs_per_s=%.2f"
+                        + " all_ended_in_time=%s stalled=%s total_bytes=%d first_submit_to_last_finish_s=%.2f jobs_per_s=%.2f"
                         + " job_run_ms_p50=%d job_run_ms_p99=%d queued_ms_p50=%d queued_ms_max=%d%n",
-                label, completed + unfinished + other, completed, other, unfinished, allEnded, bytes, span,
+                label, completed + unfinished + other, completed, other, unfinished, allEnded, stalled, bytes, span,
                 span > 0 ? completed / span : 0, pct(copyMs, 0.5), pct(copyMs, 0.99), pct(queuedMs, 0.5),
                 queuedMs.isEmpty() ? 0 : queuedMs.get(queuedMs.size() - 1));
         if (jobs == 1 && completed == 1) {

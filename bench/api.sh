@@ -39,6 +39,7 @@ CONCURRENCY="${CONCURRENCY:-50}"
 SUBSCRIBERS="${SUBSCRIBERS:-500}"
 MAX_COST_PERCENT="${MAX_COST_PERCENT:-5}"
 TIMEOUT="${TIMEOUT:-1200}"         # seconds for the submission phase to finish
+STALL="${STALL:-180}"              # ... and it gives up when no job has ended for this long
 WORK="$HERE/bench/work/api"
 RESULTS="$HERE/bench/results"
 BF="$HERE/blockferry"
@@ -162,7 +163,8 @@ done
 say ""
 say "## $SUBMISSIONS submissions"
 load submit --jobs "$SUBMISSIONS" --concurrency "$CONCURRENCY" --subscribers "$SUBSCRIBERS" \
-    --connect-concurrency 64 --source "$(uri small-src)" --target "$(uri small-dst)" --timeout "$TIMEOUT"
+    --connect-concurrency 64 --source "$(uri small-src)" --target "$(uri small-dst)" --timeout "$TIMEOUT" \
+    --stall "$STALL"
 
 say ""
 say "# server peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$SERVE_PID/status"), CPU $(awk '{printf "%.1f s", ($14+$15)/100}' "/proc/$SERVE_PID/stat") in all"
