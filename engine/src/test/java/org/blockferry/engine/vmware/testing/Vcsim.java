@@ -92,6 +92,9 @@ public final class Vcsim implements AutoCloseable {
             return binary;
         }
         Path module = Path.of(System.getProperty("basedir", System.getProperty("user.dir")));
+        if (!Files.isDirectory(module.resolve("src/test/vcsim"))) {
+            module = module.resolveSibling("engine"); // used from another module's tests (api)
+        }
         Path src = module.resolve("src/test/vcsim");
         Path out = module.resolve("target/vcsim");
         Path exe = out.resolve("vcsim");

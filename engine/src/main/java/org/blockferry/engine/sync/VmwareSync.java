@@ -1,0 +1,278 @@
+package org.blockferry.engine.sync;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.blockferry.engine.copy.CopyJob;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.job.ChangeToken;
+import org.blockferry.engine.job.ChangeTokens;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.engine.plan.Extent;
+import org.blockferry.engine.plan.ExtentKind;
+import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.vmware.ChangedArea;
+import org.blockferry.engine.vmware.ManagedObject;
+import org.blockferry.engine.vmware.VimClient;
+import org.blockferry.engine.vmware.VimFault;
+import org.blockferry.engine.vmware.VimTls;
+import org.blockferry.engine.vmware.VirtualDiskInfo;
+import org.blockferry.engine.vmware.VsphereCredentials;
+import org.blockferry.nbd.NbdOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sync of one disk of a vSphere VM with Changed Block Tracking.
+ *
+ * <p>Each disk sync logs in, enables CBT on the VM if it is off, and takes its own snapshot
+ * {@code blockferry-<job>-<disk>} (one per disk, not one per job: a retried or resumed disk takes
+ * a fresh one, and no disk waits for another). The disk's changeId read right after the
+ * snapshot is the token the next sync asks "changed since" with. Creating the snapshot and
+ * reading that changeId happen under one lock per VM, so no other snapshot of this node falls
+ * between them. A full sync copies the areas of changeId {@code *} (allocated) and zeroes the
+ * rest of the target; an incremental one copies the areas changed since the stored changeId.
+ * The snapshot is removed when the sync closes: after success, failure or cancel.
+ *
+ * <p>Data path, datastore-mapped mode: the VMDK's file name ({@code [ds] dir/disk.vmdk}) is
+ * mapped through {@code source.datastore_map} to a local flat raw image, read through nbdkit's
+ * {@code file} plugin. In production the same areas would be read through {@code nbdkit vddk}
+ * from the snapshot (see {@link org.blockferry.engine.vmware.NbdkitVddkCommand}).
+ */
+final class VmwareSync {
+    private static final Logger log = LoggerFactory.getLogger(VmwareSync.class);
+    private static final Map<String, Object> VM_LOCKS = new ConcurrentHashMap<>();
+
+    private VmwareSync() {
+    }
+
+    static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
+                            LocalExport.Tools tools) throws IOException {
+        JobSpec.Source src = spec.source();
+        String field = "disk " + disk.id() + " source";
+        VimClient vim = connect(src);
+        ManagedObject snapshot = null;
+        try {
+            ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
+                    "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
+            VirtualDiskInfo before = find(vim.virtualDisks(vm), disk, field, src.vm());
+            Path image = mapped(src.datastoreMap(), before.fileName(), field);
+            Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
+            CopyMode requested = spec.mode();
+            String base = null;
+            String reason;
+            VirtualDiskInfo at;
+            synchronized (VM_LOCKS.computeIfAbsent(src.url() + " " + src.vm(), k -> new Object())) {
+                boolean enabled = false;
+                if (!vim.changeTrackingEnabled(vm)) {
+                    vim.enableChangeTracking(vm);
+                    enabled = true;
+                    log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
+                    before = find(vim.virtualDisks(vm), disk, field, src.vm());
+                }
+                if (requested == CopyMode.FULL) {
+                    reason = "full copy requested";
+                } else if (enabled) {
+                    reason = "change tracking was off on the VM (enabled it now)";
+                } else if (previous.isEmpty()) {
+                    reason = "no change token yet for this disk and target";
+                } else if (previous.get().capacity() != before.capacityInBytes()) {
+                    reason = "the disk's size changed (" + previous.get().capacity() + " -> "
+                            + before.capacityInBytes() + " bytes)";
+                } else if (!previous.get().target().equals(DiskSync.fingerprint(disk.target()))) {
+                    reason = "the target was replaced since the last sync (" + disk.target() + ")";
+                } else if (before.changeId() == null || !uuid(before.changeId()).equals(uuid(previous.get().reference()))) {
+                    reason = "CBT was reset on the disk (changeId '" + previous.get().reference() + "' is no longer valid)";
+                } else {
+                    base = previous.get().reference();
+                    reason = "changes since changeId '" + base + "'";
+                }
+                if (enabled && requested != CopyMode.FULL) {
+                    reason = reason + "; " + "change tracking enabled on the VM";
+                }
+                if (requested == CopyMode.INCREMENTAL && base == null) {
+                    throw new InvalidInputException(field, "an incremental sync is not possible: " + reason
+                            + " (use mode auto, which falls back to a full copy, or full)");
+                }
+                snapshot = vim.createSnapshot(vm, "blockferry-" + jobId + "-" + disk.id(),
+                        "BlockFerry job " + jobId + ", disk " + disk.id() + "; removed when the sync ends", false);
+                log.info("event=snapshot-created vm={} job={} disk={} snapshot={}", src.vm(), jobId, disk.id(),
+                        snapshot.value());
+                at = find(vim.virtualDisks(vm), disk, field, src.vm());
+            }
+            List<ChangedArea> areas;
+            if (base != null) {
+                try {
+                    areas = vim.queryChangedDiskAreas(vm, snapshot, at, base);
+                } catch (VimFault.FileFault | VimFault.ChangeTrackingDisabled f) {
+                    String why = "vCenter rejected changeId '" + base + "' (" + f.faultType() + ")";
+                    if (requested == CopyMode.INCREMENTAL) {
+                        throw new InvalidInputException(field, "an incremental sync is not possible: " + why
+                                + " (use mode auto, which falls back to a full copy, or full)");
+                    }
+                    reason = why;
+                    base = null;
+                    areas = vim.queryChangedDiskAreas(vm, snapshot, at, "*");
+                }
+            } else {
+                areas = vim.queryChangedDiskAreas(vm, snapshot, at, "*");
+            }
+            if (!Files.isRegularFile(image)) {
+                throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
+                        + " does not exist");
+            }
+            NbdDiskSource source = NbdDiskSource.open(field, new DiskLocation.LocalImage(image), NbdOptions.DEFAULT,
+                    tools);
+            boolean full = base == null;
+            List<ChangedArea> plannedAreas = List.copyOf(areas);
+            CopyJob.Planner planner = (s, connection) -> plan(s.size(), plannedAreas, full);
+            String token = at.changeId();
+            ManagedObject snap = snapshot;
+            AtomicBoolean released = new AtomicBoolean();
+            DiskSync.Tracking tracking = new DiskSync.Tracking() {
+                @Override
+                public String token(String target, long capacity) {
+                    return new ChangeToken("vmware", token, capacity, DiskSync.fingerprint(target)).format();
+                }
+
+                @Override
+                public void completed() {
+                }
+
+                @Override
+                public void closed() {
+                    if (released.compareAndSet(false, true)) {
+                        release(vim, snap, src.vm(), jobId, disk.id());
+                    }
+                }
+            };
+            snapshot = null; // the tracking owns it now
+            return new DiskSync(source, planner, full ? CopyMode.FULL : CopyMode.INCREMENTAL,
+                    full ? reason + ": full copy" : reason, tracking);
+        } catch (VimFault.ManagedObjectNotFound e) {
+            release(vim, snapshot, src.vm(), jobId, disk.id());
+            throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + src.url()
+                    + ": " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            release(vim, snapshot, src.vm(), jobId, disk.id());
+            throw e;
+        }
+    }
+
+    private static VimClient connect(JobSpec.Source src) throws IOException {
+        VsphereCredentials credentials;
+        try {
+            credentials = src.passwordFile() != null
+                    ? VsphereCredentials.fromFile(src.user(), Path.of(src.passwordFile()))
+                    : VsphereCredentials.fromEnvironment(src.user(), src.passwordEnv());
+        } catch (IOException e) {
+            throw new InvalidInputException("source.password_file", "cannot read " + src.passwordFile() + ": " + e);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException(src.passwordFile() != null ? "source.password_file" : "source.password_env",
+                    e.getMessage());
+        }
+        URI sdk = URI.create(src.url());
+        VimTls tls;
+        try {
+            tls = !"https".equals(sdk.getScheme()) ? null : src.thumbprint() != null
+                    ? VimTls.pinnedThumbprint(src.thumbprint()) : src.insecure() ? VimTls.insecure() : VimTls.systemTrust();
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot set up TLS for " + sdk + ": " + e.getMessage(), e);
+        }
+        try {
+            return VimClient.connect(sdk, credentials, tls);
+        } catch (VimFault.InvalidLogin e) {
+            throw new InvalidInputException("source.user", "vCenter " + sdk + " refused the login of '" + src.user()
+                    + "' (InvalidLogin: wrong user name or password)");
+        }
+    }
+
+    /** The disk named by {@code disk.source}: its VMDK file name or device key. */
+    private static VirtualDiskInfo find(List<VirtualDiskInfo> disks, JobSpec.Disk disk, String field, String vm) {
+        for (VirtualDiskInfo d : disks) {
+            if (d.fileName().equals(disk.source()) || String.valueOf(d.key()).equals(disk.source())) {
+                return d;
+            }
+        }
+        List<String> names = disks.stream().map(d -> d.fileName() + " (key " + d.key() + ")").toList();
+        throw new InvalidInputException(field, "VM '" + vm + "' has no disk '" + disk.source() + "' (its disks: "
+                + String.join(", ", names) + ")");
+    }
+
+    /** Datastore-mapped mode: the longest {@code datastore_map} prefix of the VMDK name, replaced. */
+    static Path mapped(Map<String, String> map, String fileName, String field) {
+        Optional<Map.Entry<String, String>> best = map.entrySet().stream()
+                .filter(e -> fileName.startsWith(e.getKey()))
+                .max(Comparator.comparingInt(e -> e.getKey().length()));
+        if (best.isEmpty()) {
+            throw new InvalidInputException(field, "'" + fileName + "' is under no prefix of source.datastore_map ("
+                    + String.join(", ", map.keySet()) + ")");
+        }
+        String rest = fileName.substring(best.get().getKey().length());
+        String dir = best.get().getValue();
+        return Path.of(dir.endsWith("/") || rest.isEmpty() ? dir + rest : dir + "/" + rest);
+    }
+
+    /** The UUID part of a changeId ({@code 52 ab .. /17}): it changes when CBT is reset. */
+    static String uuid(String changeId) {
+        int slash = changeId.lastIndexOf('/');
+        return slash < 0 ? changeId : changeId.substring(0, slash);
+    }
+
+    /**
+     * The changed areas as DATA extents (sorted, overlaps merged, clipped to the image); for a
+     * full sync the gaps between them are HOLEs, zeroed on the target.
+     */
+    static DiskPlan plan(long capacity, List<ChangedArea> areas, boolean full) {
+        List<ChangedArea> sorted = new ArrayList<>(areas);
+        sorted.sort(Comparator.comparingLong(ChangedArea::start));
+        List<Extent> extents = new ArrayList<>();
+        long covered = 0; // end of the last extent
+        for (ChangedArea a : sorted) {
+            long start = Math.max(a.start(), covered);
+            long end = Math.min(a.end(), capacity);
+            if (end <= start) {
+                continue;
+            }
+            if (full && start > covered) {
+                extents.add(new Extent(covered, start - covered, ExtentKind.HOLE));
+            }
+            extents.add(new Extent(start, end - start, ExtentKind.DATA));
+            covered = end;
+        }
+        if (full && covered < capacity) {
+            extents.add(new Extent(covered, capacity - covered, ExtentKind.HOLE));
+        }
+        return DiskPlan.of(capacity, extents);
+    }
+
+    private static void release(VimClient vim, ManagedObject snapshot, String vm, String jobId, String diskId) {
+        if (snapshot != null) {
+            try {
+                vim.removeSnapshot(snapshot);
+                log.info("event=snapshot-removed vm={} job={} disk={} snapshot={}", vm, jobId, diskId, snapshot.value());
+            } catch (IOException | RuntimeException e) {
+                log.warn("event=snapshot-remove-failed vm={} job={} disk={} snapshot={} error={}", vm, jobId, diskId,
+                        snapshot.value(), e.getMessage());
+            }
+        }
+        try {
+            vim.close();
+        } catch (IOException | RuntimeException e) {
+            log.debug("event=vsphere-logout-failed error={}", e.getMessage());
+        }
+    }
+}
