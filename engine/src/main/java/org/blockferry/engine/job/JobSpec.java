@@ -175,7 +175,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
 
     /** A vmware disk's source: its VMDK file name as vCenter reports it, or its device key. */
     private static void vmdk(String field, String source) {
-        if (source == null || !(VMDK.matcher(source).matches() || source.matches("[0-9]{1,9}"))) {
+        if (source == null || !(VMDK.matcher(source).matches() || source.matches("[0-9]{1,10}"))) {
             throw new InvalidInputException(field, "'" + source + "' must be the disk's VMDK file name as vCenter"
                     + " reports it ('[datastore1] vm/vm.vmdk') or its device key (2000)");
         }

@@ -55,6 +55,8 @@ import org.slf4j.LoggerFactory;
 final class VmwareSync {
     private static final Logger log = LoggerFactory.getLogger(VmwareSync.class);
     private static final Map<String, Object> VM_LOCKS = new ConcurrentHashMap<>();
+    /** Which job of this node last enabled CBT on a VM: its other disks say so too. */
+    private static final Map<String, String> ENABLED_BY = new ConcurrentHashMap<>();
 
     private VmwareSync() {
     }
@@ -75,13 +77,17 @@ final class VmwareSync {
             String base = null;
             String reason;
             VirtualDiskInfo at;
-            synchronized (VM_LOCKS.computeIfAbsent(src.url() + " " + src.vm(), k -> new Object())) {
+            String vmKey = src.url() + " " + src.vm();
+            synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
                 boolean enabled = false;
                 if (!vim.changeTrackingEnabled(vm)) {
                     vim.enableChangeTracking(vm);
                     enabled = true;
+                    ENABLED_BY.put(vmKey, jobId);
                     log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
                     before = find(vim.virtualDisks(vm), disk, field, src.vm());
+                } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
+                    enabled = true; // by another disk of this job, a moment ago
                 }
                 if (requested == CopyMode.FULL) {
                     reason = "full copy requested";
@@ -99,9 +105,6 @@ final class VmwareSync {
                 } else {
                     base = previous.get().reference();
                     reason = "changes since changeId '" + base + "'";
-                }
-                if (enabled && requested != CopyMode.FULL) {
-                    reason = reason + "; " + "change tracking enabled on the VM";
                 }
                 if (requested == CopyMode.INCREMENTAL && base == null) {
                     throw new InvalidInputException(field, "an incremental sync is not possible: " + reason
