@@ -24,6 +24,7 @@ import org.blockferry.engine.vmware.VirtualDiskInfo;
 import org.blockferry.engine.vmware.VsphereCredentials;
 import org.blockferry.engine.vmware.testing.Vcsim;
 import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.api.Test;
@@ -174,6 +175,36 @@ class VmwareSyncJobTest {
                     && d.modeReason().contains("vCenter rejected changeId")), fault.disks().toString());
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    @Test
+    void aCancelledJobLeavesNoSnapshot() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-cancel-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            JobSpec local = vm.job("cancel", CopyMode.AUTO);
+            JobSpec spec = new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
+                    new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
+                    new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, null).validated();
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
+            Thread.sleep(300);
+            node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals("cancelled", row.status(), String.valueOf(row.error()));
+            while (vcsim.snapshots(Vcsim.VM) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "cancel removes the job's snapshots");
         }
     }
 
