@@ -198,6 +198,7 @@ class VmwareSyncJobTest {
             }
             assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
             Thread.sleep(300);
+            assertEquals(1, vcsim.snapshots(Vcsim.VM), "one snapshot for both disks of the job");
             node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
             JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("cancelled", row.status(), String.valueOf(row.error()));

@@ -38,14 +38,17 @@ import org.slf4j.LoggerFactory;
 /**
  * The sync of one disk of a vSphere VM with Changed Block Tracking.
  *
- * <p>Each disk sync logs in, enables CBT on the VM if it is off, and takes its own snapshot
- * {@code blockferry-<job>-<disk>} (one per disk, not one per job: a retried or resumed disk takes
- * a fresh one, and no disk waits for another). The disk's changeId read right after the
- * snapshot is the token the next sync asks "changed since" with. Creating the snapshot and
- * reading that changeId happen under one lock per VM, so no other snapshot of this node falls
- * between them. A full sync copies the areas of changeId {@code *} (allocated) and zeroes the
- * rest of the target; an incremental one copies the areas changed since the stored changeId.
- * The snapshot is removed when the sync closes: after success, failure or cancel.
+ * <p>Each disk sync logs in with its own session. The disks of a job share ONE snapshot,
+ * {@code blockferry-<job>}, so they are copied as of the same moment: the first disk to start
+ * enables CBT on the VM if it is off and takes it, later disks of the job (and retries) on this
+ * node join it, and the last disk to close removes it, whether it succeeded, failed or was
+ * cancelled. (With {@code max_parallel_disks} below the disk count, a disk that starts after
+ * all earlier ones ended takes a new snapshot: still correct, a later moment.) Each disk's
+ * changeId read right after the snapshot, under the VM's lock, is the token the next sync asks
+ * "changed since" with. A full sync copies the areas of changeId {@code *} (allocated) and
+ * zeroes the rest of the target; an incremental one copies the areas changed since the stored
+ * changeId. A reset CBT (another UUID part) or a changeId vCenter rejects (FileFault) means a
+ * full copy in mode {@code auto} and an error in mode {@code incremental}.
  *
  * <p>Data path, datastore-mapped mode: the VMDK's file name ({@code [ds] dir/disk.vmdk}) is
  * mapped through {@code source.datastore_map} to a local flat raw image, read through nbdkit's
@@ -61,65 +64,69 @@ final class VmwareSync {
     private VmwareSync() {
     }
 
+    /** The job's snapshot on a VM, shared by the job's disks on this node while any of them holds it. */
+    private static final class JobSnapshot {
+        final String key;
+        final ManagedObject vm;
+        final ManagedObject snapshot;
+        final List<VirtualDiskInfo> disks; // as of the snapshot: their changeIds are the next tokens
+        final boolean cbtEnabledNow;
+        int holders = 1;
+
+        JobSnapshot(String key, ManagedObject vm, ManagedObject snapshot, List<VirtualDiskInfo> disks,
+                    boolean cbtEnabledNow) {
+            this.key = key;
+            this.vm = vm;
+            this.snapshot = snapshot;
+            this.disks = disks;
+            this.cbtEnabledNow = cbtEnabledNow;
+        }
+    }
+
+    /** Guarded by the VM's lock in {@link #VM_LOCKS}. */
+    private static final Map<String, JobSnapshot> SNAPSHOTS = new ConcurrentHashMap<>();
+
     static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
                             LocalExport.Tools tools) throws IOException {
         JobSpec.Source src = spec.source();
         String field = "disk " + disk.id() + " source";
         VimClient vim = connect(src);
-        ManagedObject snapshot = null;
+        JobSnapshot held = null;
         try {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
                     "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
-            VirtualDiskInfo before = find(vim.virtualDisks(vm), disk, field, src.vm());
-            Path image = mapped(src.datastoreMap(), before.fileName(), field);
+            Path image = mapped(src.datastoreMap(), find(vim.virtualDisks(vm), disk, field, src.vm()).fileName(), field);
+            held = acquire(vim, vm, src, jobId);
+            VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
             Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
             CopyMode requested = spec.mode();
             String base = null;
             String reason;
-            VirtualDiskInfo at;
-            String vmKey = src.url() + " " + src.vm();
-            synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
-                boolean enabled = false;
-                if (!vim.changeTrackingEnabled(vm)) {
-                    vim.enableChangeTracking(vm);
-                    enabled = true;
-                    ENABLED_BY.put(vmKey, jobId);
-                    log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
-                    before = find(vim.virtualDisks(vm), disk, field, src.vm());
-                } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
-                    enabled = true; // by another disk of this job, a moment ago
-                }
-                if (requested == CopyMode.FULL) {
-                    reason = "full copy requested";
-                } else if (enabled) {
-                    reason = "change tracking was off on the VM (enabled it now)";
-                } else if (previous.isEmpty()) {
-                    reason = "no change token yet for this disk and target";
-                } else if (previous.get().capacity() != before.capacityInBytes()) {
-                    reason = "the disk's size changed (" + previous.get().capacity() + " -> "
-                            + before.capacityInBytes() + " bytes)";
-                } else if (!previous.get().target().equals(DiskSync.fingerprint(disk.target()))) {
-                    reason = "the target was replaced since the last sync (" + disk.target() + ")";
-                } else if (before.changeId() == null || !uuid(before.changeId()).equals(uuid(previous.get().reference()))) {
-                    reason = "CBT was reset on the disk (changeId '" + previous.get().reference() + "' is no longer valid)";
-                } else {
-                    base = previous.get().reference();
-                    reason = "changes since changeId '" + base + "'";
-                }
-                if (requested == CopyMode.INCREMENTAL && base == null) {
-                    throw new InvalidInputException(field, "an incremental sync is not possible: " + reason
-                            + " (use mode auto, which falls back to a full copy, or full)");
-                }
-                snapshot = vim.createSnapshot(vm, "blockferry-" + jobId + "-" + disk.id(),
-                        "BlockFerry job " + jobId + ", disk " + disk.id() + "; removed when the sync ends", false);
-                log.info("event=snapshot-created vm={} job={} disk={} snapshot={}", src.vm(), jobId, disk.id(),
-                        snapshot.value());
-                at = find(vim.virtualDisks(vm), disk, field, src.vm());
+            if (requested == CopyMode.FULL) {
+                reason = "full copy requested";
+            } else if (held.cbtEnabledNow) {
+                reason = "change tracking was off on the VM (enabled it now)";
+            } else if (previous.isEmpty()) {
+                reason = "no change token yet for this disk and target";
+            } else if (previous.get().capacity() != at.capacityInBytes()) {
+                reason = "the disk's size changed (" + previous.get().capacity() + " -> " + at.capacityInBytes()
+                        + " bytes)";
+            } else if (!previous.get().target().equals(DiskSync.fingerprint(disk.target()))) {
+                reason = "the target was replaced since the last sync (" + disk.target() + ")";
+            } else if (at.changeId() == null || !uuid(at.changeId()).equals(uuid(previous.get().reference()))) {
+                reason = "CBT was reset on the disk (changeId '" + previous.get().reference() + "' is no longer valid)";
+            } else {
+                base = previous.get().reference();
+                reason = "changes since changeId '" + base + "'";
+            }
+            if (requested == CopyMode.INCREMENTAL && base == null) {
+                throw new InvalidInputException(field, "an incremental sync is not possible: " + reason
+                        + " (use mode auto, which falls back to a full copy, or full)");
             }
             List<ChangedArea> areas;
             if (base != null) {
                 try {
-                    areas = vim.queryChangedDiskAreas(vm, snapshot, at, base);
+                    areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, base);
                 } catch (VimFault.FileFault | VimFault.ChangeTrackingDisabled f) {
                     String why = "vCenter rejected changeId '" + base + "' (" + f.faultType() + ")";
                     if (requested == CopyMode.INCREMENTAL) {
@@ -128,10 +135,10 @@ final class VmwareSync {
                     }
                     reason = why;
                     base = null;
-                    areas = vim.queryChangedDiskAreas(vm, snapshot, at, "*");
+                    areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, "*");
                 }
             } else {
-                areas = vim.queryChangedDiskAreas(vm, snapshot, at, "*");
+                areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, "*");
             }
             if (!Files.isRegularFile(image)) {
                 throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
@@ -143,7 +150,7 @@ final class VmwareSync {
             List<ChangedArea> plannedAreas = List.copyOf(areas);
             CopyJob.Planner planner = (s, connection) -> plan(s.size(), plannedAreas, full);
             String token = at.changeId();
-            ManagedObject snap = snapshot;
+            JobSnapshot snap = held;
             AtomicBoolean released = new AtomicBoolean();
             DiskSync.Tracking tracking = new DiskSync.Tracking() {
                 @Override
@@ -158,20 +165,87 @@ final class VmwareSync {
                 @Override
                 public void closed() {
                     if (released.compareAndSet(false, true)) {
-                        release(vim, snap, src.vm(), jobId, disk.id());
+                        release(vim, snap, src.vm(), jobId);
                     }
                 }
             };
-            snapshot = null; // the tracking owns it now
+            held = null; // the tracking holds it now
             return new DiskSync(source, planner, full ? CopyMode.FULL : CopyMode.INCREMENTAL,
                     full ? reason + ": full copy" : reason, tracking);
         } catch (VimFault.ManagedObjectNotFound e) {
-            release(vim, snapshot, src.vm(), jobId, disk.id());
+            release(vim, held, src.vm(), jobId);
             throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + src.url()
                     + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
-            release(vim, snapshot, src.vm(), jobId, disk.id());
+            release(vim, held, src.vm(), jobId);
             throw e;
+        }
+    }
+
+    /**
+     * The job's snapshot of the VM: the one another disk of the job holds, or a new one (after
+     * enabling CBT if it is off). The disks' changeIds are read right after it is taken, under
+     * the VM's lock, so no other snapshot of this node falls in between.
+     */
+    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId)
+            throws IOException {
+        String vmKey = src.url() + " " + src.vm();
+        String key = vmKey + " " + jobId;
+        synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
+            JobSnapshot shared = SNAPSHOTS.get(key);
+            if (shared != null) {
+                shared.holders++;
+                return shared;
+            }
+            boolean enabled = false;
+            if (!vim.changeTrackingEnabled(vm)) {
+                vim.enableChangeTracking(vm);
+                enabled = true;
+                ENABLED_BY.put(vmKey, jobId);
+                log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
+            } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
+                enabled = true; // by this job a moment ago, before a disk's retry
+            }
+            ManagedObject snapshot = vim.createSnapshot(vm, "blockferry-" + jobId,
+                    "BlockFerry job " + jobId + "; removed when its disks' syncs end", false);
+            log.info("event=snapshot-created vm={} job={} snapshot={}", src.vm(), jobId, snapshot.value());
+            JobSnapshot created;
+            try {
+                created = new JobSnapshot(key, vm, snapshot, vim.virtualDisks(vm), enabled);
+            } catch (IOException | RuntimeException e) {
+                remove(vim, snapshot, src.vm(), jobId);
+                throw e;
+            }
+            SNAPSHOTS.put(key, created);
+            return created;
+        }
+    }
+
+    /** One disk is done with the job's snapshot; the last one removes it. Logs out. */
+    private static void release(VimClient vim, JobSnapshot held, String vmPath, String jobId) {
+        if (held != null) {
+            String vmKey = held.key.substring(0, held.key.length() - jobId.length() - 1);
+            synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
+                if (--held.holders == 0) {
+                    SNAPSHOTS.remove(held.key, held);
+                    remove(vim, held.snapshot, vmPath, jobId);
+                }
+            }
+        }
+        try {
+            vim.close();
+        } catch (IOException | RuntimeException e) {
+            log.debug("event=vsphere-logout-failed error={}", e.getMessage());
+        }
+    }
+
+    private static void remove(VimClient vim, ManagedObject snapshot, String vmPath, String jobId) {
+        try {
+            vim.removeSnapshot(snapshot);
+            log.info("event=snapshot-removed vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
+        } catch (IOException | RuntimeException e) {
+            log.warn("event=snapshot-remove-failed vm={} job={} snapshot={} error={}", vmPath, jobId,
+                    snapshot.value(), e.getMessage());
         }
     }
 
@@ -260,22 +334,5 @@ final class VmwareSync {
             extents.add(new Extent(covered, capacity - covered, ExtentKind.HOLE));
         }
         return DiskPlan.of(capacity, extents);
-    }
-
-    private static void release(VimClient vim, ManagedObject snapshot, String vm, String jobId, String diskId) {
-        if (snapshot != null) {
-            try {
-                vim.removeSnapshot(snapshot);
-                log.info("event=snapshot-removed vm={} job={} disk={} snapshot={}", vm, jobId, diskId, snapshot.value());
-            } catch (IOException | RuntimeException e) {
-                log.warn("event=snapshot-remove-failed vm={} job={} disk={} snapshot={} error={}", vm, jobId, diskId,
-                        snapshot.value(), e.getMessage());
-            }
-        }
-        try {
-            vim.close();
-        } catch (IOException | RuntimeException e) {
-            log.debug("event=vsphere-logout-failed error={}", e.getMessage());
-        }
     }
 }
