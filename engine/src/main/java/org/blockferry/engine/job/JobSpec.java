@@ -65,7 +65,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
 
         @Override
         public String toString() { // no secrets here, but keep the shape short in logs
-            return kind.equals("vmware") ? "Source[vmware " + user + "@" + url + " vm=" + vm + "]" : "Source[" + kind + "]";
+            return "vmware".equals(kind) ? "Source[vmware " + user + "@" + url + " vm=" + vm + "]" : "Source[" + kind + "]";
         }
     }
 
