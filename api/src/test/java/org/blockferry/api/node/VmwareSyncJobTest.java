@@ -167,6 +167,14 @@ class VmwareSyncJobTest {
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
 
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                // as if a process running job "again" had died with its snapshot
+                vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-again", "", false);
+            }
+            JobRow again = sync(node, vm.job("again", CopyMode.AUTO));
+            assertEquals("completed", again.status(), again.error());
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "the orphaned snapshot of the same job is removed too");
+
             vm.write(1, 8 * MIB, MIB, 5);
             vcsim.failNext("QueryChangedDiskAreas", "FileFault");
             JobRow fault = sync(node, vm.job("filefault", CopyMode.AUTO));

@@ -206,7 +206,13 @@ final class VmwareSync {
             } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
                 enabled = true; // by this job a moment ago, before a disk's retry
             }
-            ManagedObject snapshot = vim.createSnapshot(vm, "blockferry-" + jobId,
+            String name = "blockferry-" + jobId;
+            for (ManagedObject orphan : vim.snapshotsNamed(vm, name)) {
+                // this job's snapshot from a process that died before removing it: no disk holds it now
+                log.info("event=snapshot-orphan vm={} job={} snapshot={}", src.vm(), jobId, orphan.value());
+                remove(vim, orphan, src.vm(), jobId);
+            }
+            ManagedObject snapshot = vim.createSnapshot(vm, name,
                     "BlockFerry job " + jobId + "; removed when its disks' syncs end", false);
             log.info("event=snapshot-created vm={} job={} snapshot={}", src.vm(), jobId, snapshot.value());
             JobSnapshot created;
