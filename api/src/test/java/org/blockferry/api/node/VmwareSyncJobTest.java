@@ -20,6 +20,7 @@ import org.blockferry.engine.job.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.vmware.ManagedObject;
 import org.blockferry.engine.vmware.VimClient;
+import org.blockferry.engine.vmware.VimTls;
 import org.blockferry.engine.vmware.VirtualDiskInfo;
 import org.blockferry.engine.vmware.VsphereCredentials;
 import org.blockferry.engine.vmware.testing.Vcsim;
@@ -88,7 +89,13 @@ class VmwareSyncJobTest {
             }
         }
         List<Integer> keys;
-        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+        VimTls tls;
+        try {
+            tls = vcsim.thumbprint() == null ? null : VimTls.pinnedThumbprint(vcsim.thumbprint());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new AssertionError(e);
+        }
+        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), tls)) {
             ManagedObject m = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
             keys = vim.virtualDisks(m).stream().map(VirtualDiskInfo::key).toList();
         }
@@ -214,6 +221,36 @@ class VmwareSyncJobTest {
                 Thread.sleep(50);
             }
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "cancel removes the job's snapshots");
+        }
+    }
+
+    @Test
+    void overTlsThePinnedThumbprintDecides() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-tls-");
+        try (Vcsim vcsim = Vcsim.start(List.of("-tls", "-username", USER, "-password", PASSWORD));
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            assertTrue(vcsim.sdkUrl().getScheme().equals("https"), vcsim.sdkUrl().toString());
+            Vm vm = vm(vcsim, dir);
+            Path image = vm.images().get(0);
+            Path password = vm.passwordFile();
+            Path ds = dir.resolve("ds");
+            Path target = vm.targets().get(0);
+            for (String thumbprint : List.of("00".repeat(32), vcsim.thumbprint())) {
+                JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
+                        Vcsim.VM_PATH, thumbprint, false, Map.of(DS_PREFIX, ds + "/"));
+                JobSpec spec = new JobSpec(thumbprint.startsWith("00") ? "wrong-cert" : "pinned", Vcsim.VM, source,
+                        List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", target.toString())), CopyMode.AUTO,
+                        null).validated();
+                JobRow row = sync(node, spec);
+                if (thumbprint.startsWith("00")) {
+                    assertEquals("failed", row.status());
+                    assertTrue(row.error().contains("does not match the pinned thumbprint"), row.error());
+                } else {
+                    assertEquals("completed", row.status(), row.error());
+                    assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofFile(target));
+                }
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
         }
     }
 

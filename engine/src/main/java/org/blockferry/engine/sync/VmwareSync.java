@@ -280,6 +280,16 @@ final class VmwareSync {
         } catch (VimFault.InvalidLogin e) {
             throw new InvalidInputException("source.user", "vCenter " + sdk + " refused the login of '" + src.user()
                     + "' (InvalidLogin: wrong user name or password)");
+        } catch (IOException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof javax.net.ssl.SSLException) { // not transient: retrying will not change the certificate
+                    throw new InvalidInputException(src.thumbprint() != null ? "source.thumbprint" : "source.url",
+                            "the TLS handshake with " + sdk + " failed (" + t.getMessage() + "): "
+                            + (src.thumbprint() != null ? "vCenter's certificate does not match the pinned thumbprint"
+                            : "vCenter's certificate is not trusted; pin it with source.thumbprint"));
+                }
+            }
+            throw e;
         }
     }
 
