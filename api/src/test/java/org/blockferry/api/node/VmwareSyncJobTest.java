@@ -174,6 +174,15 @@ class VmwareSyncJobTest {
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
 
+            vm.write(1, 8 * MIB, MIB, 5);
+            vcsim.failNext("QueryChangedDiskAreas", "FileFault");
+            JobRow fault = sync(node, vm.job("filefault", CopyMode.AUTO));
+            assertEquals("completed", fault.status(), fault.error());
+            assertTrue(fault.disks().stream().anyMatch(d -> d.mode().equals("full")
+                    && d.modeReason().contains("vCenter rejected changeId")), fault.disks().toString());
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+
             try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
                 // as if a process running job "again" had died with its snapshot
                 vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-again", "", false);
@@ -181,13 +190,15 @@ class VmwareSyncJobTest {
             JobRow again = sync(node, vm.job("again", CopyMode.AUTO));
             assertEquals("completed", again.status(), again.error());
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "the orphaned snapshot of the same job is removed too");
+            assertTargetsEqualImages(vm);
+            vm.write(0, 3 * MIB, MIB, 6);
+            JobRow after = sync(node, vm.job("after-crash", CopyMode.AUTO));
+            assertEquals("completed", after.status(), after.error());
+            for (JobRow.DiskRow d : after.disks()) {
+                assertEquals("full", d.mode(), "a sync resumed after a crash may have read two snapshots");
+                assertTrue(d.modeReason().contains("resumed after its process died"), d.modeReason());
+            }
 
-            vm.write(1, 8 * MIB, MIB, 5);
-            vcsim.failNext("QueryChangedDiskAreas", "FileFault");
-            JobRow fault = sync(node, vm.job("filefault", CopyMode.AUTO));
-            assertEquals("completed", fault.status(), fault.error());
-            assertTrue(fault.disks().stream().anyMatch(d -> d.mode().equals("full")
-                    && d.modeReason().contains("vCenter rejected changeId")), fault.disks().toString());
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
         }

@@ -71,20 +71,30 @@ final class VmwareSync {
         final ManagedObject snapshot;
         final List<VirtualDiskInfo> disks; // as of the snapshot: their changeIds are the next tokens
         final boolean cbtEnabledNow;
+        final boolean afterCrash; // an earlier snapshot of this job was left by a process that died
         int holders = 1;
 
         JobSnapshot(String key, ManagedObject vm, ManagedObject snapshot, List<VirtualDiskInfo> disks,
-                    boolean cbtEnabledNow) {
+                    boolean cbtEnabledNow, boolean afterCrash) {
             this.key = key;
             this.vm = vm;
             this.snapshot = snapshot;
             this.disks = disks;
             this.cbtEnabledNow = cbtEnabledNow;
+            this.afterCrash = afterCrash;
         }
     }
 
     /** Guarded by the VM's lock in {@link #VM_LOCKS}. */
     private static final Map<String, JobSnapshot> SNAPSHOTS = new ConcurrentHashMap<>();
+    /**
+     * A disk's changeId at the first snapshot of its job on this node. A retry resumes from its
+     * checkpoint with data from a newer snapshot, so what changed below the checkpoint in between
+     * is only covered if the token stays the first snapshot's changeId.
+     */
+    private static final Map<String, String> FIRST_CHANGE_IDS = new ConcurrentHashMap<>();
+    /** The token reference after a resume across a crash: the next sync must be full. */
+    static final String UNTRUSTED = "untrusted-after-crash";
 
     static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
                             LocalExport.Tools tools) throws IOException {
@@ -108,6 +118,9 @@ final class VmwareSync {
                 reason = "change tracking was off on the VM (enabled it now)";
             } else if (previous.isEmpty()) {
                 reason = "no change token yet for this disk and target";
+            } else if (previous.get().reference().equals(UNTRUSTED)) {
+                reason = "the last sync of this disk was resumed after its process died, from a newer snapshot:"
+                        + " what changed in between is unknown";
             } else if (previous.get().capacity() != at.capacityInBytes()) {
                 reason = "the disk's size changed (" + previous.get().capacity() + " -> " + at.capacityInBytes()
                         + " bytes)";
@@ -149,7 +162,8 @@ final class VmwareSync {
             boolean full = base == null;
             List<ChangedArea> plannedAreas = List.copyOf(areas);
             CopyJob.Planner planner = (s, connection) -> plan(s.size(), plannedAreas, full);
-            String token = at.changeId();
+            String firstKey = held.key + " " + at.key();
+            String token = held.afterCrash ? UNTRUSTED : FIRST_CHANGE_IDS.computeIfAbsent(firstKey, k -> at.changeId());
             JobSnapshot snap = held;
             AtomicBoolean released = new AtomicBoolean();
             DiskSync.Tracking tracking = new DiskSync.Tracking() {
@@ -160,6 +174,7 @@ final class VmwareSync {
 
                 @Override
                 public void completed() {
+                    FIRST_CHANGE_IDS.remove(firstKey);
                 }
 
                 @Override
@@ -207,7 +222,8 @@ final class VmwareSync {
                 enabled = true; // by this job a moment ago, before a disk's retry
             }
             String name = "blockferry-" + jobId;
-            for (ManagedObject orphan : vim.snapshotsNamed(vm, name)) {
+            List<ManagedObject> orphans = vim.snapshotsNamed(vm, name);
+            for (ManagedObject orphan : orphans) {
                 // this job's snapshot from a process that died before removing it: no disk holds it now
                 log.info("event=snapshot-orphan vm={} job={} snapshot={}", src.vm(), jobId, orphan.value());
                 remove(vim, orphan, src.vm(), jobId);
@@ -217,7 +233,7 @@ final class VmwareSync {
             log.info("event=snapshot-created vm={} job={} snapshot={}", src.vm(), jobId, snapshot.value());
             JobSnapshot created;
             try {
-                created = new JobSnapshot(key, vm, snapshot, vim.virtualDisks(vm), enabled);
+                created = new JobSnapshot(key, vm, snapshot, vim.virtualDisks(vm), enabled, !orphans.isEmpty());
             } catch (IOException | RuntimeException e) {
                 remove(vim, snapshot, src.vm(), jobId);
                 throw e;
