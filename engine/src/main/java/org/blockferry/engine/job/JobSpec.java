@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -27,12 +28,45 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern BITMAP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,1022}");
     /** {@code nbd}: any NBD export or local image, full copies; {@code qemu}: qcow2 dirty bitmaps. */
-    public static final List<String> SOURCE_KINDS = List.of("nbd", "qemu");
+    public static final List<String> SOURCE_KINDS = List.of("nbd", "qemu", "vmware");
 
-    /** Where the disks come from. {@code kind} selects the source type; the seam for qemu and vmware. */
+    /**
+     * Where the disks come from. {@code kind} selects the source type; the other fields are the
+     * vCenter of a {@code vmware} source (and must be absent for the other kinds).
+     *
+     * @param url          the vCenter SDK endpoint, {@code https://vc.example/sdk}
+     * @param user         the vSphere user
+     * @param passwordFile a file whose first line is the password (never the password itself)
+     * @param passwordEnv  or the name of an environment variable of this node holding it
+     * @param vm           the VM's inventory path, {@code DC0/vm/folder/name}
+     * @param thumbprint   the SHA-256 thumbprint of vCenter's certificate (pinned); without it
+     *                     and without {@code insecure}, the JVM's trusted CAs decide
+     * @param insecure     trust any certificate (tests, labs)
+     * @param datastoreMap datastore-mapped mode: a VMDK {@code [datastore] dir/} prefix to the
+     *                     local directory where its flat raw image can be read
+     */
     @JsonIgnoreProperties(ignoreUnknown = false)
-    public record Source(@JsonProperty("kind") String kind) implements CborSerializable {
+    public record Source(@JsonProperty("kind") String kind, @JsonProperty("url") String url,
+                         @JsonProperty("user") String user, @JsonProperty("password_file") String passwordFile,
+                         @JsonProperty("password_env") String passwordEnv, @JsonProperty("vm") String vm,
+                         @JsonProperty("thumbprint") String thumbprint, @JsonProperty("insecure") boolean insecure,
+                         @JsonProperty("datastore_map") Map<String, String> datastoreMap) implements CborSerializable {
         public static final Source NBD = new Source("nbd");
+
+        public Source(String kind) {
+            this(kind, null, null, null, null, null, null, false, null);
+        }
+
+        /** A vCenter source; {@code passwordFile} is a path, never the password. */
+        public static Source vmware(String url, String user, String passwordFile, String vm, String thumbprint,
+                                    boolean insecure, Map<String, String> datastoreMap) {
+            return new Source("vmware", url, user, passwordFile, null, vm, thumbprint, insecure, datastoreMap);
+        }
+
+        @Override
+        public String toString() { // no secrets here, but keep the shape short in logs
+            return "vmware".equals(kind) ? "Source[vmware " + user + "@" + url + " vm=" + vm + "]" : "Source[" + kind + "]";
+        }
     }
 
     /**
@@ -84,6 +118,11 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("source.kind", "'" + src.kind() + "' is not a supported source kind"
                     + " (supported: " + String.join(", ", SOURCE_KINDS) + ")");
         }
+        if (src.kind().equals("vmware")) {
+            vcenter(src);
+        } else {
+            onlyForVmware(src);
+        }
         if (disks == null || disks.isEmpty()) {
             throw new InvalidInputException("disks", "at least one disk is required");
         }
@@ -101,9 +140,13 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             if (!ids.add(d.id())) {
                 throw new InvalidInputException(field + ".id", "'" + d.id() + "' is used by another disk of the job");
             }
-            DiskLocation.parse(field + ".source", d.source());
+            if (src.kind().equals("vmware")) {
+                vmdk(field + ".source", d.source());
+            } else {
+                DiskLocation.parse(field + ".source", d.source());
+                absolute(field + ".source", d.source());
+            }
             DiskLocation.parse(field + ".target", d.target());
-            absolute(field + ".source", d.source());
             absolute(field + ".target", d.target());
             if (d.bitmap() != null) {
                 if (!src.kind().equals("qemu") || !d.source().contains("://")) {
@@ -126,6 +169,79 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     + opts.maxParallelDisks());
         }
         return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
+    }
+
+    private static final Pattern VMDK = Pattern.compile("\\[[^\\]]+\\] \\S.*\\.vmdk");
+
+    /** A vmware disk's source: its VMDK file name as vCenter reports it, or its device key. */
+    private static void vmdk(String field, String source) {
+        if (source == null || !(VMDK.matcher(source).matches() || source.matches("[0-9]{1,10}"))) {
+            throw new InvalidInputException(field, "'" + source + "' must be the disk's VMDK file name as vCenter"
+                    + " reports it ('[datastore1] vm/vm.vmdk') or its device key (2000)");
+        }
+    }
+
+    private static void vcenter(Source s) {
+        if (s.url() == null || s.url().isBlank()) {
+            throw new InvalidInputException("source.url", "is required for source kind vmware (https://vcenter/sdk)");
+        }
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(s.url());
+        } catch (java.net.URISyntaxException e) {
+            throw new InvalidInputException("source.url", "'" + s.url() + "' is not a URL: " + e.getReason());
+        }
+        if (!("https".equals(uri.getScheme()) || "http".equals(uri.getScheme())) || uri.getHost() == null) {
+            throw new InvalidInputException("source.url", "'" + s.url() + "' must be an https:// URL of vCenter's SDK");
+        }
+        if (s.user() == null || s.user().isBlank()) {
+            throw new InvalidInputException("source.user", "is required for source kind vmware");
+        }
+        if ((s.passwordFile() == null) == (s.passwordEnv() == null)) {
+            throw new InvalidInputException("source.password_file", "give exactly one of password_file (a file"
+                    + " holding the password) or password_env (an environment variable); never the password itself");
+        }
+        if (s.passwordFile() != null && !java.nio.file.Path.of(s.passwordFile()).isAbsolute()) {
+            throw new InvalidInputException("source.password_file", "'" + s.passwordFile() + "' must be an absolute path");
+        }
+        if (s.passwordEnv() != null && !s.passwordEnv().matches("[A-Za-z_][A-Za-z0-9_]{0,127}")) {
+            throw new InvalidInputException("source.password_env", "'" + s.passwordEnv()
+                    + "' is not an environment variable name");
+        }
+        if (s.vm() == null || s.vm().isBlank() || !s.vm().contains("/")) {
+            throw new InvalidInputException("source.vm", "'" + s.vm() + "' must be the VM's inventory path"
+                    + " (datacenter/vm/folder/name)");
+        }
+        if (s.thumbprint() != null && !s.thumbprint().matches("([0-9A-Fa-f]{2}:?){32}")) {
+            throw new InvalidInputException("source.thumbprint", "must be the SHA-256 thumbprint of vCenter's"
+                    + " certificate (64 hex digits, colons allowed)");
+        }
+        if (s.thumbprint() != null && s.insecure()) {
+            throw new InvalidInputException("source.insecure", "contradicts source.thumbprint (give one of them)");
+        }
+        if (s.datastoreMap() == null || s.datastoreMap().isEmpty()) {
+            throw new InvalidInputException("source.datastore_map", "is required: map each '[datastore] dir/' to the"
+                    + " local directory holding its flat raw images");
+        }
+        for (Map.Entry<String, String> e : s.datastoreMap().entrySet()) {
+            if (!e.getKey().matches("\\[[^\\]]+\\].*")) {
+                throw new InvalidInputException("source.datastore_map", "key '" + e.getKey() + "' must start with"
+                        + " '[datastore]'");
+            }
+            if (e.getValue() == null || !java.nio.file.Path.of(e.getValue()).isAbsolute()) {
+                throw new InvalidInputException("source.datastore_map[" + e.getKey() + "]", "'" + e.getValue()
+                        + "' must be an absolute local path");
+            }
+        }
+    }
+
+    private static void onlyForVmware(Source s) {
+        String field = s.url() != null ? "url" : s.user() != null ? "user" : s.passwordFile() != null ? "password_file"
+                : s.passwordEnv() != null ? "password_env" : s.vm() != null ? "vm" : s.thumbprint() != null
+                ? "thumbprint" : s.insecure() ? "insecure" : s.datastoreMap() != null ? "datastore_map" : null;
+        if (field != null) {
+            throw new InvalidInputException("source." + field, "is for source kind vmware only");
+        }
     }
 
     /** A job may run in another process or on another node: a relative path would mean nothing there. */

@@ -46,6 +46,10 @@ public final class JobSpecReader {
             }
             return spec;
         } catch (UnrecognizedPropertyException e) {
+            if (path(e).equals("source.password")) {
+                throw new InvalidInputException(path(e), "a job spec never holds the vCenter password: give"
+                        + " password_file (a file holding it) or password_env (an environment variable)");
+            }
             throw new InvalidInputException(path(e), "unknown field '" + e.getPropertyName() + "'");
         } catch (ValueInstantiationException e) {
             if (e.getCause() instanceof InvalidInputException invalid) {

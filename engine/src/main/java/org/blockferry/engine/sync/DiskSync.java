@@ -42,12 +42,16 @@ public final class DiskSync implements AutoCloseable {
     private final Tracking tracking;
 
     /** What a sync does with change tracking once it completed. */
-    private interface Tracking {
+    interface Tracking {
         /** The token to store with the completed disk (null: none). */
         String token(String target, long capacity);
 
         /** Removes what the next sync no longer needs. */
         void completed();
+
+        /** After the source closed, on success, failure and cancel alike (a vmware snapshot goes). */
+        default void closed() {
+        }
     }
 
     private static final Tracking NONE = new Tracking() {
@@ -61,7 +65,7 @@ public final class DiskSync implements AutoCloseable {
         }
     };
 
-    private DiskSync(NbdDiskSource source, CopyJob.Planner planner, CopyMode mode, String reason, Tracking tracking) {
+    DiskSync(NbdDiskSource source, CopyJob.Planner planner, CopyMode mode, String reason, Tracking tracking) {
         this.source = source;
         this.planner = planner;
         this.mode = mode;
@@ -98,7 +102,11 @@ public final class DiskSync implements AutoCloseable {
 
     @Override
     public void close() {
-        source.close();
+        try {
+            source.close();
+        } finally {
+            tracking.closed();
+        }
     }
 
     /**
@@ -109,8 +117,11 @@ public final class DiskSync implements AutoCloseable {
     public static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
                                    LocalExport.Tools tools) throws IOException {
         String field = "disk " + disk.id() + " source";
-        DiskLocation location = DiskLocation.parse(field, disk.source());
         String kind = spec.source().kind();
+        if (kind.equals("vmware")) {
+            return VmwareSync.prepare(jobId, spec, disk, tokens, tools);
+        }
+        DiskLocation location = DiskLocation.parse(field, disk.source());
         if (kind.equals("nbd")) {
             NbdDiskSource source = NbdDiskSource.open(field, location, NbdOptions.DEFAULT, tools);
             return new DiskSync(source, CopyJob.Planner.FULL, CopyMode.FULL, spec.mode() == CopyMode.FULL
@@ -231,7 +242,7 @@ public final class DiskSync implements AutoCloseable {
                 CopyMode.INCREMENTAL, "changes recorded in bitmap '" + bitmap + "' of the export", tracking);
     }
 
-    private static Optional<ChangeToken> lastToken(ChangeTokens tokens, JobSpec.Disk disk) throws IOException {
+    static Optional<ChangeToken> lastToken(ChangeTokens tokens, JobSpec.Disk disk) throws IOException {
         try {
             return tokens.last(disk.source(), disk.target()).flatMap(ChangeToken::parse);
         } catch (IOException e) {

@@ -167,6 +167,25 @@ public final class VimClient implements AutoCloseable {
         return info == null ? 0 : count(info.children("rootSnapshotList"));
     }
 
+    /** The VM's snapshots of this name anywhere in its tree (e.g. left behind by a crashed process). */
+    public List<ManagedObject> snapshotsNamed(ManagedObject vm, String name) throws IOException {
+        XmlNode info = retrieve(vm, "snapshot").get("snapshot");
+        List<ManagedObject> found = new ArrayList<>();
+        if (info != null) {
+            collect(info.children("rootSnapshotList"), name, found);
+        }
+        return found;
+    }
+
+    private static void collect(List<XmlNode> trees, String name, List<ManagedObject> found) {
+        for (XmlNode t : trees) {
+            if (name.equals(t.text("name"))) {
+                found.add(t.child("snapshot").asManagedObject());
+            }
+            collect(t.children("childSnapshotList"), name, found);
+        }
+    }
+
     private static int count(List<XmlNode> trees) {
         int n = 0;
         for (XmlNode t : trees) {

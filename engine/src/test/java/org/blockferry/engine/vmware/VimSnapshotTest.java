@@ -42,6 +42,20 @@ class VimSnapshotTest {
     }
 
     @Test
+    void snapshotsAreFoundByNameAnywhereInTheTree() throws IOException {
+        ManagedObject first = vim.createSnapshot(vm, "blockferry-a", "", false);
+        ManagedObject child = vim.createSnapshot(vm, "other", "", false);
+        ManagedObject grandchild = vim.createSnapshot(vm, "blockferry-a", "", false);
+        assertEquals(java.util.List.of(first, grandchild), vim.snapshotsNamed(vm, "blockferry-a"));
+        assertEquals(java.util.List.of(child), vim.snapshotsNamed(vm, "other"));
+        assertEquals(java.util.List.of(), vim.snapshotsNamed(vm, "none"));
+        vim.removeSnapshot(grandchild);
+        vim.removeSnapshot(child);
+        vim.removeSnapshot(first);
+        assertEquals(java.util.List.of(), vim.snapshotsNamed(vm, "blockferry-a"));
+    }
+
+    @Test
     void failedSnapshotIsAFaultWithItsType() throws IOException {
         vcsim.failNext("CreateSnapshot_Task", "SnapshotFault");
         VimFault f = assertThrows(VimFault.class, () -> vim.createSnapshot(vm, "x", "", false));

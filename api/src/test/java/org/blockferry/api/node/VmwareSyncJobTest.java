@@ -1,0 +1,296 @@
+package org.blockferry.api.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.actor.JobReply;
+import org.blockferry.engine.job.ChangeToken;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.vmware.ManagedObject;
+import org.blockferry.engine.vmware.VimClient;
+import org.blockferry.engine.vmware.VimTls;
+import org.blockferry.engine.vmware.VirtualDiskInfo;
+import org.blockferry.engine.vmware.VsphereCredentials;
+import org.blockferry.engine.vmware.testing.Vcsim;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.readside.JobRow;
+import org.junit.jupiter.api.Test;
+
+/**
+ * vmware source kind through the job path on H2, against vcsim with its CBT layer, in
+ * datastore-mapped mode: the VM's two VMDKs are local raw images the test writes as the guest
+ * would, recording each write with the simulator's CBT as well.
+ */
+class VmwareSyncJobTest {
+    private static final long MIB = 1L << 20;
+    private static final String USER = "bf";
+    private static final String PASSWORD = "s3cret";
+    private static final String DS_PREFIX = "[LocalDS_0] " + Vcsim.VM + "/";
+
+    /** One simulated VM: its disks' keys and images, and the targets. */
+    private record Vm(Vcsim vcsim, Path dir, Path passwordFile, List<Integer> keys, List<Path> images,
+                      List<Path> targets) {
+
+        JobSpec job(String jobId, CopyMode mode) {
+            return job(jobId, mode, passwordFile, Vcsim.VM_PATH);
+        }
+
+        JobSpec job(String jobId, CopyMode mode, Path password, String vmPath) {
+            JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
+                    vmPath, null, false, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+            return new JobSpec(jobId, Vcsim.VM, source, List.of(
+                    new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", targets.get(0).toString()),
+                    new JobSpec.Disk("d2", String.valueOf(keys.get(1)), targets.get(1).toString())), mode, null)
+                    .validated();
+        }
+
+        /** A guest write: random bytes into the image, and the same range recorded by CBT. */
+        void write(int disk, long offset, long length, long seed) throws IOException {
+            writeImage(images.get(disk), offset, length, seed);
+            vcsim.write(Vcsim.VM, keys.get(disk), offset, length);
+        }
+    }
+
+    private static void writeImage(Path image, long offset, long length, long seed) throws IOException {
+        byte[] data = new byte[(int) length];
+        new Random(seed).nextBytes(data);
+        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+            f.seek(offset);
+            f.write(data);
+        }
+    }
+
+    private static Vm vm(Vcsim vcsim, Path dir) throws IOException {
+        Path ds = Files.createDirectories(dir.resolve("ds"));
+        Path password = dir.resolve("vc-password");
+        Files.writeString(password, PASSWORD + "\n");
+        List<Path> images = List.of(ds.resolve("disk1.vmdk"), ds.resolve("disk2.vmdk"));
+        long[][] data = {{0, 2 * MIB, 9 * MIB, MIB, 20 * MIB, 3 * MIB}, {4 * MIB, 4 * MIB, 30 * MIB, 2 * MIB}};
+        for (int i = 0; i < 2; i++) {
+            try (RandomAccessFile f = new RandomAccessFile(images.get(i).toFile(), "rw")) {
+                f.setLength(32 * MIB); // sparse: the gaps are holes
+            }
+            for (int j = 0; j < data[i].length; j += 2) {
+                writeImage(images.get(i), data[i][j], data[i][j + 1], 100L * i + j);
+            }
+        }
+        List<Integer> keys;
+        VimTls tls;
+        try {
+            tls = vcsim.thumbprint() == null ? null : VimTls.pinnedThumbprint(vcsim.thumbprint());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new AssertionError(e);
+        }
+        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), tls)) {
+            ManagedObject m = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
+            keys = vim.virtualDisks(m).stream().map(VirtualDiskInfo::key).toList();
+        }
+        for (int i = 0; i < 2; i++) {
+            vcsim.allocateFromImage(Vcsim.VM, keys.get(i), images.get(i));
+        }
+        return new Vm(vcsim, dir, password, keys, images, List.of(dir.resolve("t1.img"), dir.resolve("t2.img")));
+    }
+
+    private static JobRow sync(Node node, JobSpec spec) throws Exception {
+        JobReply reply = node.jobs().submit(spec).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        assertInstanceOf(JobReply.Accepted.class, reply, reply.toString());
+        return NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(3));
+    }
+
+    private static void assertTargetsEqualImages(Vm vm) {
+        for (int i = 0; i < 2; i++) {
+            assertEquals(DiskChecksum.ofFile(vm.images().get(i)), DiskChecksum.ofFile(vm.targets().get(i)), "disk " + i);
+        }
+    }
+
+    @Test
+    void fullThenIncrementalThenCbtResetFallsBackToFull() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-job-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+
+            JobRow full = sync(node, vm.job("full", CopyMode.AUTO));
+            assertEquals("completed", full.status(), full.error());
+            long[] allocated = {6 * MIB, 6 * MIB};
+            for (int i = 0; i < 2; i++) {
+                JobRow.DiskRow d = full.disks().get(i);
+                assertEquals("full", d.mode(), d.modeReason());
+                assertTrue(d.modeReason().contains("change tracking was off on the VM"), d.modeReason());
+                assertEquals(allocated[i], d.totalBytes(), "total_bytes = the allocated areas, not the capacity");
+                assertEquals(32 * MIB, d.capacity());
+                assertEquals("vmware", ChangeToken.parse(d.changeToken()).orElseThrow().kind());
+            }
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "the job's snapshots are removed");
+
+            vm.write(0, 2 * MIB, MIB, 1); // next to allocated data
+            vm.write(0, 14 * MIB, 512 * 1024, 2); // into a hole
+            vm.write(1, 31 * MIB, MIB, 3);
+            JobRow inc = sync(node, vm.job("inc", CopyMode.INCREMENTAL));
+            assertEquals("completed", inc.status(), inc.error());
+            long[] changed = {MIB + 512 * 1024, MIB};
+            for (int i = 0; i < 2; i++) {
+                JobRow.DiskRow d = inc.disks().get(i);
+                assertEquals("incremental", d.mode(), d.modeReason());
+                assertTrue(d.modeReason().contains("changes since changeId"), d.modeReason());
+                assertEquals(changed[i], d.totalBytes(), "only the changed areas");
+                assertTrue(d.bytesWritten() + d.bytesZeroed() <= changed[i], "moved only the changes");
+            }
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+
+            JobRow nothing = sync(node, vm.job("none", CopyMode.AUTO));
+            assertEquals("completed", nothing.status(), nothing.error());
+            assertEquals(0, nothing.disks().get(0).totalBytes(), "nothing changed: nothing moved");
+
+            vcsim.resetTracking(Vcsim.VM, vm.keys().get(0));
+            vm.write(0, 25 * MIB, MIB, 4);
+            JobRow refused = sync(node, vm.job("reset-inc", CopyMode.INCREMENTAL));
+            assertEquals("failed", refused.status());
+            assertTrue(refused.error().contains("CBT was reset on the disk"), refused.error());
+            assertTrue(refused.error().contains("d1"), "names the disk: " + refused.error());
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "no snapshot left by a failed job");
+
+            JobRow auto = sync(node, vm.job("reset-auto", CopyMode.AUTO));
+            assertEquals("completed", auto.status(), auto.error());
+            JobRow.DiskRow d1 = auto.disks().stream().filter(d -> d.diskId().equals("d1")).findFirst().orElseThrow();
+            assertEquals("full", d1.mode());
+            assertTrue(d1.modeReason().contains("CBT was reset on the disk"), d1.modeReason());
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+
+            vm.write(1, 8 * MIB, MIB, 5);
+            vcsim.failNext("QueryChangedDiskAreas", "FileFault");
+            JobRow fault = sync(node, vm.job("filefault", CopyMode.AUTO));
+            assertEquals("completed", fault.status(), fault.error());
+            assertTrue(fault.disks().stream().anyMatch(d -> d.mode().equals("full")
+                    && d.modeReason().contains("vCenter rejected changeId")), fault.disks().toString());
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                // as if a process running job "again" had died with its snapshot
+                vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-again", "", false);
+            }
+            JobRow again = sync(node, vm.job("again", CopyMode.AUTO));
+            assertEquals("completed", again.status(), again.error());
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "the orphaned snapshot of the same job is removed too");
+            assertTargetsEqualImages(vm);
+            vm.write(0, 3 * MIB, MIB, 6);
+            JobRow after = sync(node, vm.job("after-crash", CopyMode.AUTO));
+            assertEquals("completed", after.status(), after.error());
+            for (JobRow.DiskRow d : after.disks()) {
+                assertEquals("full", d.mode(), "a sync resumed after a crash may have read two snapshots");
+                assertTrue(d.modeReason().contains("resumed after its process died"), d.modeReason());
+            }
+
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    @Test
+    void aCancelledJobLeavesNoSnapshot() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-cancel-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            JobSpec local = vm.job("cancel", CopyMode.AUTO);
+            JobSpec spec = new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
+                    new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
+                    new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, null).validated();
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
+            Thread.sleep(300);
+            assertEquals(1, vcsim.snapshots(Vcsim.VM), "one snapshot for both disks of the job");
+            node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals("cancelled", row.status(), String.valueOf(row.error()));
+            while (vcsim.snapshots(Vcsim.VM) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "cancel removes the job's snapshots");
+        }
+    }
+
+    @Test
+    void overTlsThePinnedThumbprintDecides() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-tls-");
+        try (Vcsim vcsim = Vcsim.start(List.of("-tls", "-username", USER, "-password", PASSWORD));
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            assertTrue(vcsim.sdkUrl().getScheme().equals("https"), vcsim.sdkUrl().toString());
+            Vm vm = vm(vcsim, dir);
+            Path image = vm.images().get(0);
+            Path password = vm.passwordFile();
+            Path ds = dir.resolve("ds");
+            Path target = vm.targets().get(0);
+            for (String thumbprint : List.of("00".repeat(32), vcsim.thumbprint())) {
+                JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
+                        Vcsim.VM_PATH, thumbprint, false, Map.of(DS_PREFIX, ds + "/"));
+                JobSpec spec = new JobSpec(thumbprint.startsWith("00") ? "wrong-cert" : "pinned", Vcsim.VM, source,
+                        List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", target.toString())), CopyMode.AUTO,
+                        null).validated();
+                JobRow row = sync(node, spec);
+                if (thumbprint.startsWith("00")) {
+                    assertEquals("failed", row.status());
+                    assertTrue(row.error().contains("does not match the pinned thumbprint"), row.error());
+                } else {
+                    assertEquals("completed", row.status(), row.error());
+                    assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofFile(target));
+                }
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    @Test
+    void badCredentialsAndAMissingVmAreClearJobErrors() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-bad-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            Path wrong = dir.resolve("wrong-password");
+            Files.writeString(wrong, "not-it\n");
+
+            JobRow login = sync(node, vm.job("bad-login", CopyMode.AUTO, wrong, Vcsim.VM_PATH));
+            assertEquals("failed", login.status());
+            assertTrue(login.error().contains("refused the login of 'bf'"), login.error());
+            assertFalse(login.error().contains("not-it"), "the password is never shown: " + login.error());
+
+            JobRow missing = sync(node, vm.job("no-vm", CopyMode.AUTO, vm.passwordFile(), "DC0/vm/nope"));
+            assertEquals("failed", missing.status());
+            assertTrue(missing.error().contains("no VM at inventory path 'DC0/vm/nope'"), missing.error());
+
+            JobRow noFile = sync(node, vm.job("no-pw", CopyMode.AUTO, dir.resolve("absent"), Vcsim.VM_PATH));
+            assertEquals("failed", noFile.status());
+            assertTrue(noFile.error().contains("password_file"), noFile.error());
+
+            for (Path t : vm.targets()) {
+                assertFalse(Files.exists(t), "no target was created");
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+}

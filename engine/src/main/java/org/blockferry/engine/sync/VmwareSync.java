@@ -1,0 +1,370 @@
+package org.blockferry.engine.sync;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.blockferry.engine.copy.CopyJob;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.job.ChangeToken;
+import org.blockferry.engine.job.ChangeTokens;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.engine.plan.Extent;
+import org.blockferry.engine.plan.ExtentKind;
+import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.vmware.ChangedArea;
+import org.blockferry.engine.vmware.ManagedObject;
+import org.blockferry.engine.vmware.VimClient;
+import org.blockferry.engine.vmware.VimFault;
+import org.blockferry.engine.vmware.VimTls;
+import org.blockferry.engine.vmware.VirtualDiskInfo;
+import org.blockferry.engine.vmware.VsphereCredentials;
+import org.blockferry.nbd.NbdOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sync of one disk of a vSphere VM with Changed Block Tracking.
+ *
+ * <p>Each disk sync logs in with its own session. The disks of a job share ONE snapshot,
+ * {@code blockferry-<job>}, so they are copied as of the same moment: the first disk to start
+ * enables CBT on the VM if it is off and takes it, later disks of the job (and retries) on this
+ * node join it, and the last disk to close removes it, whether it succeeded, failed or was
+ * cancelled. (With {@code max_parallel_disks} below the disk count, a disk that starts after
+ * all earlier ones ended takes a new snapshot: still correct, a later moment.) Each disk's
+ * changeId read right after the snapshot, under the VM's lock, is the token the next sync asks
+ * "changed since" with. A full sync copies the areas of changeId {@code *} (allocated) and
+ * zeroes the rest of the target; an incremental one copies the areas changed since the stored
+ * changeId. A reset CBT (another UUID part) or a changeId vCenter rejects (FileFault) means a
+ * full copy in mode {@code auto} and an error in mode {@code incremental}.
+ *
+ * <p>Data path, datastore-mapped mode: the VMDK's file name ({@code [ds] dir/disk.vmdk}) is
+ * mapped through {@code source.datastore_map} to a local flat raw image, read through nbdkit's
+ * {@code file} plugin. In production the same areas would be read through {@code nbdkit vddk}
+ * from the snapshot (see {@link org.blockferry.engine.vmware.NbdkitVddkCommand}).
+ */
+final class VmwareSync {
+    private static final Logger log = LoggerFactory.getLogger(VmwareSync.class);
+    private static final Map<String, Object> VM_LOCKS = new ConcurrentHashMap<>();
+    /** Which job of this node last enabled CBT on a VM: its other disks say so too. */
+    private static final Map<String, String> ENABLED_BY = new ConcurrentHashMap<>();
+
+    private VmwareSync() {
+    }
+
+    /** The job's snapshot on a VM, shared by the job's disks on this node while any of them holds it. */
+    private static final class JobSnapshot {
+        final String key;
+        final ManagedObject vm;
+        final ManagedObject snapshot;
+        final List<VirtualDiskInfo> disks; // as of the snapshot: their changeIds are the next tokens
+        final boolean cbtEnabledNow;
+        final boolean afterCrash; // an earlier snapshot of this job was left by a process that died
+        int holders = 1;
+
+        JobSnapshot(String key, ManagedObject vm, ManagedObject snapshot, List<VirtualDiskInfo> disks,
+                    boolean cbtEnabledNow, boolean afterCrash) {
+            this.key = key;
+            this.vm = vm;
+            this.snapshot = snapshot;
+            this.disks = disks;
+            this.cbtEnabledNow = cbtEnabledNow;
+            this.afterCrash = afterCrash;
+        }
+    }
+
+    /** Guarded by the VM's lock in {@link #VM_LOCKS}. */
+    private static final Map<String, JobSnapshot> SNAPSHOTS = new ConcurrentHashMap<>();
+    /**
+     * A disk's changeId at the first snapshot of its job on this node. A retry resumes from its
+     * checkpoint with data from a newer snapshot, so what changed below the checkpoint in between
+     * is only covered if the token stays the first snapshot's changeId.
+     */
+    private static final Map<String, String> FIRST_CHANGE_IDS = new ConcurrentHashMap<>();
+    /** The token reference after a resume across a crash: the next sync must be full. */
+    static final String UNTRUSTED = "untrusted-after-crash";
+
+    static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
+                            LocalExport.Tools tools) throws IOException {
+        JobSpec.Source src = spec.source();
+        String field = "disk " + disk.id() + " source";
+        VimClient vim = connect(src);
+        JobSnapshot held = null;
+        try {
+            ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
+                    "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
+            Path image = mapped(src.datastoreMap(), find(vim.virtualDisks(vm), disk, field, src.vm()).fileName(), field);
+            held = acquire(vim, vm, src, jobId);
+            VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
+            Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
+            CopyMode requested = spec.mode();
+            String base = null;
+            String reason;
+            if (requested == CopyMode.FULL) {
+                reason = "full copy requested";
+            } else if (held.cbtEnabledNow) {
+                reason = "change tracking was off on the VM (enabled it now)";
+            } else if (previous.isEmpty()) {
+                reason = "no change token yet for this disk and target";
+            } else if (previous.get().reference().equals(UNTRUSTED)) {
+                reason = "the last sync of this disk was resumed after its process died, from a newer snapshot:"
+                        + " what changed in between is unknown";
+            } else if (previous.get().capacity() != at.capacityInBytes()) {
+                reason = "the disk's size changed (" + previous.get().capacity() + " -> " + at.capacityInBytes()
+                        + " bytes)";
+            } else if (!previous.get().target().equals(DiskSync.fingerprint(disk.target()))) {
+                reason = "the target was replaced since the last sync (" + disk.target() + ")";
+            } else if (at.changeId() == null || !uuid(at.changeId()).equals(uuid(previous.get().reference()))) {
+                reason = "CBT was reset on the disk (changeId '" + previous.get().reference() + "' is no longer valid)";
+            } else {
+                base = previous.get().reference();
+                reason = "changes since changeId '" + base + "'";
+            }
+            if (requested == CopyMode.INCREMENTAL && base == null) {
+                throw new InvalidInputException(field, "an incremental sync is not possible: " + reason
+                        + " (use mode auto, which falls back to a full copy, or full)");
+            }
+            List<ChangedArea> areas;
+            if (base != null) {
+                try {
+                    areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, base);
+                } catch (VimFault.FileFault | VimFault.ChangeTrackingDisabled f) {
+                    String why = "vCenter rejected changeId '" + base + "' (" + f.faultType() + ")";
+                    if (requested == CopyMode.INCREMENTAL) {
+                        throw new InvalidInputException(field, "an incremental sync is not possible: " + why
+                                + " (use mode auto, which falls back to a full copy, or full)");
+                    }
+                    reason = why;
+                    base = null;
+                    areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, "*");
+                }
+            } else {
+                areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, "*");
+            }
+            if (!Files.isRegularFile(image)) {
+                throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
+                        + " does not exist");
+            }
+            NbdDiskSource source = NbdDiskSource.open(field, new DiskLocation.LocalImage(image), NbdOptions.DEFAULT,
+                    tools);
+            boolean full = base == null;
+            List<ChangedArea> plannedAreas = List.copyOf(areas);
+            CopyJob.Planner planner = (s, connection) -> plan(s.size(), plannedAreas, full);
+            String firstKey = held.key + " " + at.key();
+            String token = held.afterCrash ? UNTRUSTED : FIRST_CHANGE_IDS.computeIfAbsent(firstKey, k -> at.changeId());
+            JobSnapshot snap = held;
+            AtomicBoolean released = new AtomicBoolean();
+            DiskSync.Tracking tracking = new DiskSync.Tracking() {
+                @Override
+                public String token(String target, long capacity) {
+                    return new ChangeToken("vmware", token, capacity, DiskSync.fingerprint(target)).format();
+                }
+
+                @Override
+                public void completed() {
+                    FIRST_CHANGE_IDS.remove(firstKey);
+                }
+
+                @Override
+                public void closed() {
+                    if (released.compareAndSet(false, true)) {
+                        release(vim, snap, src.vm(), jobId);
+                    }
+                }
+            };
+            held = null; // the tracking holds it now
+            return new DiskSync(source, planner, full ? CopyMode.FULL : CopyMode.INCREMENTAL,
+                    full ? reason + ": full copy" : reason, tracking);
+        } catch (VimFault.ManagedObjectNotFound e) {
+            release(vim, held, src.vm(), jobId);
+            throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + src.url()
+                    + ": " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            release(vim, held, src.vm(), jobId);
+            throw e;
+        }
+    }
+
+    /**
+     * The job's snapshot of the VM: the one another disk of the job holds, or a new one (after
+     * enabling CBT if it is off). The disks' changeIds are read right after it is taken, under
+     * the VM's lock, so no other snapshot of this node falls in between.
+     */
+    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId)
+            throws IOException {
+        String vmKey = src.url() + " " + src.vm();
+        String key = vmKey + " " + jobId;
+        synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
+            JobSnapshot shared = SNAPSHOTS.get(key);
+            if (shared != null) {
+                shared.holders++;
+                return shared;
+            }
+            boolean enabled = false;
+            if (!vim.changeTrackingEnabled(vm)) {
+                vim.enableChangeTracking(vm);
+                enabled = true;
+                ENABLED_BY.put(vmKey, jobId);
+                log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
+            } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
+                enabled = true; // by this job a moment ago, before a disk's retry
+            }
+            String name = "blockferry-" + jobId;
+            List<ManagedObject> orphans = vim.snapshotsNamed(vm, name);
+            for (ManagedObject orphan : orphans) {
+                // this job's snapshot from a process that died before removing it: no disk holds it now
+                log.info("event=snapshot-orphan vm={} job={} snapshot={}", src.vm(), jobId, orphan.value());
+                remove(vim, orphan, src.vm(), jobId);
+            }
+            ManagedObject snapshot = vim.createSnapshot(vm, name,
+                    "BlockFerry job " + jobId + "; removed when its disks' syncs end", false);
+            log.info("event=snapshot-created vm={} job={} snapshot={}", src.vm(), jobId, snapshot.value());
+            JobSnapshot created;
+            try {
+                created = new JobSnapshot(key, vm, snapshot, vim.virtualDisks(vm), enabled, !orphans.isEmpty());
+            } catch (IOException | RuntimeException e) {
+                remove(vim, snapshot, src.vm(), jobId);
+                throw e;
+            }
+            SNAPSHOTS.put(key, created);
+            return created;
+        }
+    }
+
+    /** One disk is done with the job's snapshot; the last one removes it. Logs out. */
+    private static void release(VimClient vim, JobSnapshot held, String vmPath, String jobId) {
+        if (held != null) {
+            String vmKey = held.key.substring(0, held.key.length() - jobId.length() - 1);
+            synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
+                if (--held.holders == 0) {
+                    SNAPSHOTS.remove(held.key, held);
+                    remove(vim, held.snapshot, vmPath, jobId);
+                }
+            }
+        }
+        try {
+            vim.close();
+        } catch (IOException | RuntimeException e) {
+            log.debug("event=vsphere-logout-failed error={}", e.getMessage());
+        }
+    }
+
+    private static void remove(VimClient vim, ManagedObject snapshot, String vmPath, String jobId) {
+        try {
+            vim.removeSnapshot(snapshot);
+            log.info("event=snapshot-removed vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
+        } catch (IOException | RuntimeException e) {
+            log.warn("event=snapshot-remove-failed vm={} job={} snapshot={} error={}", vmPath, jobId,
+                    snapshot.value(), e.getMessage());
+        }
+    }
+
+    private static VimClient connect(JobSpec.Source src) throws IOException {
+        VsphereCredentials credentials;
+        try {
+            credentials = src.passwordFile() != null
+                    ? VsphereCredentials.fromFile(src.user(), Path.of(src.passwordFile()))
+                    : VsphereCredentials.fromEnvironment(src.user(), src.passwordEnv());
+        } catch (IOException e) {
+            throw new InvalidInputException("source.password_file", "cannot read " + src.passwordFile() + ": " + e);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException(src.passwordFile() != null ? "source.password_file" : "source.password_env",
+                    e.getMessage());
+        }
+        URI sdk = URI.create(src.url());
+        VimTls tls;
+        try {
+            tls = !"https".equals(sdk.getScheme()) ? null : src.thumbprint() != null
+                    ? VimTls.pinnedThumbprint(src.thumbprint()) : src.insecure() ? VimTls.insecure() : VimTls.systemTrust();
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot set up TLS for " + sdk + ": " + e.getMessage(), e);
+        }
+        try {
+            return VimClient.connect(sdk, credentials, tls);
+        } catch (VimFault.InvalidLogin e) {
+            throw new InvalidInputException("source.user", "vCenter " + sdk + " refused the login of '" + src.user()
+                    + "' (InvalidLogin: wrong user name or password)");
+        } catch (IOException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof javax.net.ssl.SSLException) { // not transient: retrying will not change the certificate
+                    throw new InvalidInputException(src.thumbprint() != null ? "source.thumbprint" : "source.url",
+                            "the TLS handshake with " + sdk + " failed (" + t.getMessage() + "): "
+                            + (src.thumbprint() != null ? "vCenter's certificate does not match the pinned thumbprint"
+                            : "vCenter's certificate is not trusted; pin it with source.thumbprint"));
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The disk named by {@code disk.source}: its VMDK file name or device key. */
+    private static VirtualDiskInfo find(List<VirtualDiskInfo> disks, JobSpec.Disk disk, String field, String vm) {
+        for (VirtualDiskInfo d : disks) {
+            if (d.fileName().equals(disk.source()) || String.valueOf(d.key()).equals(disk.source())) {
+                return d;
+            }
+        }
+        List<String> names = disks.stream().map(d -> d.fileName() + " (key " + d.key() + ")").toList();
+        throw new InvalidInputException(field, "VM '" + vm + "' has no disk '" + disk.source() + "' (its disks: "
+                + String.join(", ", names) + ")");
+    }
+
+    /** Datastore-mapped mode: the longest {@code datastore_map} prefix of the VMDK name, replaced. */
+    static Path mapped(Map<String, String> map, String fileName, String field) {
+        Optional<Map.Entry<String, String>> best = map.entrySet().stream()
+                .filter(e -> fileName.startsWith(e.getKey()))
+                .max(Comparator.comparingInt(e -> e.getKey().length()));
+        if (best.isEmpty()) {
+            throw new InvalidInputException(field, "'" + fileName + "' is under no prefix of source.datastore_map ("
+                    + String.join(", ", map.keySet()) + ")");
+        }
+        String rest = fileName.substring(best.get().getKey().length());
+        String dir = best.get().getValue();
+        return Path.of(dir.endsWith("/") || rest.isEmpty() ? dir + rest : dir + "/" + rest);
+    }
+
+    /** The UUID part of a changeId ({@code 52 ab .. /17}): it changes when CBT is reset. */
+    static String uuid(String changeId) {
+        int slash = changeId.lastIndexOf('/');
+        return slash < 0 ? changeId : changeId.substring(0, slash);
+    }
+
+    /**
+     * The changed areas as DATA extents (sorted, overlaps merged, clipped to the image); for a
+     * full sync the gaps between them are HOLEs, zeroed on the target.
+     */
+    static DiskPlan plan(long capacity, List<ChangedArea> areas, boolean full) {
+        List<ChangedArea> sorted = new ArrayList<>(areas);
+        sorted.sort(Comparator.comparingLong(ChangedArea::start));
+        List<Extent> extents = new ArrayList<>();
+        long covered = 0; // end of the last extent
+        for (ChangedArea a : sorted) {
+            long start = Math.max(a.start(), covered);
+            long end = Math.min(a.end(), capacity);
+            if (end <= start) {
+                continue;
+            }
+            if (full && start > covered) {
+                extents.add(new Extent(covered, start - covered, ExtentKind.HOLE));
+            }
+            extents.add(new Extent(start, end - start, ExtentKind.DATA));
+            covered = end;
+        }
+        if (full && covered < capacity) {
+            extents.add(new Extent(covered, capacity - covered, ExtentKind.HOLE));
+        }
+        return DiskPlan.of(capacity, extents);
+    }
+}
