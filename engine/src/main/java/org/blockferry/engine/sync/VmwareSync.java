@@ -305,7 +305,11 @@ final class VmwareSync {
                             : "vCenter's certificate is not trusted; pin it with source.thumbprint"));
                 }
             }
-            throw e;
+            if (e instanceof VimFault) {
+                throw e;
+            }
+            throw new IOException("cannot reach vCenter " + sdk + ": " + (e.getMessage() != null ? e.getMessage()
+                    : e.getClass().getSimpleName()), e);
         }
     }
 
