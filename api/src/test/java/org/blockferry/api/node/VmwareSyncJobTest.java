@@ -426,4 +426,35 @@ class VmwareSyncJobTest {
         }
         assertTrue(System.nanoTime() - started < TimeUnit.MINUTES.toNanos(2), "bounded");
     }
+
+    @Test
+    void aFinalSyncShutsTheVmDownThenSyncsTheChanges() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-final-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.vmware.shutdown-timeout", "20s"))) {
+            Vm vm = vm(vcsim, dir);
+            JobRow full = sync(node, vm.job("before-cutover", CopyMode.AUTO));
+            assertEquals("completed", full.status(), full.error());
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOn", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+            }
+            vm.write(0, 5 * MIB, MIB, 11);
+            vm.write(1, 12 * MIB, 2 * MIB, 12);
+            JobSpec plain = vm.job("cutover", CopyMode.AUTO);
+            JobSpec cutover = new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+                    new JobSpec.Options(0, false, false, false, true)).validated();
+            JobRow last = sync(node, cutover);
+            assertEquals("completed", last.status(), last.error());
+            for (JobRow.DiskRow d : last.disks()) {
+                assertEquals("incremental", d.mode(), d.modeReason());
+            }
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()),
+                        "the final sync leaves the VM powered off");
+            }
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
 }
