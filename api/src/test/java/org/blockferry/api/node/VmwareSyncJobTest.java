@@ -457,4 +457,24 @@ class VmwareSyncJobTest {
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
         }
     }
+
+    @Test
+    void aFinalSyncPowersOffAVmWhoseGuestCannotShutDown() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-poweroff-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.vmware.shutdown-timeout", "1s"))) {
+            Vm vm = vm(vcsim, dir);
+            vcsim.failNext("ShutdownGuest", "ToolsUnavailable");
+            JobSpec plain = vm.job("cutover-hard", CopyMode.AUTO);
+            JobRow row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+                    new JobSpec.Options(0, false, false, false, true)).validated());
+            assertEquals("completed", row.status(), row.error());
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+            }
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
 }
