@@ -265,6 +265,8 @@ final class VmwareSync {
         try {
             vim.shutdownGuest(vm);
             log.info("event=guest-shutdown vm={} job={} timeout={}", src.vm(), jobId, timeout);
+        } catch (VimFault.NotAuthenticated | VimFault.InvalidLogin | VimFault.ManagedObjectNotFound f) {
+            throw f; // not about the guest
         } catch (VimFault f) { // no VMware Tools in the guest, for one: power it off
             log.warn("event=guest-shutdown-refused vm={} job={} fault={} error={}", src.vm(), jobId, f.faultType(),
                     f.getMessage());
