@@ -28,6 +28,11 @@ import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.readside.JobRow;
+import org.blockferry.api.http.JobDocuments;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -290,6 +295,185 @@ class VmwareSyncJobTest {
             for (Path t : vm.targets()) {
                 assertFalse(Files.exists(t), "no target was created");
             }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    /** The job with both disks on slow nbdkit memory targets (so the test can act mid-copy). */
+    private static JobSpec slowJob(Vm vm, String jobId, NbdkitServer t1, NbdkitServer t2, JobSpec.Options options) {
+        JobSpec local = vm.job(jobId, CopyMode.AUTO);
+        return new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
+                new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
+                new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, options).validated();
+    }
+
+    private static void awaitSnapshot(Vcsim vcsim) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
+    }
+
+    @Test
+    void sessionsExpiredMidCopyLogInAgain() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-expire-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            JobSpec spec = slowJob(vm, "expire", t1, t2, null);
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            awaitSnapshot(vcsim);
+            vcsim.expireSessions(); // as vCenter's idle timeout would, while the disks copy
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals("completed", row.status(), row.error());
+            assertEquals(DiskChecksum.ofFile(vm.images().get(0)), DiskChecksum.ofUri(t1.uri()), "disk 0");
+            assertEquals(DiskChecksum.ofFile(vm.images().get(1)), DiskChecksum.ofUri(t2.uri()), "disk 1");
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "removed after logging in again");
+        }
+    }
+
+    @Test
+    void thePasswordAppearsInNoLogEventOrDocument() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-secret-");
+        String secret = "Zq7-unmistakable-pw-41";
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> captured =
+                new ch.qos.logback.core.read.ListAppender<>();
+        captured.start();
+        ch.qos.logback.classic.Logger ours = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger("org.blockferry");
+        ch.qos.logback.classic.Level level = ours.getLevel();
+        ours.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        root.addAppender(captured);
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, secret);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Path ds = Files.createDirectories(dir.resolve("ds"));
+            Path image = ds.resolve("disk1.vmdk");
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(8 * MIB);
+            }
+            writeImage(image, MIB, MIB, 7);
+            Path password = dir.resolve("secret-password");
+            Files.writeString(password, secret + "\n");
+            List<String> specs = new java.util.ArrayList<>();
+            for (Path pw : List.of(password, dir.resolve("not-the-secret"))) {
+                if (!Files.exists(pw)) {
+                    Files.writeString(pw, secret + "x\n"); // a wrong password that contains the right one
+                }
+                JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, pw.toString(),
+                        Vcsim.VM_PATH, null, false, Map.of(DS_PREFIX, ds + "/"));
+                String jobId = pw.equals(password) ? "secret" : "secret-wrong";
+                specs.add(jobId);
+                JobRow row = sync(node, new JobSpec(jobId, Vcsim.VM, source, List.of(new JobSpec.Disk("d1",
+                        DS_PREFIX + "disk1.vmdk", dir.resolve(jobId + ".img").toString())), CopyMode.AUTO, null)
+                        .validated());
+                assertEquals(pw.equals(password) ? "completed" : "failed", row.status(), row.error());
+            }
+            StringBuilder seen = new StringBuilder();
+            JdbcReadJournal journal = PersistenceQuery.get(node.system()).getReadJournalFor(JdbcReadJournal.class,
+                    JdbcReadJournal.Identifier());
+            for (String jobId : specs) {
+                List<EventEnvelope> events = journal.currentEventsByPersistenceId("ReplicationJob|" + jobId, 0,
+                        Long.MAX_VALUE).runWith(Sink.seq(), node.system()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+                assertFalse(events.isEmpty(), "the job's events");
+                for (EventEnvelope e : events) {
+                    seen.append(e.event()).append('\n');
+                }
+                JobRow row = node.queries().get(jobId).orElseThrow();
+                seen.append(row).append('\n');
+                seen.append(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(JobDocuments.of(row)))
+                        .append('\n');
+            }
+            assertTrue(seen.toString().contains("secret-password"), "the password file's path is there, not its text");
+            assertFalse(seen.toString().contains(secret), "the password is in an event or document");
+            List<String> logs = captured.list.stream().map(e -> e.getFormattedMessage()
+                    + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage())).toList();
+            assertTrue(logs.stream().anyMatch(l -> l.contains("vsphere_login")), "the logins were logged");
+            for (String l : logs) {
+                assertFalse(l.contains(secret), "the password is in a log line: " + l);
+            }
+        } finally {
+            root.detachAppender(captured);
+            ours.setLevel(level);
+        }
+    }
+
+    @Test
+    void vcenterDownMidJobIsAClearBoundedFailure() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-down-");
+        long started = System.nanoTime();
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            // one disk at a time: d2 starts (and logs in) after vCenter is gone
+            JobSpec spec = slowJob(vm, "down", t1, t2, new JobSpec.Options(1, false, false, false));
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            awaitSnapshot(vcsim);
+            vcsim.close(); // vCenter goes down while d1 copies
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals("failed", row.status(), row.error());
+            assertTrue(row.error().contains("d2"), "names the disk: " + row.error());
+            assertTrue(row.error().contains(vcsim.sdkUrl().toString()) && row.error().contains("vCenter"),
+                    "names vCenter: " + row.error());
+        }
+        assertTrue(System.nanoTime() - started < TimeUnit.MINUTES.toNanos(2), "bounded");
+    }
+
+    @Test
+    void aFinalSyncShutsTheVmDownThenSyncsTheChanges() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-final-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.vmware.shutdown-timeout", "20s"))) {
+            Vm vm = vm(vcsim, dir);
+            JobRow full = sync(node, vm.job("before-cutover", CopyMode.AUTO));
+            assertEquals("completed", full.status(), full.error());
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOn", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+            }
+            vm.write(0, 5 * MIB, MIB, 11);
+            vm.write(1, 12 * MIB, 2 * MIB, 12);
+            JobSpec plain = vm.job("cutover", CopyMode.AUTO);
+            JobSpec cutover = new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+                    new JobSpec.Options(0, false, false, false, true)).validated();
+            JobRow last = sync(node, cutover);
+            assertEquals("completed", last.status(), last.error());
+            for (JobRow.DiskRow d : last.disks()) {
+                assertEquals("incremental", d.mode(), d.modeReason());
+            }
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()),
+                        "the final sync leaves the VM powered off");
+            }
+            assertTargetsEqualImages(vm);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    @Test
+    void aFinalSyncPowersOffAVmWhoseGuestCannotShutDown() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-poweroff-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.vmware.shutdown-timeout", "1s"))) {
+            Vm vm = vm(vcsim, dir);
+            vcsim.failNext("ShutdownGuest", "ToolsUnavailable");
+            JobSpec plain = vm.job("cutover-hard", CopyMode.AUTO);
+            JobRow row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+                    new JobSpec.Options(0, false, false, false, true)).validated());
+            assertEquals("completed", row.status(), row.error());
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+                assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+            }
+            assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
         }
     }

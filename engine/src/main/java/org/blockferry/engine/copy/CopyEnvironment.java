@@ -27,6 +27,7 @@ public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops lo
         BufferPool pool = BufferPool.create(budget, settings.chunkSize());
         IoLoops loops = IoLoops.start(ioThreads, settings.requestTimeout());
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+        org.blockferry.engine.sync.DiskSync.configureVmware(config);
         return new CopyEnvironment(system, pool, loops, blocking, LocalExport.Tools.fromConfig(config));
     }
 

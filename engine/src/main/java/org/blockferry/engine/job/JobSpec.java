@@ -88,13 +88,20 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * @param verify compare each target with its source after the copy
      * @param targetIsZero the targets read as zeros: never send zeros
      * @param failFast stop the other disks when one fails
+     * @param finalSync vmware only: shut the VM down (guest shutdown, then power off) before the snapshot
      */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record Options(@JsonProperty("max_parallel_disks") int maxParallelDisks,
                           @JsonProperty("verify") boolean verify,
                           @JsonProperty("target_is_zero") boolean targetIsZero,
-                          @JsonProperty("fail_fast") boolean failFast) implements CborSerializable {
-        public static final Options DEFAULT = new Options(0, false, false, false);
+                          @JsonProperty("fail_fast") boolean failFast,
+                          @JsonProperty("final_sync") boolean finalSync) implements CborSerializable {
+        public static final Options DEFAULT = new Options(0, false, false, false, false);
+
+        /** Without {@code final_sync} (the cutover of a vmware source). */
+        public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast) {
+            this(maxParallelDisks, verify, targetIsZero, failFast, false);
+        }
     }
 
     /**
@@ -167,6 +174,10 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         if (opts.maxParallelDisks() < 0) {
             throw new InvalidInputException("options.max_parallel_disks", "must be 0 (all) or more, got "
                     + opts.maxParallelDisks());
+        }
+        if (opts.finalSync() && !src.kind().equals("vmware")) {
+            throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
+                    + " source VM down before the last sync); source kind is '" + src.kind() + "'");
         }
         return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
     }

@@ -109,6 +109,16 @@ public final class DiskSync implements AutoCloseable {
         }
     }
 
+    /** Reads {@code blockferry.vmware.shutdown-timeout} (the wait for a guest shutdown before a final sync). */
+    public static void configureVmware(com.typesafe.config.Config config) {
+        String key = "blockferry.vmware.shutdown-timeout";
+        java.time.Duration timeout = config.hasPath(key) ? config.getDuration(key) : java.time.Duration.ofMinutes(5);
+        if (timeout.isNegative()) {
+            throw new InvalidInputException(key, "must not be negative, got " + timeout);
+        }
+        VmwareSync.shutdownTimeout = timeout;
+    }
+
     /**
      * Decides and prepares the sync of {@code disk}. Bad input (a missing or non-qcow2 image, an
      * absent bitmap, a locked image, {@code incremental} without a valid token) is an

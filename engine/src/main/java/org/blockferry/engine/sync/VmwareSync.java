@@ -1,16 +1,19 @@
 package org.blockferry.engine.sync;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.blockferry.engine.copy.CopyJob;
 import org.blockferry.engine.endpoint.DiskLocation;
@@ -95,6 +98,8 @@ final class VmwareSync {
     private static final Map<String, String> FIRST_CHANGE_IDS = new ConcurrentHashMap<>();
     /** The token reference after a resume across a crash: the next sync must be full. */
     static final String UNTRUSTED = "untrusted-after-crash";
+    /** {@code blockferry.vmware.shutdown-timeout}, set by {@link DiskSync#configureVmware}. */
+    static volatile Duration shutdownTimeout = Duration.ofMinutes(5);
 
     static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
                             LocalExport.Tools tools) throws IOException {
@@ -106,7 +111,7 @@ final class VmwareSync {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
                     "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
             Path image = mapped(src.datastoreMap(), find(vim.virtualDisks(vm), disk, field, src.vm()).fileName(), field);
-            held = acquire(vim, vm, src, jobId);
+            held = acquire(vim, vm, src, jobId, spec.options() != null && spec.options().finalSync());
             VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
             Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
             CopyMode requested = spec.mode();
@@ -202,8 +207,8 @@ final class VmwareSync {
      * enabling CBT if it is off). The disks' changeIds are read right after it is taken, under
      * the VM's lock, so no other snapshot of this node falls in between.
      */
-    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId)
-            throws IOException {
+    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId,
+                                       boolean finalSync) throws IOException {
         String vmKey = src.url() + " " + src.vm();
         String key = vmKey + " " + jobId;
         synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
@@ -220,6 +225,9 @@ final class VmwareSync {
                 log.info("event=cbt-enabled vm={} job={}", src.vm(), jobId);
             } else if (jobId.equals(ENABLED_BY.get(vmKey))) {
                 enabled = true; // by this job a moment ago, before a disk's retry
+            }
+            if (finalSync) {
+                shutDown(vim, vm, src, jobId);
             }
             String name = "blockferry-" + jobId;
             List<ManagedObject> orphans = vim.snapshotsNamed(vm, name);
@@ -241,6 +249,45 @@ final class VmwareSync {
             SNAPSHOTS.put(key, created);
             return created;
         }
+    }
+
+    /**
+     * The cutover ({@code options.final_sync}): asks the guest OS to shut down, waits up to
+     * {@code blockferry.vmware.shutdown-timeout} for the VM to be poweredOff, then powers it off.
+     * A VM already off is left as it is (a retry of the job's disk, or a second final sync).
+     */
+    private static void shutDown(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId)
+            throws IOException {
+        if ("poweredOff".equals(vim.powerState(vm))) {
+            return;
+        }
+        Duration timeout = shutdownTimeout;
+        try {
+            vim.shutdownGuest(vm);
+            log.info("event=guest-shutdown vm={} job={} timeout={}", src.vm(), jobId, timeout);
+        } catch (VimFault.NotAuthenticated | VimFault.InvalidLogin | VimFault.ManagedObjectNotFound f) {
+            throw f; // not about the guest
+        } catch (VimFault f) { // no VMware Tools in the guest, for one: power it off
+            log.warn("event=guest-shutdown-refused vm={} job={} fault={} error={}", src.vm(), jobId, f.faultType(),
+                    f.getMessage());
+            timeout = Duration.ZERO;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!"poweredOff".equals(vim.powerState(vm))) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                log.warn("event=power-off vm={} job={} reason=guest-not-off-after-{}", src.vm(), jobId, timeout);
+                vim.powerOff(vm);
+                break;
+            }
+            try {
+                Thread.sleep(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 500)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while waiting for VM '" + src.vm() + "' to shut down");
+            }
+        }
+        log.info("event=vm-powered-off vm={} job={}", src.vm(), jobId);
     }
 
     /** One disk is done with the job's snapshot; the last one removes it. Logs out. */
@@ -267,7 +314,7 @@ final class VmwareSync {
             log.info("event=snapshot-removed vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
         } catch (IOException | RuntimeException e) {
             log.warn("event=snapshot-remove-failed vm={} job={} snapshot={} error={}", vmPath, jobId,
-                    snapshot.value(), e.getMessage());
+                    snapshot.value(), e.getMessage() != null ? e.getMessage() : e.toString());
         }
     }
 
@@ -305,7 +352,11 @@ final class VmwareSync {
                             : "vCenter's certificate is not trusted; pin it with source.thumbprint"));
                 }
             }
-            throw e;
+            if (e instanceof VimFault) {
+                throw e;
+            }
+            throw new IOException("cannot reach vCenter " + sdk + ": " + (e.getMessage() != null ? e.getMessage()
+                    : e.getClass().getSimpleName()), e);
         }
     }
 

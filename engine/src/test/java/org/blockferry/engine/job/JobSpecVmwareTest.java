@@ -70,4 +70,25 @@ class JobSpecVmwareTest {
                 + " \"source\": \"/a.qcow2\", \"target\": \"/b.img\"}]}").getBytes(StandardCharsets.UTF_8)).validated());
         assertEquals("source.url", e.field());
     }
+
+    @Test
+    void finalSyncIsAVmwareOption() {
+        String json = "{\"vm\": \"web01\", \"source\": {" + SOURCE + "}, \"disks\": [{\"id\": \"d0\","
+                + " \"source\": \"2000\", \"target\": \"/data/d0.img\"}], \"options\": {\"final_sync\": true}}";
+        JobSpec spec = JobSpecReader.read(json.getBytes(StandardCharsets.UTF_8)).validated();
+        assertTrue(spec.options().finalSync());
+        assertFalse(read(SOURCE, "2000").options().finalSync(), "off by default");
+        assertFalse(new JobSpec.Options(2, true, false, true).finalSync(), "the 4-argument constructor");
+        for (String kind : java.util.List.of("nbd", "qemu")) {
+            String other = "{\"vm\": \"v\", \"source\": {\"kind\": \"" + kind + "\"}, \"disks\": [{\"id\": \"d0\","
+                    + " \"source\": \"" + (kind.equals("nbd") ? "nbd://h/x" : "/a.qcow2") + "\", \"target\": \"/b.img\"}],"
+                    + " \"options\": {\"final_sync\": true}}";
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> JobSpecReader.read(other.getBytes(StandardCharsets.UTF_8)).validated());
+            assertEquals("options.final_sync", e.field());
+            assertTrue(e.getMessage().contains("vmware"), e.getMessage());
+        }
+        assertThrows(RuntimeException.class, () -> JobSpecReader.read(json.replace("final_sync", "final_sync_x")
+                .getBytes(StandardCharsets.UTF_8)), "still strict about unknown options");
+    }
 }
