@@ -209,6 +209,57 @@ class VmwareSyncJobTest {
         }
     }
 
+    /** Ten syncs in a row through the HTTP API, guest writes in between, each verified. */
+    @Test
+    void tenIncrementalSyncsThroughTheApiStayEqualAndLeaveNoSnapshot() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-cycles-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             org.blockferry.api.http.ApiFixture api = org.blockferry.api.http.ApiFixture.start(dir,
+                     TestDatabases.Kind.H2, null, Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            for (int cycle = 0; cycle <= 10; cycle++) {
+                if (cycle > 0) {
+                    vm.write(cycle % 2, (cycle * 3L % 30) * MIB, 256 * 1024 * (1 + cycle % 3), 40 + cycle);
+                }
+                String id = "cycle-" + cycle;
+                var submitted = api.postJson("/api/v1/jobs", org.blockferry.api.http.ApiFixture.JSON
+                        .writeValueAsString(vm.job(id, CopyMode.AUTO)));
+                assertEquals(202, submitted.statusCode(), submitted.body());
+                var doc = api.awaitFinal(id, Duration.ofMinutes(2));
+                assertEquals("completed", doc.path("status").asText(), doc.toString());
+                String mode = doc.path("disks").get(cycle % 2).path("mode").asText();
+                assertEquals(cycle == 0 ? "full" : "incremental", mode, "cycle " + cycle);
+                assertTargetsEqualImages(vm);
+                assertEquals(0, vcsim.snapshots(Vcsim.VM), "cycle " + cycle + " left no snapshot");
+            }
+            assertTrue(doc(api, "cycle-10").path("total_bytes").asLong() < 2 * MIB, "the last sync moved the changes");
+        }
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode doc(org.blockferry.api.http.ApiFixture api, String id)
+            throws Exception {
+        return org.blockferry.api.http.ApiFixture.json(api.get("/api/v1/jobs/" + id));
+    }
+
+    /** vCenter refuses the snapshot: the job recovers (a retry) or fails clearly, and leaves no snapshot. */
+    @Test
+    void aFailedSnapshotCreationIsRetriedOrAClearError() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-snapfail-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            vcsim.failNext("CreateSnapshot_Task", "FileFault");
+            JobRow row = sync(node, vm.job("snapfail", CopyMode.AUTO));
+            if (row.status().equals("completed")) {
+                assertTargetsEqualImages(vm);
+            } else {
+                assertEquals("failed", row.status());
+                assertTrue(row.error().toLowerCase(java.util.Locale.ROOT).contains("snapshot"), row.error());
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "no snapshot left behind");
+        }
+    }
+
     @Test
     void aCancelledJobLeavesNoSnapshot() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-cancel-");
