@@ -29,9 +29,13 @@ final class ApiMetrics implements AutoCloseable {
             "cancelled");
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final JobQueries queries;
+    /** The disks' figures of the scrape in progress: read once, shared by the two disk metrics. */
+    private volatile List<JobQueries.DiskFigures> figures = List.of();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
     ApiMetrics(JobQueries queries) {
+        this.queries = queries;
         JvmMetrics.builder().register(registry);
         Histogram latency = Histogram.builder().name("blockferry_nbd_request_seconds")
                 .help("Time from sending an NBD request to its reply, by operation")
@@ -59,7 +63,7 @@ final class ApiMetrics implements AutoCloseable {
                 .help("Bytes of each disk of the " + RECENT_JOBS + " most recently updated jobs: total (planned),"
                         + " transferred, written, zeroed, skipped")
                 .labelNames("job", "disk", "kind").callback(cb -> {
-                    for (JobQueries.DiskFigures d : read(() -> queries.recentDiskFigures(RECENT_JOBS), List.<JobQueries.DiskFigures>of())) {
+                    for (JobQueries.DiskFigures d : figures) {
                         cb.call(d.totalBytes(), d.jobId(), d.diskId(), "total");
                         cb.call(d.bytesTransferred(), d.jobId(), d.diskId(), "transferred");
                         cb.call(d.bytesWritten(), d.jobId(), d.diskId(), "written");
@@ -70,14 +74,15 @@ final class ApiMetrics implements AutoCloseable {
         GaugeWithCallback.builder().name("blockferry_disk_retries")
                 .help("Restarts and retried requests of each disk of the most recently updated jobs")
                 .labelNames("job", "disk").callback(cb -> {
-                    for (JobQueries.DiskFigures d : read(() -> queries.recentDiskFigures(RECENT_JOBS), List.<JobQueries.DiskFigures>of())) {
+                    for (JobQueries.DiskFigures d : figures) {
                         cb.call(d.retries(), d.jobId(), d.diskId());
                     }
                 }).register(registry);
     }
 
     /** The text exposition of every metric. */
-    byte[] scrape() throws IOException {
+    synchronized byte[] scrape() throws IOException {
+        figures = read(() -> queries.recentDiskFigures(RECENT_JOBS), List.of());
         ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
         writer.write(out, registry.scrape());
         return out.toByteArray();

@@ -214,7 +214,7 @@ final class ApiRoutes extends AllDirectives {
                             + " (status, limit, offset)", name));
                 }
             }
-            return completeWithFuture(read(() -> {
+            return completeWithFuture(query(() -> {
                 List<Object> jobs = new ArrayList<>();
                 for (JobRow row : node.queries().list(status, limit, offset)) {
                     Map<String, Object> doc = JobDocuments.of(row);
@@ -374,10 +374,6 @@ final class ApiRoutes extends AllDirectives {
                 throw new IllegalStateException("interrupted", e);
             }
         }, blocking);
-    }
-
-    private CompletionStage<HttpResponse> read(Query<HttpResponse> query) {
-        return query(query);
     }
 
     private static HttpResponse invalid(InvalidInputException e) {
