@@ -41,13 +41,13 @@ import org.junit.jupiter.api.Test;
  * would, recording each write with the simulator's CBT as well.
  */
 class VmwareSyncJobTest {
-    private static final long MIB = 1L << 20;
-    private static final String USER = "bf";
-    private static final String PASSWORD = "s3cret";
-    private static final String DS_PREFIX = "[LocalDS_0] " + Vcsim.VM + "/";
+    static final long MIB = 1L << 20;
+    static final String USER = "bf";
+    static final String PASSWORD = "s3cret";
+    static final String DS_PREFIX = "[LocalDS_0] " + Vcsim.VM + "/";
 
     /** One simulated VM: its disks' keys and images, and the targets. */
-    private record Vm(Vcsim vcsim, Path dir, Path passwordFile, List<Integer> keys, List<Path> images,
+    record Vm(Vcsim vcsim, Path dir, Path passwordFile, List<Integer> keys, List<Path> images,
                       List<Path> targets) {
 
         JobSpec job(String jobId, CopyMode mode) {
@@ -55,8 +55,17 @@ class VmwareSyncJobTest {
         }
 
         JobSpec job(String jobId, CopyMode mode, Path password, String vmPath) {
+            return job(jobId, mode, password, vmPath, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+        }
+
+        /** Without a datastore map: the disks are read through nbdkit's vddk plugin. */
+        JobSpec jobViaVddk(String jobId, CopyMode mode) {
+            return job(jobId, mode, passwordFile, Vcsim.VM_PATH, null);
+        }
+
+        private JobSpec job(String jobId, CopyMode mode, Path password, String vmPath, Map<String, String> map) {
             JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
-                    vmPath, null, false, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+                    vmPath, vcsim.thumbprint(), false, map);
             return new JobSpec(jobId, Vcsim.VM, source, List.of(
                     new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", targets.get(0).toString()),
                     new JobSpec.Disk("d2", String.valueOf(keys.get(1)), targets.get(1).toString())), mode, null)
@@ -70,7 +79,7 @@ class VmwareSyncJobTest {
         }
     }
 
-    private static void writeImage(Path image, long offset, long length, long seed) throws IOException {
+    static void writeImage(Path image, long offset, long length, long seed) throws IOException {
         byte[] data = new byte[(int) length];
         new Random(seed).nextBytes(data);
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
@@ -79,7 +88,7 @@ class VmwareSyncJobTest {
         }
     }
 
-    private static Vm vm(Vcsim vcsim, Path dir) throws IOException {
+    static Vm vm(Vcsim vcsim, Path dir) throws IOException {
         Path ds = Files.createDirectories(dir.resolve("ds"));
         Path password = dir.resolve("vc-password");
         Files.writeString(password, PASSWORD + "\n");
@@ -110,13 +119,13 @@ class VmwareSyncJobTest {
         return new Vm(vcsim, dir, password, keys, images, List.of(dir.resolve("t1.img"), dir.resolve("t2.img")));
     }
 
-    private static JobRow sync(Node node, JobSpec spec) throws Exception {
+    static JobRow sync(Node node, JobSpec spec) throws Exception {
         JobReply reply = node.jobs().submit(spec).toCompletableFuture().get(60, TimeUnit.SECONDS);
         assertInstanceOf(JobReply.Accepted.class, reply, reply.toString());
         return NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(3));
     }
 
-    private static void assertTargetsEqualImages(Vm vm) {
+    static void assertTargetsEqualImages(Vm vm) {
         for (int i = 0; i < 2; i++) {
             assertEquals(DiskChecksum.ofFile(vm.images().get(i)), DiskChecksum.ofFile(vm.targets().get(i)), "disk " + i);
         }
@@ -358,7 +367,7 @@ class VmwareSyncJobTest {
                 new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, options).validated();
     }
 
-    private static void awaitSnapshot(Vcsim vcsim) throws InterruptedException {
+    static void awaitSnapshot(Vcsim vcsim) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
             Thread.sleep(20);

@@ -140,7 +140,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         DiskSync prepared = null;
         try {
             var tools = runtime.copy().tools();
-            prepared = DiskSync.prepare(jobId, spec, disk, runtime.tokens(), tools);
+            prepared = DiskSync.prepare(jobId, spec, disk, runtime.tokens(), tools, runtime.copy().vmware());
             long size = prepared.source().size();
             NbdDiskTarget dst = NbdDiskTarget.open(field("target"), DiskLocation.parse(field("target"), disk.target()),
                     size, NbdOptions.DEFAULT, tools);

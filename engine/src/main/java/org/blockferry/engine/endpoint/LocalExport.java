@@ -88,27 +88,60 @@ public final class LocalExport implements AutoCloseable {
         if (!bitmaps.isEmpty() && format != ImageFormat.QCOW2) {
             throw new InvalidInputException(field, image + " is not a qcow2 image (dirty bitmaps need qcow2)");
         }
+        ServerCommand command = (dir, socket) -> format == ImageFormat.QCOW2
+                ? qemuNbdCommand(tools, socket, image, writable, bitmaps)
+                : nbdkitCommand(tools, socket, image, writable);
+        return launch(field, image.toString(), command,
+                format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit", image, format, tools);
+    }
+
+    /** The command of an NBD server that serves one export on {@code socket}. */
+    @FunctionalInterface
+    public interface ServerCommand {
+        /**
+         * @param dir    the export's private directory (mode 0700, removed at close): room for
+         *               files the server reads at start, such as a password file
+         * @param socket the Unix socket to serve on, inside {@code dir}
+         */
+        List<String> argv(Path dir, Path socket) throws IOException;
+    }
+
+    /**
+     * Starts an NBD server of the caller's making ({@code nbdkit vddk}, for one) with a local
+     * image's lifetime and care: a private socket directory, the start wait, its last log lines
+     * in errors, stopped and removed at close. {@code what} names the export in messages,
+     * {@code installHint} the Debian package of the program.
+     */
+    public static LocalExport serve(String field, String what, ServerCommand command, String installHint, Tools tools)
+            throws IOException {
+        return launch(field, what, command, installHint, null, ImageFormat.RAW, tools);
+    }
+
+    private static LocalExport launch(String field, String what, ServerCommand command, String installHint,
+                                      Path image, ImageFormat format, Tools tools) throws IOException {
         Files.createDirectories(tools.socketRoot());
         Path dir = Files.createTempDirectory(tools.socketRoot(), "bf-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path socket = dir.resolve("nbd.sock");
         Path log = dir.resolve("server.log");
-        List<String> cmd = format == ImageFormat.QCOW2
-                ? qemuNbdCommand(tools, socket, image, writable, bitmaps)
-                : nbdkitCommand(tools, socket, image, writable);
         Process process;
+        List<String> cmd;
+        try {
+            cmd = command.argv(dir, socket);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(dir);
+            throw e;
+        }
         try {
             process = spawn(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()));
         } catch (IOException e) {
             deleteTree(dir);
-            String program = cmd.get(0);
-            throw new IOException("cannot run " + program + " to export " + image + ": " + e.getMessage()
-                    + " (install it with: apt-get install " + (format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit")
-                    + ")", e);
+            throw new IOException("cannot run " + cmd.get(0) + " to export " + what + ": " + e.getMessage()
+                    + " (install it with: apt-get install " + installHint + ")", e);
         }
         String uri = "nbd+unix:///?socket=" + socket;
         try {
-            NbdConnection keepAlive = awaitServer(field, process, uri, socket, log, tools.startTimeout(), image);
+            NbdConnection keepAlive = awaitServer(field, process, uri, socket, log, tools.startTimeout(), what);
             return new LocalExport(image, format, dir, socket, process, keepAlive);
         } catch (IOException | RuntimeException e) {
             process.destroyForcibly();
@@ -173,7 +206,7 @@ public final class LocalExport implements AutoCloseable {
     }
 
     private static NbdConnection awaitServer(String field, Process process, String uri, Path socket, Path log,
-                                             Duration timeout, Path image) throws IOException {
+                                             Duration timeout, String image) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         NbdException last = null;
         while (System.nanoTime() < deadline) {
@@ -185,6 +218,10 @@ public final class LocalExport implements AutoCloseable {
                     return NbdConnection.open(uri, NbdOptions.DEFAULT.withHandleName("keepalive"));
                 } catch (NbdException e) {
                     last = e;
+                    String said = lastLines(log);
+                    if (said.contains("error:")) { // up, but its plugin refuses clients (cannot open the disk)
+                        throw new InvalidInputException(field, "cannot export " + image + ": " + said);
+                    }
                 }
             }
             try {
@@ -218,6 +255,7 @@ public final class LocalExport implements AutoCloseable {
         return format;
     }
 
+    /** The exported image; null for a server started by {@link #serve}. */
     public Path image() {
         return image;
     }

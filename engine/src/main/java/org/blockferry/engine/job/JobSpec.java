@@ -230,9 +230,12 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         if (s.thumbprint() != null && s.insecure()) {
             throw new InvalidInputException("source.insecure", "contradicts source.thumbprint (give one of them)");
         }
-        if (s.datastoreMap() == null || s.datastoreMap().isEmpty()) {
-            throw new InvalidInputException("source.datastore_map", "is required: map each '[datastore] dir/' to the"
-                    + " local directory holding its flat raw images");
+        if (s.datastoreMap() == null) {
+            return; // disks are read through nbdkit vddk
+        }
+        if (s.datastoreMap().isEmpty()) {
+            throw new InvalidInputException("source.datastore_map", "is empty: map each '[datastore] dir/' to the"
+                    + " local directory holding its flat raw images, or leave it out to read through VDDK");
         }
         for (Map.Entry<String, String> e : s.datastoreMap().entrySet()) {
             if (!e.getKey().matches("\\[[^\\]]+\\].*")) {

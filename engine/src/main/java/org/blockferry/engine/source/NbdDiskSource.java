@@ -16,13 +16,13 @@ import org.blockferry.nbd.NbdOptions;
  * socket. The full plan comes from {@code base:allocation}.
  */
 public final class NbdDiskSource implements DiskSource {
-    private final DiskLocation location;
+    private final String description;
     private final String uri;
     private final NbdOptions options;
     private final LocalExport export;
 
-    private NbdDiskSource(DiskLocation location, String uri, NbdOptions options, LocalExport export) {
-        this.location = location;
+    private NbdDiskSource(String description, String uri, NbdOptions options, LocalExport export) {
+        this.description = description;
         this.uri = uri;
         this.options = options;
         this.export = export;
@@ -46,14 +46,22 @@ public final class NbdDiskSource implements DiskSource {
         if (location instanceof DiskLocation.LocalImage local) {
             LocalExport export = bitmaps.isEmpty() ? LocalExport.start(field, local.path(), false, tools)
                     : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
-            return new NbdDiskSource(location, export.uri(), options, export);
+            return new NbdDiskSource(location.display(), export.uri(), options, export);
         }
-        return new NbdDiskSource(location, ((DiskLocation.NbdUri) location).uri(), options, null);
+        return new NbdDiskSource(location.display(), ((DiskLocation.NbdUri) location).uri(), options, null);
+    }
+
+    /**
+     * A source served by a server the caller started ({@code nbdkit vddk}); closing the source
+     * stops it. {@code description} names it in messages.
+     */
+    public static NbdDiskSource served(String description, LocalExport export, NbdOptions tls) {
+        return new NbdDiskSource(description, export.uri(), tls.withMetaContexts(BASE_CONTEXTS), export);
     }
 
     @Override
     public String describe() {
-        return location.display();
+        return description;
     }
 
     @Override

@@ -109,27 +109,17 @@ public final class DiskSync implements AutoCloseable {
         }
     }
 
-    /** Reads {@code blockferry.vmware.shutdown-timeout} (the wait for a guest shutdown before a final sync). */
-    public static void configureVmware(com.typesafe.config.Config config) {
-        String key = "blockferry.vmware.shutdown-timeout";
-        java.time.Duration timeout = config.hasPath(key) ? config.getDuration(key) : java.time.Duration.ofMinutes(5);
-        if (timeout.isNegative()) {
-            throw new InvalidInputException(key, "must not be negative, got " + timeout);
-        }
-        VmwareSync.shutdownTimeout = timeout;
-    }
-
     /**
      * Decides and prepares the sync of {@code disk}. Bad input (a missing or non-qcow2 image, an
      * absent bitmap, a locked image, {@code incremental} without a valid token) is an
      * {@link InvalidInputException} naming the disk, thrown before the target is touched.
      */
     public static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
-                                   LocalExport.Tools tools) throws IOException {
+                                   LocalExport.Tools tools, VmwareSettings vmware) throws IOException {
         String field = "disk " + disk.id() + " source";
         String kind = spec.source().kind();
         if (kind.equals("vmware")) {
-            return VmwareSync.prepare(jobId, spec, disk, tokens, tools);
+            return VmwareSync.prepare(jobId, spec, disk, tokens, tools, vmware);
         }
         DiskLocation location = DiskLocation.parse(field, disk.source());
         if (kind.equals("nbd")) {

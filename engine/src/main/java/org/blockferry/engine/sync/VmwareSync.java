@@ -53,10 +53,10 @@ import org.slf4j.LoggerFactory;
  * changeId. A reset CBT (another UUID part) or a changeId vCenter rejects (FileFault) means a
  * full copy in mode {@code auto} and an error in mode {@code incremental}.
  *
- * <p>Data path, datastore-mapped mode: the VMDK's file name ({@code [ds] dir/disk.vmdk}) is
- * mapped through {@code source.datastore_map} to a local flat raw image, read through nbdkit's
- * {@code file} plugin. In production the same areas would be read through {@code nbdkit vddk}
- * from the snapshot (see {@link org.blockferry.engine.vmware.NbdkitVddkCommand}).
+ * <p>Data path: without {@code source.datastore_map}, the snapshot's disk is read through
+ * {@code nbdkit vddk} ({@link VddkSource}). With it (datastore-mapped mode, for labs and tests)
+ * the VMDK's file name ({@code [ds] dir/disk.vmdk}) is mapped to a local flat raw image, read
+ * through nbdkit's {@code file} plugin. Either way only the CBT areas are read.
  */
 final class VmwareSync {
     private static final Logger log = LoggerFactory.getLogger(VmwareSync.class);
@@ -98,20 +98,24 @@ final class VmwareSync {
     private static final Map<String, String> FIRST_CHANGE_IDS = new ConcurrentHashMap<>();
     /** The token reference after a resume across a crash: the next sync must be full. */
     static final String UNTRUSTED = "untrusted-after-crash";
-    /** {@code blockferry.vmware.shutdown-timeout}, set by {@link DiskSync#configureVmware}. */
-    static volatile Duration shutdownTimeout = Duration.ofMinutes(5);
-
     static DiskSync prepare(String jobId, JobSpec spec, JobSpec.Disk disk, ChangeTokens tokens,
-                            LocalExport.Tools tools) throws IOException {
+                            LocalExport.Tools tools, VmwareSettings settings) throws IOException {
         JobSpec.Source src = spec.source();
         String field = "disk " + disk.id() + " source";
-        VimClient vim = connect(src);
+        VsphereCredentials credentials = credentials(src);
+        VimClient vim = connect(src, credentials);
         JobSnapshot held = null;
         try {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
                     "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
-            Path image = mapped(src.datastoreMap(), find(vim.virtualDisks(vm), disk, field, src.vm()).fileName(), field);
-            held = acquire(vim, vm, src, jobId, spec.options() != null && spec.options().finalSync());
+            String vmdk = find(vim.virtualDisks(vm), disk, field, src.vm()).fileName();
+            boolean viaVddk = src.datastoreMap() == null || src.datastoreMap().isEmpty();
+            Path image = viaVddk ? null : mapped(src.datastoreMap(), vmdk, field);
+            if (viaVddk) {
+                VddkSource.libdir(settings, field, vmdk); // fails before a snapshot is taken
+            }
+            held = acquire(vim, vm, src, jobId, spec.options() != null && spec.options().finalSync(),
+                    settings.shutdownTimeout());
             VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
             Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
             CopyMode requested = spec.mode();
@@ -158,12 +162,15 @@ final class VmwareSync {
             } else {
                 areas = vim.queryChangedDiskAreas(vm, held.snapshot, at, "*");
             }
-            if (!Files.isRegularFile(image)) {
+            NbdDiskSource source;
+            if (viaVddk) {
+                source = VddkSource.open(field, settings, tools, vim, credentials, vm, held.snapshot, at.fileName());
+            } else if (!Files.isRegularFile(image)) {
                 throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
                         + " does not exist");
+            } else {
+                source = NbdDiskSource.open(field, new DiskLocation.LocalImage(image), NbdOptions.DEFAULT, tools);
             }
-            NbdDiskSource source = NbdDiskSource.open(field, new DiskLocation.LocalImage(image), NbdOptions.DEFAULT,
-                    tools);
             boolean full = base == null;
             List<ChangedArea> plannedAreas = List.copyOf(areas);
             CopyJob.Planner planner = (s, connection) -> plan(s.size(), plannedAreas, full);
@@ -208,7 +215,7 @@ final class VmwareSync {
      * the VM's lock, so no other snapshot of this node falls in between.
      */
     private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId,
-                                       boolean finalSync) throws IOException {
+                                       boolean finalSync, Duration shutdownTimeout) throws IOException {
         String vmKey = src.url() + " " + src.vm();
         String key = vmKey + " " + jobId;
         synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
@@ -227,7 +234,7 @@ final class VmwareSync {
                 enabled = true; // by this job a moment ago, before a disk's retry
             }
             if (finalSync) {
-                shutDown(vim, vm, src, jobId);
+                shutDown(vim, vm, src, jobId, shutdownTimeout);
             }
             String name = "blockferry-" + jobId;
             List<ManagedObject> orphans = vim.snapshotsNamed(vm, name);
@@ -256,8 +263,8 @@ final class VmwareSync {
      * {@code blockferry.vmware.shutdown-timeout} for the VM to be poweredOff, then powers it off.
      * A VM already off is left as it is (a retry of the job's disk, or a second final sync).
      */
-    private static void shutDown(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId)
-            throws IOException {
+    private static void shutDown(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId,
+                                 Duration shutdownTimeout) throws IOException {
         if ("poweredOff".equals(vim.powerState(vm))) {
             return;
         }
@@ -318,10 +325,9 @@ final class VmwareSync {
         }
     }
 
-    private static VimClient connect(JobSpec.Source src) throws IOException {
-        VsphereCredentials credentials;
+    private static VsphereCredentials credentials(JobSpec.Source src) {
         try {
-            credentials = src.passwordFile() != null
+            return src.passwordFile() != null
                     ? VsphereCredentials.fromFile(src.user(), Path.of(src.passwordFile()))
                     : VsphereCredentials.fromEnvironment(src.user(), src.passwordEnv());
         } catch (IOException e) {
@@ -330,6 +336,9 @@ final class VmwareSync {
             throw new InvalidInputException(src.passwordFile() != null ? "source.password_file" : "source.password_env",
                     e.getMessage());
         }
+    }
+
+    private static VimClient connect(JobSpec.Source src, VsphereCredentials credentials) throws IOException {
         URI sdk = URI.create(src.url());
         VimTls tls;
         try {

@@ -24,8 +24,11 @@ final class SoapCall {
     record Arg(String name, Object value) {
     }
 
-    /** The reply element and the session cookie the server set, if any. */
-    record Reply(XmlNode body, String sessionCookie) {
+    /**
+     * The reply element, the session cookie the server set (if any) and, over TLS, the SHA-1
+     * thumbprint of the server's certificate as VDDK wants it ({@code AA:BB:...}).
+     */
+    record Reply(XmlNode body, String sessionCookie, String serverSha1) {
     }
 
     private SoapCall() {
@@ -64,7 +67,22 @@ final class SoapCall {
         if (first.name.equals("Fault")) {
             throw fault(first);
         }
-        return new Reply(first, sessionCookie(res));
+        return new Reply(first, sessionCookie(res), sha1Thumbprint(res));
+    }
+
+    /** The leaf certificate's SHA-1 thumbprint, upper-case hex pairs joined by colons; null without TLS. */
+    private static String sha1Thumbprint(HttpResponse<?> res) {
+        try {
+            java.security.cert.Certificate[] chain = res.sslSession().isPresent()
+                    ? res.sslSession().get().getPeerCertificates() : null;
+            if (chain == null || chain.length == 0) {
+                return null;
+            }
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(chain[0].getEncoded());
+            return java.util.HexFormat.ofDelimiter(":").withUpperCase().formatHex(digest);
+        } catch (javax.net.ssl.SSLPeerUnverifiedException | java.security.GeneralSecurityException e) {
+            return null;
+        }
     }
 
     /** Turns a SOAP Fault element into a typed exception, named by the detail's xsi:type or element. */

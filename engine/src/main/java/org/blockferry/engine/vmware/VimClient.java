@@ -34,6 +34,7 @@ public final class VimClient implements AutoCloseable {
     private ManagedObject searchIndex;
     private ManagedObject sessionManager;
     private volatile String cookie;
+    private volatile String serverSha1;
 
     private VimClient(URI sdk, VsphereCredentials credentials, HttpClient http, Duration taskTimeout) {
         this.sdk = sdk;
@@ -84,7 +85,22 @@ public final class VimClient implements AutoCloseable {
             throw new IOException("vCenter " + sdk + " accepted the login of " + credentials.user() + " but set no session cookie");
         }
         cookie = reply.sessionCookie();
+        serverSha1 = reply.serverSha1();
         log.info("event=vsphere_login url={} user={}", sdk, credentials.user());
+    }
+
+    /**
+     * The SHA-1 thumbprint ({@code AA:BB:...}) of the certificate vCenter presented at login,
+     * which this client's trust setting accepted: what VDDK's {@code thumbprint=} wants. Empty
+     * over plain http.
+     */
+    public Optional<String> serverSha1Thumbprint() {
+        return Optional.ofNullable(serverSha1);
+    }
+
+    /** The SDK URL this client talks to. */
+    public URI sdk() {
+        return sdk;
     }
 
     /** Calls a method, logging in again once if the session turned out to be gone. */

@@ -52,6 +52,17 @@ public final class VsphereCredentials {
         return password;
     }
 
+    /**
+     * Writes the password, and nothing else, to a new file readable only by this user: for
+     * programs that take it as {@code password=+FILE} ({@code nbdkit vddk}), so it is never in a
+     * process's arguments. Fails if the file exists.
+     */
+    public void writePasswordFile(Path file) throws IOException {
+        Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, password, StandardCharsets.UTF_8);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof VsphereCredentials c && c.user.equals(user) && c.password.equals(password);

@@ -56,6 +56,13 @@ class JobSpecVmwareTest {
     }
 
     @Test
+    void withoutADatastoreMapTheDisksAreReadThroughVddk() {
+        JobSpec spec = read(SOURCE.replace(", \"datastore_map\": {\"[datastore1] web01/\": \"/mnt/ds1/web01/\"}", ""),
+                "[datastore1] web01/web01.vmdk");
+        assertEquals(null, spec.source().datastoreMap());
+    }
+
+    @Test
     void thePasswordItselfIsNotAField() {
         InvalidInputException e = invalid(SOURCE + ", \"password\": \"hunter2\"", "2000");
         assertEquals("source.password", e.field());

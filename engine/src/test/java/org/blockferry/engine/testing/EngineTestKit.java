@@ -48,7 +48,8 @@ public final class EngineTestKit implements AutoCloseable {
             this.environment = new CopyEnvironment(system, BufferPool.create((long) buffers * CHUNK, CHUNK),
                     IoLoops.start(2, Duration.ofSeconds(30)),
                     system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
-                    LocalExport.Tools.fromConfig(config).withSocketRoot(dir));
+                    LocalExport.Tools.fromConfig(config).withSocketRoot(dir),
+                    org.blockferry.engine.sync.VmwareSettings.fromConfig(config));
         } catch (Exception e) {
             system.terminate();
             throw new AssertionError("cannot start the copy environment: " + e, e);

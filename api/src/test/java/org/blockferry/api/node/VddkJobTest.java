@@ -1,0 +1,197 @@
+package org.blockferry.api.node;
+
+import static org.blockferry.api.node.VmwareSyncJobTest.MIB;
+import static org.blockferry.api.node.VmwareSyncJobTest.PASSWORD;
+import static org.blockferry.api.node.VmwareSyncJobTest.USER;
+import static org.blockferry.api.node.VmwareSyncJobTest.assertTargetsEqualImages;
+import static org.blockferry.api.node.VmwareSyncJobTest.sync;
+import static org.blockferry.api.node.VmwareSyncJobTest.vm;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.vmware.VimClient;
+import org.blockferry.engine.vmware.VimTls;
+import org.blockferry.engine.vmware.VsphereCredentials;
+import org.blockferry.engine.vmware.testing.Vcsim;
+import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.readside.JobRow;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The production data path of the vmware source: jobs without {@code source.datastore_map}
+ * launch {@code nbdkit ... vddk libdir=... server=... password=+FILE thumbprint=... vm=moref=...
+ * snapshot=... file=...} for each disk of the job's snapshot.
+ *
+ * <p>VMware's VDDK is proprietary and nbdkit-vddk-plugin is not in Debian, so neither can run
+ * here. The first test runs the real nbdkit with a stand-in for the plugin: a script for nbdkit's
+ * sh plugin (configured as {@code blockferry.vmware.vddk.plugin}) that takes the vddk plugin's
+ * parameters, checks them as VDDK would need them (a private password file holding the
+ * password, an existing libdir), records them, and serves the named VMDK from the test's raw
+ * image. The second runs the real nbdkit with the real plugin name and checks the job fails
+ * clearly, as it will on any node without the plugin.
+ */
+class VddkJobTest {
+
+    /** The stand-in's script: records each parameter to {@code params}, serves {@code [ds] VM/x.vmdk} from {@code ds/x.vmdk}. */
+    private static Path standIn(Path dir, Path params, Path ds) throws Exception {
+        String script = """
+                #!/bin/sh
+                # Stand-in for nbdkit-vddk-plugin in BlockFerry's tests (VDDK cannot run here).
+                params='@PARAMS@'
+                image() { f=$(cat "$tmpdir/file"); echo "@DS@/${f#"[LocalDS_0] @VM@/"}"; }
+                case "$1" in
+                  config)
+                    echo "$2=$3" >> "$params"
+                    case "$2" in
+                      password)
+                        f="${3#+}"
+                        [ "$f" != "$3" ] || { echo "EINVAL password must be +FILE" >&2; exit 1; }
+                        [ "$(stat -c %a "$f")" = 600 ] || { echo "EINVAL the password file is not private" >&2; exit 1; }
+                        [ "$(cat "$f")" = '@PASSWORD@' ] || { echo "EPERM wrong password in $f" >&2; exit 1; }
+                        ;;
+                      libdir) [ -d "$3" ] || { echo "EINVAL libdir $3 is not a directory" >&2; exit 1; } ;;
+                      file) printf %s "$3" > "$tmpdir/file" ;;
+                    esac ;;
+                  config_complete) [ -s "$tmpdir/file" ] || { echo "EINVAL file= is required" >&2; exit 1; } ;;
+                  open) echo vddk ;;
+                  get_size) stat -L -c %s "$(image)" ;;
+                  pread) dd if="$(image)" iflag=skip_bytes,count_bytes skip="$4" count="$3" bs=1M status=none ;;
+                  *) exit 2 ;;
+                esac
+                """.replace("@PARAMS@", params.toString()).replace("@DS@", ds.toString())
+                .replace("@VM@", Vcsim.VM).replace("@PASSWORD@", PASSWORD);
+        Path file = dir.resolve("vddk-standin");
+        Files.writeString(file, script);
+        file.toFile().setExecutable(true);
+        return file;
+    }
+
+    /** The SHA-1 of the certificate the server presents, computed here independently of the client. */
+    private static String sha1Thumbprint(URI https) throws Exception {
+        X509TrustManager any = new X509TrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, new TrustManager[] {any}, null);
+        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(https.getHost(), https.getPort())) {
+            socket.startHandshake();
+            byte[] der = socket.getSession().getPeerCertificates()[0].getEncoded();
+            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-1").digest(der));
+        }
+    }
+
+    @Test
+    void jobsReadTheSnapshotThroughNbdkitVddkWithThePasswordInAPrivateFile() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vddk-job-");
+        Path params = dir.resolve("vddk-params");
+        Path libdir = Files.createDirectories(dir.resolve("vmware-vix-disklib-distrib"));
+        try (Vcsim vcsim = Vcsim.start(List.of("-tls", "-username", USER, "-password", PASSWORD));
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of(
+                     "blockferry.vmware.vddk.plugin", standIn(dir, params, dir.resolve("ds")).toString(),
+                     "blockferry.vmware.vddk.libdir", libdir.toString(),
+                     "blockferry.vmware.vddk.transports", "hotadd:nbdssl"))) {
+            VmwareSyncJobTest.Vm vm = vm(vcsim, dir);
+            String vmMoref;
+            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD),
+                    VimTls.pinnedThumbprint(vcsim.thumbprint()))) {
+                vmMoref = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow().value();
+            }
+
+            JobRow full = sync(node, vm.jobViaVddk("vddk-full", CopyMode.AUTO));
+            assertEquals("completed", full.status(), full.error());
+            for (JobRow.DiskRow d : full.disks()) {
+                assertEquals("full", d.mode(), d.modeReason());
+                assertEquals(6 * MIB, d.totalBytes(), "the sum of the '*' areas, not the capacity");
+            }
+            assertTargetsEqualImages(vm);
+
+            List<String> first = Files.readAllLines(params);
+            assertTrue(first.contains("libdir=" + libdir), first.toString());
+            assertTrue(first.contains("server=" + vcsim.sdkUrl().getHost()), first.toString());
+            assertTrue(first.contains("user=" + USER), first.toString());
+            assertTrue(first.contains("thumbprint=" + sha1Thumbprint(vcsim.sdkUrl())), first.toString());
+            assertTrue(first.contains("vm=moref=" + vmMoref), first.toString());
+            assertTrue(first.contains("file=[LocalDS_0] " + Vcsim.VM + "/disk1.vmdk"), first.toString());
+            assertTrue(first.contains("file=[LocalDS_0] " + Vcsim.VM + "/disk2.vmdk"), first.toString());
+            assertTrue(first.contains("transports=hotadd:nbdssl"), first.toString());
+            List<String> snapshots = first.stream().filter(l -> l.startsWith("snapshot=")).distinct().toList();
+            assertEquals(1, snapshots.size(), "both disks read the job's one snapshot: " + first);
+            assertTrue(snapshots.get(0).matches("snapshot=snapshot-\\d+"), snapshots.toString());
+            for (String l : first.stream().filter(l -> l.startsWith("password=")).toList()) {
+                assertTrue(l.startsWith("password=+"), l);
+                assertFalse(Files.exists(Path.of(l.substring("password=+".length()))),
+                        "the password file is gone once the server is up: " + l);
+            }
+            assertFalse(String.join("\n", first).contains(PASSWORD), "the password itself is in no argument");
+
+            vm.write(0, 5 * MIB, 64 * 1024, 21);
+            vm.write(1, 16 * MIB, MIB, 22);
+            Files.delete(params);
+            JobRow next = sync(node, vm.jobViaVddk("vddk-next", CopyMode.INCREMENTAL));
+            assertEquals("completed", next.status(), next.error());
+            for (JobRow.DiskRow d : next.disks()) {
+                assertEquals("incremental", d.mode(), d.modeReason());
+            }
+            assertEquals(64 * 1024 + MIB, next.disks().stream().mapToLong(JobRow.DiskRow::totalBytes).sum(),
+                    "only the changed areas");
+            assertTargetsEqualImages(vm);
+            List<String> second = Files.readAllLines(params);
+            assertFalse(second.stream().filter(l -> l.startsWith("snapshot=")).anyMatch(snapshots::contains),
+                    "the next sync reads its own, newer snapshot: " + second);
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+
+    @Test
+    void withoutTheVddkPluginOrItsLibdirTheJobFailsClearlyAndLeavesNoSnapshot() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vddk-missing-");
+        Path libdir = Files.createDirectories(dir.resolve("vmware-vix-disklib-distrib"));
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
+            VmwareSyncJobTest.Vm vm = vm(vcsim, dir);
+            try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                    Map.of("blockferry.vmware.vddk.libdir", libdir.toString()))) {
+                JobRow row = sync(node, vm.jobViaVddk("no-plugin", CopyMode.AUTO));
+                assertEquals("failed", row.status());
+                assertTrue(row.error().contains("no 'vddk' plugin") && row.error().contains("nbdkit-vddk-plugin")
+                        && row.error().contains("source.datastore_map"), row.error());
+                assertTrue(row.error().contains("disk1.vmdk") || row.error().contains("disk2.vmdk"), row.error());
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "the snapshot is removed after the failure");
+            Path other = Files.createDirectories(dir.resolve("second"));
+            try (Node node = NodeFixture.start(other, TestDatabases.create(TestDatabases.Kind.H2, other), Map.of())) {
+                JobRow row = sync(node, vm.jobViaVddk("no-libdir", CopyMode.AUTO));
+                assertEquals("failed", row.status());
+                assertTrue(row.error().contains("blockferry.vmware.vddk.libdir: is not set"), row.error());
+            }
+            for (Path t : vm.targets()) {
+                assertFalse(Files.exists(t), "no target was created");
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+        }
+    }
+}
