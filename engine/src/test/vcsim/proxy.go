@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
@@ -24,13 +25,15 @@ type proxy struct {
 	disks    map[diskID]*diskState
 	snaps    map[string]map[int32]int // snapshot moref -> disk key -> changeId sequence at creation
 	failNext map[string]failure
+	ignore   map[string]bool // methods whose next call is answered "done" and not carried out
+	downTill time.Time       // until then every SDK call gets HTTP 503 (vCenter unreachable)
 }
 
 type failure struct{ fault, message string }
 
 func newProxy(sim *url.URL, maxAreas int) *proxy {
 	return &proxy{sim: sim, maxAreas: maxAreas, sessions: map[string]bool{},
-		disks: map[diskID]*diskState{}, snaps: map[string]map[int32]int{}, failNext: map[string]failure{}}
+		disks: map[diskID]*diskState{}, snaps: map[string]map[int32]int{}, failNext: map[string]failure{}, ignore: map[string]bool{}}
 }
 
 // soapCall is the method name and the text of its direct child elements.
@@ -81,9 +84,21 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mu.Lock()
 	f, fail := p.failNext[call.method]
 	delete(p.failNext, call.method)
+	ignored := p.ignore[call.method]
+	delete(p.ignore, call.method)
+	down := time.Now().Before(p.downTill)
 	mu.Unlock()
+	if down {
+		http.Error(w, "vCenter is unreachable (simulated outage)", http.StatusServiceUnavailable)
+		return
+	}
 	if fail {
 		writeFault(w, f.fault, f.message, "")
+		return
+	}
+	if ignored { // accepted, and nothing happens: a guest that ignores ShutdownGuest
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		fmt.Fprint(w, envelope("<"+call.method+"Response xmlns=\"urn:vim25\"></"+call.method+"Response>"))
 		return
 	}
 	switch call.method {

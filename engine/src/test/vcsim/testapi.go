@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
@@ -15,6 +16,25 @@ func (p *proxy) serveTest(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/cbt/expire-sessions":
 		fmt.Fprintf(w, "%d\n", p.expireSessions())
+		return
+	case "/cbt/ignore-next":
+		if q.Get("method") == "" {
+			http.Error(w, "method is required", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		p.ignore[q.Get("method")] = true
+		mu.Unlock()
+		return
+	case "/cbt/outage":
+		d, err := time.ParseDuration(q.Get("for"))
+		if err != nil {
+			http.Error(w, "for must be a duration such as 5s", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		p.downTill = time.Now().Add(d)
+		mu.Unlock()
 		return
 	case "/cbt/fail-next":
 		if q.Get("method") == "" {

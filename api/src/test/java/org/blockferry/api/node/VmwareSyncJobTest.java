@@ -518,23 +518,70 @@ class VmwareSyncJobTest {
         }
     }
 
+    /** A final sync of the VM in {@code vcsim}, whose guest fails (or ignores) ShutdownGuest as set up by the caller. */
+    private static void finalSyncPowersOff(Node node, Vcsim vcsim, Path dir, String jobId, long atLeastMillis)
+            throws Exception {
+        Vm vm = vm(vcsim, dir);
+        JobSpec plain = vm.job(jobId, CopyMode.AUTO);
+        long started = System.nanoTime();
+        JobRow row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+                new JobSpec.Options(0, false, false, false, true)).validated());
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        assertEquals("completed", row.status(), row.error());
+        assertTrue(tookMillis >= atLeastMillis, "waited for the guest first: " + tookMillis + " ms");
+        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+            assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+        }
+        assertTargetsEqualImages(vm);
+        assertEquals(0, vcsim.snapshots(Vcsim.VM));
+    }
+
     @Test
-    void aFinalSyncPowersOffAVmWhoseGuestCannotShutDown() throws Exception {
+    void aFinalSyncPowersOffAVmWhoseGuestCannotOrDoesNotShutDown() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-poweroff-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
-                     Map.of("blockferry.vmware.shutdown-timeout", "1s"))) {
-            Vm vm = vm(vcsim, dir);
-            vcsim.failNext("ShutdownGuest", "ToolsUnavailable");
-            JobSpec plain = vm.job("cutover-hard", CopyMode.AUTO);
-            JobRow row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
-                    new JobSpec.Options(0, false, false, false, true)).validated());
-            assertEquals("completed", row.status(), row.error());
-            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
-                assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                Map.of("blockferry.vmware.shutdown-timeout", "3s"))) {
+            try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
+                vcsim.failNext("ShutdownGuest", "ToolsUnavailable"); // refused: powered off at once
+                finalSyncPowersOff(node, vcsim, Files.createDirectories(dir.resolve("refused")), "cutover-hard", 0);
             }
-            assertTargetsEqualImages(vm);
-            assertEquals(0, vcsim.snapshots(Vcsim.VM));
+            try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
+                vcsim.ignoreNext("ShutdownGuest"); // accepted, but the guest stays on: powered off after the timeout
+                finalSyncPowersOff(node, vcsim, Files.createDirectories(dir.resolve("ignored")), "cutover-timeout",
+                        3000);
+            }
+        }
+    }
+
+    @Test
+    void aSnapshotLeftByAVcenterOutageIsRemovedOnceVcenterIsBack() throws Exception {
+        Path dir = TestPeers.scratchDirectory("vmware-outage-");
+        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+            Vm vm = vm(vcsim, dir);
+            JobSpec spec = slowJob(vm, "outage", t1, t2, null);
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            long started = System.nanoTime();
+            while (!node.jobs().get(spec.jobId()).toCompletableFuture().get().disks().values().stream()
+                    .allMatch(d -> d.mode() != null)) { // both disks prepared: copying, vCenter not needed till the end
+                assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(60), "both disks started");
+                Thread.sleep(20);
+            }
+            vcsim.outage(Duration.ofSeconds(30));
+            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            assertEquals("completed", row.status(), row.error());
+            assertEquals(DiskChecksum.ofFile(vm.images().get(0)), DiskChecksum.ofUri(t1.uri()), "disk 0");
+            assertEquals(DiskChecksum.ofFile(vm.images().get(1)), DiskChecksum.ofUri(t2.uri()), "disk 1");
+            assertEquals(1, vcsim.snapshots(Vcsim.VM), "vCenter is still down: the snapshot could not go yet");
+            vcsim.outage(Duration.ZERO); // back
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (vcsim.snapshots(Vcsim.VM) > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            assertEquals(0, vcsim.snapshots(Vcsim.VM), "removed in the background once vCenter answered again");
         }
     }
 }

@@ -18,9 +18,10 @@ import org.blockferry.engine.endpoint.InvalidInputException;
  * @param vddkPlugin      nbdkit's plugin and its leading arguments: {@code [vddk]}, or {@code [sh, SCRIPT]}
  * @param vddkLibdir      the VDDK directory ({@code vmware-vix-disklib-distrib}); null when not set
  * @param vddkTransports  VDDK transport modes in order of preference; empty: VDDK's own order
+ * @param snapshotCleanupTimeout how long a snapshot removal that failed is retried in the background
  */
 public record VmwareSettings(Duration shutdownTimeout, List<String> vddkPlugin, Path vddkLibdir,
-                             List<String> vddkTransports) {
+                             List<String> vddkTransports, Duration snapshotCleanupTimeout) {
     static final Set<String> TRANSPORTS = Set.of("file", "san", "hotadd", "nbd", "nbdssl");
 
     public VmwareSettings {
@@ -28,9 +29,9 @@ public record VmwareSettings(Duration shutdownTimeout, List<String> vddkPlugin, 
         vddkTransports = List.copyOf(vddkTransports);
     }
 
-    /** The defaults of reference.conf: 5 minutes, plugin vddk, no libdir. */
+    /** The defaults of reference.conf: 5 minutes, plugin vddk, no libdir, cleanup retried for 30 minutes. */
     public static VmwareSettings defaults() {
-        return new VmwareSettings(Duration.ofMinutes(5), List.of("vddk"), null, List.of());
+        return new VmwareSettings(Duration.ofMinutes(5), List.of("vddk"), null, List.of(), Duration.ofMinutes(30));
     }
 
     /** Reads and checks {@code blockferry.vmware}; a bad value is an error naming its key. */
@@ -40,16 +41,22 @@ public record VmwareSettings(Duration shutdownTimeout, List<String> vddkPlugin, 
         }
         Config c = config.getConfig("blockferry.vmware");
         String prefix = "blockferry.vmware.";
-        Duration timeout = c.hasPath("shutdown-timeout") ? c.getDuration("shutdown-timeout") : Duration.ofMinutes(5);
-        if (timeout.isNegative()) {
-            throw new InvalidInputException(prefix + "shutdown-timeout", "must not be negative, got " + timeout);
-        }
+        Duration timeout = duration(c, prefix, "shutdown-timeout", Duration.ofMinutes(5));
+        Duration cleanup = duration(c, prefix, "snapshot-cleanup-timeout", Duration.ofMinutes(30));
         String plugin = c.hasPath("vddk.plugin") ? c.getString("vddk.plugin").trim() : "vddk";
         String libdir = c.hasPath("vddk.libdir") ? c.getString("vddk.libdir").trim() : "";
         String transports = c.hasPath("vddk.transports") ? c.getString("vddk.transports").trim() : "";
         return new VmwareSettings(timeout, plugin(prefix + "vddk.plugin", plugin),
                 libdir.isEmpty() ? null : absolute(prefix + "vddk.libdir", libdir),
-                transports(prefix + "vddk.transports", transports));
+                transports(prefix + "vddk.transports", transports), cleanup);
+    }
+
+    private static Duration duration(Config c, String prefix, String key, Duration fallback) {
+        Duration d = c.hasPath(key) ? c.getDuration(key) : fallback;
+        if (d.isNegative()) {
+            throw new InvalidInputException(prefix + key, "must not be negative, got " + d);
+        }
+        return d;
     }
 
     /**

@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.blockferry.engine.copy.CopyJob;
@@ -104,6 +106,7 @@ final class VmwareSync {
         String field = "disk " + disk.id() + " source";
         VsphereCredentials credentials = credentials(src);
         VimClient vim = connect(src, credentials);
+        Cleanup cleanup = new Cleanup(src, credentials, settings.snapshotCleanupTimeout());
         JobSnapshot held = null;
         try {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
@@ -114,8 +117,8 @@ final class VmwareSync {
             if (viaVddk) {
                 VddkSource.libdir(settings, field, vmdk); // fails before a snapshot is taken
             }
-            held = acquire(vim, vm, src, jobId, spec.options() != null && spec.options().finalSync(),
-                    settings.shutdownTimeout());
+            held = acquire(vim, vm, jobId, spec.options() != null && spec.options().finalSync(),
+                    settings.shutdownTimeout(), cleanup);
             VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
             Optional<ChangeToken> previous = DiskSync.lastToken(tokens, disk).filter(t -> t.kind().equals("vmware"));
             CopyMode requested = spec.mode();
@@ -192,7 +195,7 @@ final class VmwareSync {
                 @Override
                 public void closed() {
                     if (released.compareAndSet(false, true)) {
-                        release(vim, snap, src.vm(), jobId);
+                        release(vim, snap, jobId, cleanup);
                     }
                 }
             };
@@ -200,11 +203,11 @@ final class VmwareSync {
             return new DiskSync(source, planner, full ? CopyMode.FULL : CopyMode.INCREMENTAL,
                     full ? reason + ": full copy" : reason, tracking);
         } catch (VimFault.ManagedObjectNotFound e) {
-            release(vim, held, src.vm(), jobId);
+            release(vim, held, jobId, cleanup);
             throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + src.url()
                     + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
-            release(vim, held, src.vm(), jobId);
+            release(vim, held, jobId, cleanup);
             throw e;
         }
     }
@@ -214,8 +217,9 @@ final class VmwareSync {
      * enabling CBT if it is off). The disks' changeIds are read right after it is taken, under
      * the VM's lock, so no other snapshot of this node falls in between.
      */
-    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, JobSpec.Source src, String jobId,
-                                       boolean finalSync, Duration shutdownTimeout) throws IOException {
+    private static JobSnapshot acquire(VimClient vim, ManagedObject vm, String jobId, boolean finalSync,
+                                       Duration shutdownTimeout, Cleanup cleanup) throws IOException {
+        JobSpec.Source src = cleanup.src();
         String vmKey = src.url() + " " + src.vm();
         String key = vmKey + " " + jobId;
         synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
@@ -241,7 +245,7 @@ final class VmwareSync {
             for (ManagedObject orphan : orphans) {
                 // this job's snapshot from a process that died before removing it: no disk holds it now
                 log.info("event=snapshot-orphan vm={} job={} snapshot={}", src.vm(), jobId, orphan.value());
-                remove(vim, orphan, src.vm(), jobId);
+                remove(vim, orphan, jobId, cleanup);
             }
             ManagedObject snapshot = vim.createSnapshot(vm, name,
                     "BlockFerry job " + jobId + "; removed when its disks' syncs end", false);
@@ -250,7 +254,7 @@ final class VmwareSync {
             try {
                 created = new JobSnapshot(key, vm, snapshot, vim.virtualDisks(vm), enabled, !orphans.isEmpty());
             } catch (IOException | RuntimeException e) {
-                remove(vim, snapshot, src.vm(), jobId);
+                remove(vim, snapshot, jobId, cleanup);
                 throw e;
             }
             SNAPSHOTS.put(key, created);
@@ -297,17 +301,37 @@ final class VmwareSync {
         log.info("event=vm-powered-off vm={} job={}", src.vm(), jobId);
     }
 
+    /** What a snapshot removal that failed needs to be tried again later, with a session of its own. */
+    private record Cleanup(JobSpec.Source src, VsphereCredentials credentials, Duration timeout) {
+    }
+
+    /**
+     * Retries snapshot removals that failed (vCenter unreachable when the job's last disk ended):
+     * one daemon thread, so the removal does not hold up the job, which has its data.
+     */
+    private static final ScheduledExecutorService CLEANUP = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "vmware-snapshot-cleanup");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final Duration FIRST_RETRY = Duration.ofSeconds(2);
+    private static final Duration LONGEST_RETRY = Duration.ofMinutes(1);
+
     /** One disk is done with the job's snapshot; the last one removes it. Logs out. */
-    private static void release(VimClient vim, JobSnapshot held, String vmPath, String jobId) {
+    private static void release(VimClient vim, JobSnapshot held, String jobId, Cleanup cleanup) {
         if (held != null) {
             String vmKey = held.key.substring(0, held.key.length() - jobId.length() - 1);
             synchronized (VM_LOCKS.computeIfAbsent(vmKey, k -> new Object())) {
                 if (--held.holders == 0) {
                     SNAPSHOTS.remove(held.key, held);
-                    remove(vim, held.snapshot, vmPath, jobId);
+                    remove(vim, held.snapshot, jobId, cleanup);
                 }
             }
         }
+        logout(vim);
+    }
+
+    private static void logout(VimClient vim) {
         try {
             vim.close();
         } catch (IOException | RuntimeException e) {
@@ -315,14 +339,53 @@ final class VmwareSync {
         }
     }
 
-    private static void remove(VimClient vim, ManagedObject snapshot, String vmPath, String jobId) {
+    /**
+     * Removes a snapshot; if vCenter does not answer, keeps trying in the background (2 s, then
+     * doubling up to 1 min apart) for {@code blockferry.vmware.snapshot-cleanup-timeout}. A next
+     * run of the job also removes it (as an orphan).
+     */
+    private static void remove(VimClient vim, ManagedObject snapshot, String jobId, Cleanup cleanup) {
+        String vmPath = cleanup.src().vm();
         try {
             vim.removeSnapshot(snapshot);
             log.info("event=snapshot-removed vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
+        } catch (VimFault.ManagedObjectNotFound gone) {
+            log.info("event=snapshot-gone vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
         } catch (IOException | RuntimeException e) {
-            log.warn("event=snapshot-remove-failed vm={} job={} snapshot={} error={}", vmPath, jobId,
-                    snapshot.value(), e.getMessage() != null ? e.getMessage() : e.toString());
+            long deadline = System.nanoTime() + cleanup.timeout().toNanos();
+            retryLater(snapshot, jobId, cleanup, deadline, FIRST_RETRY, e);
         }
+    }
+
+    private static void retryLater(ManagedObject snapshot, String jobId, Cleanup cleanup, long deadline,
+                                   Duration delay, Exception failure) {
+        String vmPath = cleanup.src().vm();
+        String error = failure.getMessage() != null ? failure.getMessage() : failure.toString();
+        if (System.nanoTime() + delay.toNanos() > deadline) {
+            log.error("event=snapshot-remove-gave-up vm={} job={} snapshot={} name=blockferry-{} error={}"
+                    + " action=\"run the job again or remove the snapshot in vCenter\"", vmPath, jobId,
+                    snapshot.value(), jobId, error);
+            return;
+        }
+        log.warn("event=snapshot-remove-failed vm={} job={} snapshot={} retry_in={} error={}", vmPath, jobId,
+                snapshot.value(), delay, error);
+        CLEANUP.schedule(() -> {
+            VimClient vim = null;
+            try {
+                vim = connect(cleanup.src(), cleanup.credentials());
+                vim.removeSnapshot(snapshot);
+                log.info("event=snapshot-removed vm={} job={} snapshot={} late=true", vmPath, jobId, snapshot.value());
+            } catch (VimFault.ManagedObjectNotFound gone) {
+                log.info("event=snapshot-gone vm={} job={} snapshot={}", vmPath, jobId, snapshot.value());
+            } catch (IOException | RuntimeException e) {
+                Duration next = delay.multipliedBy(2).compareTo(LONGEST_RETRY) > 0 ? LONGEST_RETRY : delay.multipliedBy(2);
+                retryLater(snapshot, jobId, cleanup, deadline, next, e);
+            } finally {
+                if (vim != null) {
+                    logout(vim);
+                }
+            }
+        }, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private static VsphereCredentials credentials(JobSpec.Source src) {

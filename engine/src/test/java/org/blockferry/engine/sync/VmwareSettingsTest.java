@@ -32,6 +32,7 @@ class VmwareSettingsTest {
         assertEquals(List.of("vddk"), s.vddkPlugin());
         assertNull(s.vddkLibdir());
         assertEquals(List.of(), s.vddkTransports());
+        assertEquals(Duration.ofMinutes(30), s.snapshotCleanupTimeout());
     }
 
     @Test
@@ -56,6 +57,8 @@ class VmwareSettingsTest {
     @Test
     void badValuesNameTheirKey() {
         assertEquals("blockferry.vmware.shutdown-timeout", refused("blockferry.vmware.shutdown-timeout", "-1s").field());
+        assertEquals("blockferry.vmware.snapshot-cleanup-timeout",
+                refused("blockferry.vmware.snapshot-cleanup-timeout", "-5m").field());
         assertEquals("blockferry.vmware.vddk.libdir", refused("blockferry.vmware.vddk.libdir", "vddk/lib").field());
         InvalidInputException t = refused("blockferry.vmware.vddk.transports", "hotadd:fast");
         assertEquals("blockferry.vmware.vddk.transports", t.field());

@@ -209,6 +209,16 @@ public final class Vcsim implements AutoCloseable {
         post("fail-next", "method", method, "fault", fault);
     }
 
+    /** The next call of {@code method} is answered as done but not carried out. */
+    public void ignoreNext(String method) {
+        post("ignore-next", "method", method);
+    }
+
+    /** For {@code duration}, every SDK call fails with HTTP 503: vCenter unreachable, its state kept. */
+    public void outage(java.time.Duration duration) {
+        post("outage", "for", duration.toMillis() + "ms");
+    }
+
     /** Ends every session, as vCenter's idle timeout would. */
     public void expireSessions() {
         post("expire-sessions");
