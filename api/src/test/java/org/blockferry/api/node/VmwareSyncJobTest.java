@@ -34,6 +34,8 @@ import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * vmware source kind through the job path on H2, against vcsim with its CBT layer, in
@@ -131,11 +133,12 @@ class VmwareSyncJobTest {
         }
     }
 
-    @Test
-    void fullThenIncrementalThenCbtResetFallsBackToFull() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TestDatabases.Kind.class)
+    void fullThenIncrementalThenCbtResetFallsBackToFull(TestDatabases.Kind db) throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-job-");
         try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
 
             JobRow full = sync(node, vm.job("full", CopyMode.AUTO));
