@@ -37,8 +37,8 @@ final class SseClient {
     }
 
     /**
-     * Subscribes and reads until the server ends the stream, {@code stopWhen} matches an event
-     * (the connection is then dropped, as a client that goes away), or {@code timeout}.
+     * Subscribes and reads until the server ends the stream, {@code stopWhen} matches an event or
+     * a comment (the connection is then dropped, as a client that goes away), or {@code timeout}.
      */
     static Seen read(HttpClient client, HttpRequest request, Predicate<Event> stopWhen, Duration timeout)
             throws Exception {
@@ -69,8 +69,12 @@ final class SseClient {
                     name = null;
                     data.setLength(0);
                 } else if (line.startsWith(":")) {
+                    Event c = new Event(null, null, null, line.substring(1).trim(), System.nanoTime());
                     synchronized (events) {
-                        events.add(new Event(null, null, null, line.substring(1).trim(), System.nanoTime()));
+                        events.add(c);
+                    }
+                    if (stopWhen.test(c)) {
+                        return false;
                     }
                 } else if (line.startsWith("id:")) {
                     id = Long.parseLong(line.substring(3).trim());

@@ -19,7 +19,8 @@ import org.blockferry.nbd.NbdOptions;
  * as long as this object: raw files through {@code nbdkit file}, qcow2 through {@code qemu-nbd}.
  *
  * <p>Neither server outlives the JVM: nbdkit runs with {@code --exit-with-parent}; qemu-nbd
- * exits when its last client leaves, and this object keeps one connection open until close.
+ * exits when its last client leaves, and this object keeps one connection to a local image's
+ * export open until close.
  */
 public final class LocalExport implements AutoCloseable {
 
@@ -141,8 +142,14 @@ public final class LocalExport implements AutoCloseable {
         }
         String uri = "nbd+unix:///?socket=" + socket;
         try {
-            NbdConnection keepAlive = awaitServer(field, process, uri, socket, log, tools.startTimeout(), what);
-            return new LocalExport(image, format, dir, socket, process, keepAlive);
+            NbdConnection probe = awaitServer(field, process, uri, socket, log, tools.startTimeout(), what);
+            if (image == null) {
+                // a served export (nbdkit vddk) lives until close without a client: an idle second
+                // connection would hold a second VDDK session (and, with hotadd, the disk) for nothing
+                probe.close();
+                probe = null;
+            }
+            return new LocalExport(image, format, dir, socket, process, probe);
         } catch (IOException | RuntimeException e) {
             process.destroyForcibly();
             deleteTree(dir);
@@ -263,7 +270,9 @@ public final class LocalExport implements AutoCloseable {
     /** Stops the server and removes the private socket directory. */
     @Override
     public void close() {
-        keepAlive.close();
+        if (keepAlive != null) {
+            keepAlive.close();
+        }
         process.destroy();
         try {
             if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
