@@ -88,7 +88,7 @@ public final class NbdConnection implements AutoCloseable {
         NbdConnection c = create();
         try {
             options.applyTo(c);
-            c.connect(uri);
+            c.connect(uri, options.connectTimeout());
             return c;
         } catch (NbdException | RuntimeException e) {
             c.close();
@@ -124,7 +124,21 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Connects to an NBD URI: nbd://, nbds://, nbd+unix://, nbds+unix://. */
     public void connect(String uri) throws NbdException {
-        call(() -> nbd.nbd_connect_uri(handle, uri), "nbd_connect_uri");
+        connect(uri, NbdOptions.DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /**
+     * Connects to an NBD URI, failing with {@code ETIMEDOUT} if the connection and handshake
+     * (TLS, options, meta contexts, the server's open of the export) take longer than {@code timeout}.
+     */
+    public void connect(String uri, java.time.Duration timeout) throws NbdException {
+        try {
+            handshake(uri, timeout);
+        } catch (NbdException e) {
+            // one name for the step, whichever libnbd call of it failed (as nbd_connect_uri would)
+            throw e.operation().equals("nbd_connect_uri") ? e
+                    : new NbdException("nbd_connect_uri", e.nbdMessage(), e.errno());
+        }
         size = query(() -> nbd.nbd_get_size(handle), "nbd_get_size");
         flags = flag(nbd.nbd_is_read_only(handle), "nbd_is_read_only", F_READ_ONLY)
                 | flag(nbd.nbd_can_flush(handle), "nbd_can_flush", F_FLUSH)
@@ -133,6 +147,26 @@ public final class NbdConnection implements AutoCloseable {
                 | flag(nbd.nbd_can_fast_zero(handle), "nbd_can_fast_zero", F_FAST_ZERO)
                 | flag(nbd.nbd_can_multi_conn(handle), "nbd_can_multi_conn", F_MULTI_CONN);
         connected = true;
+    }
+
+    /** Connects without blocking in libnbd, polling the handshake until it is done or {@code timeout} passes. */
+    private void handshake(String uri, java.time.Duration timeout) throws NbdException {
+        call(() -> nbd.nbd_aio_connect_uri(handle, uri), "nbd_aio_connect_uri");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (call(() -> nbd.nbd_aio_is_ready(handle), "nbd_aio_is_ready") != 1) {
+            if (call(() -> nbd.nbd_aio_is_dead(handle), "nbd_aio_is_dead") == 1
+                    || call(() -> nbd.nbd_aio_is_closed(handle), "nbd_aio_is_closed") == 1) {
+                throw new NbdException("nbd_connect_uri", "the server closed the connection during the handshake",
+                        NbdException.ECONNRESET);
+            }
+            long leftMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (leftMillis <= 0) {
+                throw new NbdException("nbd_connect_uri", "no NBD handshake from " + uri + " within "
+                        + timeout.toSeconds() + " s (the server accepted the connection but did not answer)",
+                        NbdException.ETIMEDOUT);
+            }
+            call(() -> nbd.nbd_poll(handle, (int) Math.min(leftMillis, 1000)), "nbd_poll");
+        }
     }
 
     private int flag(int result, String op, int bit) throws NbdException {

@@ -16,6 +16,8 @@ public class NbdException extends IOException {
     public static final int ETIMEDOUT = 110;
     /** errno libnbd uses for a connection that is closed or dead. */
     public static final int ENOTCONN = 107;
+    /** errno for a server that closed the connection during the handshake. */
+    public static final int ECONNRESET = 104;
 
     private final String operation;
     private final String nbdMessage;

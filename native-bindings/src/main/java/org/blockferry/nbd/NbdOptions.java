@@ -1,6 +1,7 @@
 package org.blockferry.nbd;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
@@ -11,26 +12,38 @@ import java.util.Objects;
  * @param tlsMode {@code null} leaves the mode to the URI scheme (nbds:// requires TLS)
  * @param tlsPskFile {@code null} unless a PSK key file is given outside the URI
  * @param tlsUsername {@code null} unless given outside the URI
+ * @param connectTimeout how long connecting and the handshake may take: a server that accepts
+ *                       the connection but never answers fails it then, not never
  */
 public record NbdOptions(String handleName, TlsMode tlsMode, Path tlsPskFile, String tlsUsername,
-                         List<String> metaContexts) {
+                         List<String> metaContexts, Duration connectTimeout) {
 
-    public static final NbdOptions DEFAULT = new NbdOptions(null, null, null, null, List.of());
+    /** Two minutes: room for a slow plugin open (VDDK's, through nbdkit vddk), never forever. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofMinutes(2);
+    public static final NbdOptions DEFAULT = new NbdOptions(null, null, null, null, List.of(), DEFAULT_CONNECT_TIMEOUT);
 
     public NbdOptions {
         metaContexts = List.copyOf(Objects.requireNonNull(metaContexts, "metaContexts"));
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("the connect timeout must be positive, got " + connectTimeout);
+        }
     }
 
     public NbdOptions withHandleName(String name) {
-        return new NbdOptions(name, tlsMode, tlsPskFile, tlsUsername, metaContexts);
+        return new NbdOptions(name, tlsMode, tlsPskFile, tlsUsername, metaContexts, connectTimeout);
     }
 
     public NbdOptions withMetaContexts(List<String> contexts) {
-        return new NbdOptions(handleName, tlsMode, tlsPskFile, tlsUsername, contexts);
+        return new NbdOptions(handleName, tlsMode, tlsPskFile, tlsUsername, contexts, connectTimeout);
     }
 
     public NbdOptions withTlsPsk(Path pskFile, String username) {
-        return new NbdOptions(handleName, tlsMode, pskFile, username, metaContexts);
+        return new NbdOptions(handleName, tlsMode, pskFile, username, metaContexts, connectTimeout);
+    }
+
+    public NbdOptions withConnectTimeout(Duration timeout) {
+        return new NbdOptions(handleName, tlsMode, tlsPskFile, tlsUsername, metaContexts, timeout);
     }
 
     void applyTo(NbdConnection c) throws NbdException {

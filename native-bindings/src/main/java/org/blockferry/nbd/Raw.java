@@ -63,6 +63,14 @@ final class Raw {
 
         int nbd_connect_uri(Pointer h, String uri);
 
+        int nbd_aio_connect_uri(Pointer h, String uri);
+
+        int nbd_poll(Pointer h, int timeout);
+
+        int nbd_aio_is_ready(Pointer h);
+
+        int nbd_aio_is_closed(Pointer h);
+
         @int64_t long nbd_get_size(Pointer h);
 
         @int64_t long nbd_get_block_size(Pointer h, int size_type);

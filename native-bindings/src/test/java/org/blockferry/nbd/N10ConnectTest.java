@@ -37,6 +37,33 @@ class N10ConnectTest {
     }
 
     @Test
+    void aServerThatAcceptsButNeverFinishesTheHandshakeTimesOut() throws Exception {
+        // delay-open holds nbdkit's open of the export, so the handshake does not finish for a minute
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=1M", "delay-open=60")) {
+            long started = System.nanoTime();
+            NbdException e = assertThrows(NbdException.class, () -> NbdConnection.open(server.uri(),
+                    NbdOptions.DEFAULT.withConnectTimeout(java.time.Duration.ofSeconds(1))).close());
+            long tookMillis = (System.nanoTime() - started) / 1_000_000;
+            assertEquals(NbdException.ETIMEDOUT, e.errno(), e.getMessage());
+            assertTrue(e.getMessage().contains("no NBD handshake"), e.getMessage());
+            assertTrue(tookMillis >= 900 && tookMillis < 10_000, "gave up after the timeout: " + tookMillis + " ms");
+        }
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=1M", "delay-open=1");
+             NbdConnection c = NbdConnection.open(server.uri(),
+                     NbdOptions.DEFAULT.withConnectTimeout(java.time.Duration.ofSeconds(30)))) {
+            assertEquals(1 << 20, c.size(), "a slow open within the timeout connects");
+        }
+    }
+
+    @Test
+    void aRefusedConnectionFailsAtOnceWithLibnbdsMessage() throws Exception {
+        Path socket = dir.resolve("nobody-listens.sock");
+        NbdException e = assertThrows(NbdException.class, () -> NbdConnection.open("nbd+unix:///?socket=" + socket,
+                NbdOptions.DEFAULT).close());
+        assertTrue(e.getMessage().contains("connect"), e.getMessage());
+    }
+
+    @Test
     void readOnlyServerIsReportedReadOnly() throws Exception {
         try (NbdkitServer server = NbdkitServer.start(dir, "-r", "memory", "size=4096");
              NbdConnection c = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
