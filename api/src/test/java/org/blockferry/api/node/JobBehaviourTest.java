@@ -23,6 +23,7 @@ import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobRow;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -150,6 +151,38 @@ class JobBehaviourTest {
             }
         } finally {
             servers.forEach(NbdkitServer::close);
+        }
+    }
+
+    @Test
+    void aJobWaitsWhileAnotherJobWritesItsTarget() throws Exception {
+        Path dir = TestPeers.scratchDirectory("same-target-");
+        try (NbdkitServer first = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=11");
+             NbdkitServer second = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=12");
+             NbdkitServer shared = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
+             NbdkitServer other = NbdkitServer.start(dir, "memory", "size=32M");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.jobs.max-running", 4))) {
+            JobSpec a = oneDisk("target-a", first.uri(), shared.uri());
+            JobSpec b = oneDisk("target-b", second.uri(), shared.uri());
+            JobSpec c = oneDisk("target-c", second.uri(), other.uri());
+            for (JobSpec spec : List.of(a, b, c)) {
+                assertInstanceOf(JobReply.Accepted.class, submit(node, spec));
+            }
+            var occupancy = AskPattern.<JobSlots.Command, JobSlots.Occupancy>ask(JobSlots.of(node.system()),
+                    JobSlots.Get::new, Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get();
+            assertEquals(2, occupancy.running(), "a and c run: slots are free, their targets differ");
+            assertEquals(1, occupancy.queued(), "b waits for a, which writes its target");
+            assertEquals(JobStatus.QUEUED, node.jobs().get(b.jobId()).toCompletableFuture().get().status());
+            JobState doneA = NodeFixture.awaitFinal(node, a.jobId(), Duration.ofMinutes(2));
+            JobState doneB = NodeFixture.awaitFinal(node, b.jobId(), Duration.ofMinutes(2));
+            JobState doneC = NodeFixture.awaitFinal(node, c.jobId(), Duration.ofMinutes(2));
+            for (JobState done : List.of(doneA, doneB, doneC)) {
+                assertEquals(JobStatus.COMPLETED, done.status(), String.valueOf(done.error()));
+            }
+            assertTrue(doneB.startedAt() >= doneA.finishedAt(), "b started after a ended: " + doneA + " / " + doneB);
+            assertEquals(DiskChecksum.ofUri(second.uri()), DiskChecksum.ofUri(shared.uri()), "b wrote last, alone");
+            assertEquals(DiskChecksum.ofUri(second.uri()), DiskChecksum.ofUri(other.uri()));
         }
     }
 

@@ -233,7 +233,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             return Effect().persist(new JobSubmitted(c.spec(), now()))
                     .thenRun(s -> {
                         c.replyTo().tell(new JobReply.Accepted(s));
-                        requestSlot();
+                        requestSlot(s);
                     });
         }
         if (state.spec().equals(c.spec())) {
@@ -356,14 +356,14 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     private void onRecovered(JobState state) {
         switch (state.status()) {
-            case QUEUED, RUNNING -> requestSlot();
+            case QUEUED, RUNNING -> requestSlot(state);
             case CANCELLING -> context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a crash
             default -> { }
         }
     }
 
-    private void requestSlot() {
-        JobSlots.request(context.getSystem(), jobId, context.getSelf());
+    private void requestSlot(JobState state) {
+        JobSlots.request(context.getSystem(), jobId, JobSlots.targets(state.spec()), context.getSelf());
     }
 
     private void startDisks(JobState state) {
