@@ -2,9 +2,9 @@ package org.blockferry.persistence;
 
 import com.typesafe.config.Config;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.SecretFile;
 
 /**
  * Where BlockFerry keeps its journal and read side ({@code blockferry.persistence}): an embedded
@@ -50,7 +50,7 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
         String file = c.getString("password-file");
         if (!file.isBlank()) {
             try {
-                return Files.readAllLines(Path.of(file)).stream().findFirst().orElse("").strip();
+                return SecretFile.firstLine(Path.of(file)).strip();
             } catch (IOException e) {
                 throw new InvalidInputException("blockferry.persistence.postgres.password-file",
                         "cannot read " + file + ": " + e.getMessage());

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.SecretFile;
 
 /**
  * The HTTP server's settings ({@code blockferry.http}), checked: where it listens, the API's
@@ -100,8 +101,7 @@ public record HttpSettings(String host, int port, String token, long maxBodyByte
         String file = c.getString(fileKey).trim();
         if (!file.isEmpty()) {
             try {
-                List<String> lines = Files.readAllLines(Path.of(file));
-                String first = lines.isEmpty() ? "" : lines.get(0).trim();
+                String first = SecretFile.firstLine(Path.of(file)).trim();
                 if (first.isEmpty()) {
                     throw new InvalidInputException("blockferry.http." + fileKey, file + " is empty");
                 }

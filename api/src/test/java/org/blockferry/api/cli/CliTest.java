@@ -25,7 +25,8 @@ class CliTest {
     record Run(int code, String out, String err) {
     }
 
-    private static Run cli(String... args) {
+    /** Runs the command line in this JVM, as {@code blockferry ARGS} would. */
+    static Run cli(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Cli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);

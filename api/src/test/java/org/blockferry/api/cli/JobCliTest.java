@@ -1,5 +1,6 @@
 package org.blockferry.api.cli;
 
+import static org.blockferry.api.cli.CliTest.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,10 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.blockferry.api.cli.CliTest.Run;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
@@ -21,9 +21,6 @@ import org.junit.jupiter.api.Test;
 /** replicate, jobs and job as an operator uses them, on the embedded H2 database of a data dir. */
 class JobCliTest {
     private Path dir;
-
-    record Run(int code, String out, String err) {
-    }
 
     @BeforeEach
     void dataDir() {
@@ -36,13 +33,6 @@ class JobCliTest {
     void restore() {
         System.clearProperty("blockferry.data-dir");
         ConfigFactory.invalidateCaches();
-    }
-
-    private static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Cli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
     }
 
     @Test

@@ -101,19 +101,8 @@ class CrashResumeTest {
 
     /** Waits until both disks are well into the copy (past a checkpoint), far from the end. */
     private static void awaitMidCopy(JobQueries queries, String jobId, Process process, Path log) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new AssertionError("replicate ended before the kill: " + Files.readString(log));
-            }
-            var row = queries.get(jobId);
-            if (row.isPresent() && row.get().disks().size() == 2 && row.get().disks().stream().allMatch(
-                    d -> d.checkpoint() >= CHECKPOINT && d.bytesTransferred() < d.totalBytes() * 8 / 10)) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the job did not get mid-copy in time: " + Files.readString(log));
+        ReplicateProcess.awaitRow(queries, jobId, process, log, row -> row.disks().size() == 2 && row.disks().stream()
+                .allMatch(d -> d.checkpoint() >= CHECKPOINT && d.bytesTransferred() < d.totalBytes() * 8 / 10));
     }
 
     /** From the journal: what each disk copied again after the restart. */

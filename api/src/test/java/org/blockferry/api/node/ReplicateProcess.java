@@ -1,10 +1,15 @@
 package org.blockferry.api.node;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.readside.JobQueries;
+import org.blockferry.persistence.readside.JobRow;
 
 /** {@code blockferry replicate --job-file FILE} in its own JVM, on a test database, to be killed. */
 final class ReplicateProcess {
@@ -31,5 +36,24 @@ final class ReplicateProcess {
             env.put("BLOCKFERRY_DB_USER", db.user());
         }
         return pb.start();
+    }
+
+    /**
+     * Waits (up to 3 min) until the job's read-side row satisfies {@code midCopy}, failing with the
+     * process's log if the process ends first: the moment to kill it.
+     */
+    static void awaitRow(JobQueries queries, String jobId, Process process, Path log, Predicate<JobRow> midCopy)
+            throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new AssertionError("replicate ended before the kill: " + Files.readString(log));
+            }
+            if (queries.get(jobId).filter(midCopy).isPresent()) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("job " + jobId + " did not get mid-copy in time: " + Files.readString(log));
     }
 }

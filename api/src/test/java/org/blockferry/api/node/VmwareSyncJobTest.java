@@ -276,30 +276,18 @@ class VmwareSyncJobTest {
     void aCancelledJobLeavesNoSnapshot() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-cancel-");
         try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
-             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t1 = slowTarget(dir);
+             NbdkitServer t2 = slowTarget(dir);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
-            JobSpec local = vm.job("cancel", CopyMode.AUTO);
-            JobSpec spec = new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
-                    new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
-                    new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, null).validated();
-            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
-            assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
+            JobSpec spec = submitSlow(node, vm, "cancel", t1, t2, null);
+            awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
             Thread.sleep(300);
             assertEquals(1, vcsim.snapshots(Vcsim.VM), "one snapshot for both disks of the job");
             node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
             JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("cancelled", row.status(), String.valueOf(row.error()));
-            while (vcsim.snapshots(Vcsim.VM) > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertEquals(0, vcsim.snapshots(Vcsim.VM), "cancel removes the job's snapshots");
+            awaitSnapshots(vcsim, n -> n == 0, Duration.ofSeconds(60), "cancel removes the job's snapshots");
         }
     }
 
@@ -362,39 +350,52 @@ class VmwareSyncJobTest {
         }
     }
 
-    /** The job with both disks on slow nbdkit memory targets (so the test can act mid-copy). */
-    private static JobSpec slowJob(Vm vm, String jobId, NbdkitServer t1, NbdkitServer t2, JobSpec.Options options) {
-        JobSpec local = vm.job(jobId, CopyMode.AUTO);
-        return new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
-                new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
-                new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, options).validated();
+    /** A target whose writes take 300 ms each: the test acts while the disks copy. */
+    private static NbdkitServer slowTarget(Path dir) {
+        return NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
     }
 
-    static void awaitSnapshot(Vcsim vcsim) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (vcsim.snapshots(Vcsim.VM) == 0 && System.nanoTime() < deadline) {
+    /** Submits the VM's job with its two disks on {@code t1} and {@code t2}; returns the spec. */
+    private static JobSpec submitSlow(Node node, Vm vm, String jobId, NbdkitServer t1, NbdkitServer t2,
+                                      JobSpec.Options options) throws Exception {
+        JobSpec local = vm.job(jobId, CopyMode.AUTO);
+        JobSpec spec = new JobSpec(local.jobId(), local.vm(), local.source(), List.of(
+                new JobSpec.Disk("d1", local.disks().get(0).source(), t1.uri()),
+                new JobSpec.Disk("d2", local.disks().get(1).source(), t2.uri())), CopyMode.AUTO, options).validated();
+        assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                .get(60, TimeUnit.SECONDS));
+        return spec;
+    }
+
+    private static void assertSlowTargetsEqualImages(Vm vm, NbdkitServer t1, NbdkitServer t2) {
+        assertEquals(DiskChecksum.ofFile(vm.images().get(0)), DiskChecksum.ofUri(t1.uri()), "disk 0");
+        assertEquals(DiskChecksum.ofFile(vm.images().get(1)), DiskChecksum.ofUri(t2.uri()), "disk 1");
+    }
+
+    /** Waits up to {@code timeout} until the VM's snapshot count satisfies {@code until}. */
+    static void awaitSnapshots(Vcsim vcsim, java.util.function.IntPredicate until, Duration timeout, String what)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!until.test(vcsim.snapshots(Vcsim.VM)) && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertTrue(vcsim.snapshots(Vcsim.VM) > 0, "the job took its snapshot");
+        assertTrue(until.test(vcsim.snapshots(Vcsim.VM)), what + " (snapshots: " + vcsim.snapshots(Vcsim.VM) + ")");
     }
 
     @Test
     void sessionsExpiredMidCopyLogInAgain() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-expire-");
         try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
-             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
+             NbdkitServer t1 = slowTarget(dir);
+             NbdkitServer t2 = slowTarget(dir);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
-            JobSpec spec = slowJob(vm, "expire", t1, t2, null);
-            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS));
-            awaitSnapshot(vcsim);
+            JobSpec spec = submitSlow(node, vm, "expire", t1, t2, null);
+            awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
             vcsim.expireSessions(); // as vCenter's idle timeout would, while the disks copy
             JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("completed", row.status(), row.error());
-            assertEquals(DiskChecksum.ofFile(vm.images().get(0)), DiskChecksum.ofUri(t1.uri()), "disk 0");
-            assertEquals(DiskChecksum.ofFile(vm.images().get(1)), DiskChecksum.ofUri(t2.uri()), "disk 1");
+            assertSlowTargetsEqualImages(vm, t1, t2);
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "removed after logging in again");
         }
     }
@@ -471,15 +472,13 @@ class VmwareSyncJobTest {
         Path dir = TestPeers.scratchDirectory("vmware-down-");
         long started = System.nanoTime();
         try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
-             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t1 = slowTarget(dir);
+             NbdkitServer t2 = slowTarget(dir);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
             // one disk at a time: d2 starts (and logs in) after vCenter is gone
-            JobSpec spec = slowJob(vm, "down", t1, t2, new JobSpec.Options(1, false, false, false));
-            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS));
-            awaitSnapshot(vcsim);
+            JobSpec spec = submitSlow(node, vm, "down", t1, t2, new JobSpec.Options(1, false, false, false));
+            awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
             vcsim.close(); // vCenter goes down while d1 copies
             JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("failed", row.status(), row.error());
@@ -560,13 +559,11 @@ class VmwareSyncJobTest {
     void aSnapshotLeftByAVcenterOutageIsRemovedOnceVcenterIsBack() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-outage-");
         try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             NbdkitServer t1 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
-             NbdkitServer t2 = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=300ms");
+             NbdkitServer t1 = slowTarget(dir);
+             NbdkitServer t2 = slowTarget(dir);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
-            JobSpec spec = slowJob(vm, "outage", t1, t2, null);
-            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS));
+            JobSpec spec = submitSlow(node, vm, "outage", t1, t2, null);
             long started = System.nanoTime();
             while (!node.jobs().get(spec.jobId()).toCompletableFuture().get().disks().values().stream()
                     .allMatch(d -> d.mode() != null)) { // both disks prepared: copying, vCenter not needed till the end
@@ -576,15 +573,11 @@ class VmwareSyncJobTest {
             vcsim.outage(Duration.ofSeconds(30));
             JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("completed", row.status(), row.error());
-            assertEquals(DiskChecksum.ofFile(vm.images().get(0)), DiskChecksum.ofUri(t1.uri()), "disk 0");
-            assertEquals(DiskChecksum.ofFile(vm.images().get(1)), DiskChecksum.ofUri(t2.uri()), "disk 1");
+            assertSlowTargetsEqualImages(vm, t1, t2);
             assertEquals(1, vcsim.snapshots(Vcsim.VM), "vCenter is still down: the snapshot could not go yet");
             vcsim.outage(Duration.ZERO); // back
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            while (vcsim.snapshots(Vcsim.VM) > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(200);
-            }
-            assertEquals(0, vcsim.snapshots(Vcsim.VM), "removed in the background once vCenter answered again");
+            awaitSnapshots(vcsim, n -> n == 0, Duration.ofSeconds(90),
+                    "removed in the background once vCenter answered again");
         }
     }
 }

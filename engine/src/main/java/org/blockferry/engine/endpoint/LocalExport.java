@@ -37,17 +37,13 @@ public final class LocalExport implements AutoCloseable {
         }
     }
 
-    private final Path image;
-    private final ImageFormat format;
     private final Path dir;
     private final Path socket;
     private final Process process;
     private final NbdConnection keepAlive;
 
-    private LocalExport(Path image, ImageFormat format, Path dir, Path socket, Process process,
+    private LocalExport(Path dir, Path socket, Process process,
                         NbdConnection keepAlive) {
-        this.image = image;
-        this.format = format;
         this.dir = dir;
         this.socket = socket;
         this.process = process;
@@ -92,8 +88,9 @@ public final class LocalExport implements AutoCloseable {
         ServerCommand command = (dir, socket) -> format == ImageFormat.QCOW2
                 ? qemuNbdCommand(tools, socket, image, writable, bitmaps)
                 : nbdkitCommand(tools, socket, image, writable);
-        return launch(field, image.toString(), command,
-                format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit", image, format, tools);
+        // qemu-nbd exits when its last client leaves: the export holds one connection until close
+        return launch(field, image.toString(), command, format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit",
+                true, tools);
     }
 
     /** The command of an NBD server that serves one export on {@code socket}. */
@@ -115,11 +112,13 @@ public final class LocalExport implements AutoCloseable {
      */
     public static LocalExport serve(String field, String what, ServerCommand command, String installHint, Tools tools)
             throws IOException {
-        return launch(field, what, command, installHint, null, ImageFormat.RAW, tools);
+        // no idle connection: for nbdkit vddk it would be a second VDDK session (with hotadd, a
+        // second open of the disk) for nothing; nbdkit lives until close without a client
+        return launch(field, what, command, installHint, false, tools);
     }
 
     private static LocalExport launch(String field, String what, ServerCommand command, String installHint,
-                                      Path image, ImageFormat format, Tools tools) throws IOException {
+                                      boolean holdConnection, Tools tools) throws IOException {
         Files.createDirectories(tools.socketRoot());
         Path dir = Files.createTempDirectory(tools.socketRoot(), "bf-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -143,13 +142,11 @@ public final class LocalExport implements AutoCloseable {
         String uri = "nbd+unix:///?socket=" + socket;
         try {
             NbdConnection probe = awaitServer(field, process, uri, socket, log, tools.startTimeout(), what);
-            if (image == null) {
-                // a served export (nbdkit vddk) lives until close without a client: an idle second
-                // connection would hold a second VDDK session (and, with hotadd, the disk) for nothing
+            if (!holdConnection) {
                 probe.close();
                 probe = null;
             }
-            return new LocalExport(image, format, dir, socket, process, probe);
+            return new LocalExport(dir, socket, process, probe);
         } catch (IOException | RuntimeException e) {
             process.destroyForcibly();
             deleteTree(dir);
@@ -222,7 +219,9 @@ public final class LocalExport implements AutoCloseable {
             }
             if (Files.exists(socket)) {
                 try {
-                    return NbdConnection.open(uri, NbdOptions.DEFAULT.withHandleName("keepalive"));
+                    long left = Math.max(1, deadline - System.nanoTime());
+                    return NbdConnection.open(uri, NbdOptions.DEFAULT.withHandleName("keepalive")
+                            .withConnectTimeout(Duration.ofNanos(left)));
                 } catch (NbdException e) {
                     last = e;
                     String said = lastLines(log);
@@ -256,15 +255,6 @@ public final class LocalExport implements AutoCloseable {
     /** {@code nbd+unix:///?socket=...} of the private socket. */
     public String uri() {
         return "nbd+unix:///?socket=" + socket;
-    }
-
-    public ImageFormat format() {
-        return format;
-    }
-
-    /** The exported image; null for a server started by {@link #serve}. */
-    public Path image() {
-        return image;
     }
 
     /** Stops the server and removes the private socket directory. */

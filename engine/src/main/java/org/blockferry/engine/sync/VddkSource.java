@@ -46,10 +46,10 @@ final class VddkSource {
         return libdir;
     }
 
-    static NbdDiskSource open(String field, VmwareSettings settings, LocalExport.Tools tools, VimClient vim,
-                              VsphereCredentials credentials, ManagedObject vm, ManagedObject snapshot, String vmdk)
-            throws IOException {
-        Path libdir = libdir(settings, field, vmdk);
+    /** Serves {@code vmdk} of {@code snapshot} with VDDK in {@code libdir} (checked by {@link #libdir}). */
+    static NbdDiskSource open(String field, VmwareSettings settings, Path libdir, LocalExport.Tools tools,
+                              VimClient vim, VsphereCredentials credentials, ManagedObject vm, ManagedObject snapshot,
+                              String vmdk) throws IOException {
         String what = "'" + vmdk + "' of snapshot " + snapshot.value();
         AtomicReference<Path> passwordFile = new AtomicReference<>();
         LocalExport export;

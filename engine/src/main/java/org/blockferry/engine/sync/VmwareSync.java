@@ -114,9 +114,7 @@ final class VmwareSync {
             String vmdk = find(vim.virtualDisks(vm), disk, field, src.vm()).fileName();
             boolean viaVddk = src.datastoreMap() == null || src.datastoreMap().isEmpty();
             Path image = viaVddk ? null : mapped(src.datastoreMap(), vmdk, field);
-            if (viaVddk) {
-                VddkSource.libdir(settings, field, vmdk); // fails before a snapshot is taken
-            }
+            Path libdir = viaVddk ? VddkSource.libdir(settings, field, vmdk) : null; // fails before a snapshot
             held = acquire(vim, vm, jobId, spec.options() != null && spec.options().finalSync(),
                     settings.shutdownTimeout(), cleanup);
             VirtualDiskInfo at = find(held.disks, disk, field, src.vm());
@@ -167,7 +165,8 @@ final class VmwareSync {
             }
             NbdDiskSource source;
             if (viaVddk) {
-                source = VddkSource.open(field, settings, tools, vim, credentials, vm, held.snapshot, at.fileName());
+                source = VddkSource.open(field, settings, libdir, tools, vim, credentials, vm, held.snapshot,
+                        at.fileName());
             } else if (!Files.isRegularFile(image)) {
                 throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
                         + " does not exist");

@@ -24,10 +24,7 @@ public final class VsphereCredentials {
 
     /** Reads the password from the first line of a file (e.g. a mounted secret). */
     public static VsphereCredentials fromFile(String user, Path passwordFile) throws IOException {
-        String text = Files.readString(passwordFile, StandardCharsets.UTF_8);
-        int eol = text.indexOf('\n');
-        String line = eol < 0 ? text : text.substring(0, eol);
-        return new VsphereCredentials(user, line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
+        return new VsphereCredentials(user, org.blockferry.engine.endpoint.SecretFile.firstLine(passwordFile));
     }
 
     /** Reads the password from an environment variable. */

@@ -11,31 +11,12 @@ import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.List;
 import org.blockferry.engine.vmware.testing.Vcsim;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class VimChangedAreasTest {
+class VimChangedAreasTest extends VimFixture {
     static final long MIB = 1 << 20;
     static final String CHANGE_ID = "52( [0-9a-f]{2}){7}-[0-9a-f]{2}( [0-9a-f]{2}){7}/\\d+";
-    Vcsim vcsim;
-    VimClient vim;
-    ManagedObject vm;
-
-    @BeforeEach
-    void connect() throws IOException {
-        vcsim = Vcsim.start();
-        vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of("user", "pass"), null);
-        vm = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
-    }
-
-    @AfterEach
-    void close() throws IOException {
-        vim.close();
-        vcsim.close();
-    }
-
     @Test
     void disksHaveCapacityFileNameAndNoChangeIdWhileCbtIsOff() throws IOException {
         List<VirtualDiskInfo> disks = vim.virtualDisks(vm);

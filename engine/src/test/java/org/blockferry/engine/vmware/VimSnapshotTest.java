@@ -6,28 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import org.blockferry.engine.vmware.testing.Vcsim;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class VimSnapshotTest {
-    Vcsim vcsim;
-    VimClient vim;
-    ManagedObject vm;
-
-    @BeforeEach
-    void connect() throws IOException {
-        vcsim = Vcsim.start();
-        vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of("user", "pass"), null);
-        vm = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
-    }
-
-    @AfterEach
-    void close() throws IOException {
-        vim.close();
-        vcsim.close();
-    }
-
+class VimSnapshotTest extends VimFixture {
     @Test
     void removingEverySnapshotBringsTheCountBackToZero() throws IOException {
         ManagedObject first = vim.createSnapshot(vm, "blockferry-1", "replication", false);

@@ -149,24 +149,17 @@ public final class NbdkitServer implements AutoCloseable {
     /** Kills the server abruptly (SIGKILL), as a crash would. */
     public void kill() {
         process.destroyForcibly();
-        waitFor();
+        stopped();
     }
 
     @Override
     public void close() {
-        process.destroy();
-        waitFor();
+        stopped();
     }
 
-    private void waitFor() {
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    /** Stops the server (already killed, or now) and removes its socket. */
+    private void stopped() {
+        TestPeers.stop(process);
         if (socket != null) {
             try {
                 Files.deleteIfExists(socket);

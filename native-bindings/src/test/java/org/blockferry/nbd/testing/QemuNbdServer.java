@@ -68,14 +68,7 @@ public final class QemuNbdServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        TestPeers.stop(process);
     }
 
     /** Runs a short command (qemu-img, qemu-io) and fails the test with its output if it fails. */

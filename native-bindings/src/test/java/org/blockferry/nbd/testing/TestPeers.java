@@ -3,6 +3,7 @@ package org.blockferry.nbd.testing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -47,6 +48,19 @@ public final class TestPeers {
             return dir;
         } catch (IOException e) {
             throw new AssertionError("cannot create a scratch directory under " + root + ": " + e, e);
+        }
+    }
+
+    /** Stops a peer: SIGTERM, then SIGKILL if it is still there after 10 s; waits for it to go. */
+    public static void stop(Process process) {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
         }
     }
 }
