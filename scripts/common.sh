@@ -1,28 +1,88 @@
-# Shared by ./blockferry and scripts/test: make sure Debian packages are installed.
-# Usage: ensure_packages PKG...   (installs them as root, otherwise prints the apt-get line and fails)
+# Shared by ./blockferry, scripts/test and scripts/check-install: error reporting and the Debian
+# packages BlockFerry needs. Sourced by scripts that run under `set -Eeuo pipefail`.
 
-ensure_packages() {
-  local missing=()
-  local installed
-  # One dpkg-query for all packages (this runs at every launch).
-  installed="$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ install ok installed$/ {print $1}')"
-  local pkg
+# Every non-zero exit says why on stderr: the command that failed, where, and its status.
+# (set -E makes functions and subshells inherit the trap.)
+bf_report_error() {
+  local rc=$1 cmd=$2 src=$3 line=$4
+  echo "${BF_NAME:-blockferry}: failed (exit $rc) at ${src##*/}:$line: $cmd" >&2
+}
+trap 'bf_report_error $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" "$LINENO"' ERR
+
+bf_say() {
+  echo "${BF_NAME:-blockferry}: $*" >&2
+}
+
+# Prints the named packages that are not installed, one per line.
+missing_packages() {
+  local pkg status
   for pkg in "$@"; do
-    grep -qx "$pkg" <<< "$installed" || missing+=("$pkg")
+    # dpkg-query fails for a package it has never seen: that is "missing", not an error.
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    [ "$status" = "install ok installed" ] || echo "$pkg"
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "blockferry: missing Debian packages: ${missing[*]}" >&2
-    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+}
+
+# ensure_packages PKG...: installs the missing ones (as root, saying which), otherwise prints the
+# exact apt-get line and fails. Runs `apt-get update` once when an install fails for want of lists.
+ensure_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    bf_say "this is not a Debian-like system (no dpkg-query); install by hand: $*"
     return 1
   fi
-  echo "blockferry: installing ${missing[*]} ..." >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
-    apt-get update -q >/dev/null 2>&1 || true
-    apt-get install -y -q "${missing[@]}" >&2
+  local missing=()
+  mapfile -t missing < <(missing_packages "$@")
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    bf_say "missing Debian packages: ${missing[*]}"
+    bf_say "install them with: sudo apt-get install -y ${missing[*]}"
+    return 1
   fi
+  bf_say "installing Debian packages: ${missing[*]}"
+  local log
+  log="$(mktemp)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q "${missing[@]}" >"$log" 2>&1; then
+    bf_say "apt-get install failed; refreshing the package lists (apt-get update) and trying again"
+    if ! apt-get update -q >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f "$log"
+      bf_say "apt-get update failed (see above); install by hand: apt-get install -y ${missing[*]}"
+      return 1
+    fi
+    if ! apt-get install -y -q "${missing[@]}" >"$log" 2>&1; then
+      tail -n 30 "$log" >&2
+      rm -f "$log"
+      bf_say "could not install ${missing[*]} (see above); install by hand: apt-get install -y ${missing[*]}"
+      return 1
+    fi
+  fi
+  rm -f "$log"
+  mapfile -t missing < <(missing_packages "$@")
+  if [ ${#missing[@]} -ne 0 ]; then
+    bf_say "apt-get reported success but these are still not installed: ${missing[*]}"
+    return 1
+  fi
+  bf_say "installed"
+}
+
+# run_maven LOG ARGS...: runs Maven quietly into LOG, but not silently: one line per module it
+# builds, and a line every 25 artifacts while the first build fills the local repository.
+run_maven() {
+  local log=$1
+  shift
+  local rc=0
+  # pipefail: the status is Maven's when tee and awk succeed.
+  mvn -B "$@" 2>&1 | tee "$log" | awk -v name="${BF_NAME:-blockferry}" '
+    /^\[INFO\] Building .*\[[0-9]+\/[0-9]+\]$/ {
+      sub(/^\[INFO\] /, ""); gsub(/ +/, " "); print name ": maven: " $0 > "/dev/stderr"; fflush("/dev/stderr") }
+    /^Downloaded from / {
+      if (++n % 25 == 0) { print name ": maven: " n " artifacts downloaded so far" > "/dev/stderr"; fflush("/dev/stderr") } }
+  ' || rc=$?
+  return "$rc"
 }
 
 # The packages every BlockFerry run needs: the JDK and Maven to build, libnbd and the NBD servers to run.
 BLOCKFERRY_RUNTIME_PACKAGES=(openjdk-17-jdk-headless maven unzip nbdkit libnbd0 libnbd-bin qemu-utils)
+# What the test suite needs on top: gnutls (TLS tests), a browser (the web page), Go and govmomi (vcsim).
+BLOCKFERRY_TEST_PACKAGES=(gnutls-bin chromium chromium-driver golang-go golang-github-vmware-govmomi-dev)
