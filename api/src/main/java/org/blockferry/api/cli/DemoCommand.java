@@ -17,10 +17,10 @@ import org.blockferry.engine.job.CopyMode;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.DiskState;
 import org.blockferry.engine.source.NbdDiskSource;
 import org.blockferry.nbd.NbdOptions;
 import org.blockferry.persistence.PersistenceSettings;
-import org.blockferry.persistence.readside.JobRow;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -58,19 +58,19 @@ final class DemoCommand implements Callable<Integer> {
         }
         String run = Long.toString(System.currentTimeMillis());
         try (Node node = Node.start(config, persistence, JobSettings.fromConfig(config))) {
-            JobRow first = sync(node, "demo-" + run + "-1", disks, "sync 1: both disks at once");
+            JobState first = sync(node, "demo-" + run + "-1", disks, "sync 1: both disks at once");
             out().println();
             out().println("guest writes (qemu-io) into both images:");
             for (SampleDisks.Sample s : samples) {
                 out().println("  " + s.name() + ": " + SampleDisks.guestWrites(s, qemuIo(config)));
             }
             out().println();
-            JobRow second = sync(node, "demo-" + run + "-2", disks, "sync 2: only what changed");
+            JobState second = sync(node, "demo-" + run + "-2", disks, "sync 2: only what changed");
             return verifyAndSummarize(node, samples, work, first, second);
         }
     }
 
-    private JobRow sync(Node node, String jobId, List<JobSpec.Disk> disks, String title) throws Exception {
+    private JobState sync(Node node, String jobId, List<JobSpec.Disk> disks, String title) throws Exception {
         JobSpec job = new JobSpec(jobId, "demo-vm", new JobSpec.Source("qemu"), disks, CopyMode.AUTO, null)
                 .validated();
         JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
@@ -86,7 +86,8 @@ final class DemoCommand implements Callable<Integer> {
         if (last.status() != JobState.JobStatus.COMPLETED) {
             throw new IllegalStateException("the demo job " + jobId + " " + last.status().json() + ": " + last.error());
         }
-        return ReplicateCommand.awaitReadSide(node, jobId);
+        ReplicateCommand.awaitReadSide(node, jobId); // so that 'blockferry jobs' lists it from now on
+        return last;
     }
 
     private static String qemuImg(Config config) {
@@ -97,19 +98,18 @@ final class DemoCommand implements Callable<Integer> {
         return Path.of(qemuImg(config)).resolveSibling("qemu-io").toString();
     }
 
-    private int verifyAndSummarize(Node node, List<SampleDisks.Sample> samples, Path work, JobRow first,
-                                   JobRow second) throws Exception {
+    private int verifyAndSummarize(Node node, List<SampleDisks.Sample> samples, Path work, JobState first,
+                                   JobState second) throws Exception {
         out().println();
-        String format = "%-8s %10s  %-6s %10s %10s %10s  %-11s %10s %10s %10s  %s%n";
+        String format = "%-8s %10s  %-6s %10s %10s %10s  %-11s %10s %10s %10s %10s  %s%n";
         out().printf(format, "disk", "capacity", "sync 1", "planned", "written", "zeroed", "sync 2", "planned",
-                "written", "zeroed", "verify");
+                "written", "zeroed", "NBD zero", "verify");
         boolean allEqual = true;
         var env = node.copyEnvironment();
         var settings = org.blockferry.engine.copy.CopySettings.fromConfig(node.system().settings().config());
-        for (int i = 0; i < samples.size(); i++) {
-            SampleDisks.Sample s = samples.get(i);
-            JobRow.DiskRow a = first.disks().get(i);
-            JobRow.DiskRow b = second.disks().get(i);
+        for (SampleDisks.Sample s : samples) {
+            DiskState a = first.disk(s.name());
+            DiskState b = second.disk(s.name());
             try (NbdDiskSource source = NbdDiskSource.open("source", new DiskLocation.LocalImage(s.path()),
                     NbdOptions.DEFAULT, env.tools());
                  NbdDiskSource copy = NbdDiskSource.open("copy", new DiskLocation.LocalImage(
@@ -117,18 +117,21 @@ final class DemoCommand implements Callable<Integer> {
                 DiskComparison.Outcome o = DiskComparison.run(source, copy, settings, env).toCompletableFuture()
                         .get(1, TimeUnit.HOURS);
                 allEqual &= o.equal();
-                out().printf(format, a.diskId(), HumanBytes.format(a.capacity()), a.mode(),
-                        HumanBytes.format(a.totalBytes()), HumanBytes.format(a.bytesWritten()),
-                        HumanBytes.format(a.bytesZeroed()), b.mode(), HumanBytes.format(b.totalBytes()),
+                out().printf(format, a.id(), HumanBytes.format(a.capacity()), a.mode().json(),
+                        HumanBytes.format(a.plannedBytes()), HumanBytes.format(a.bytesWritten()),
+                        HumanBytes.format(a.bytesZeroed()), b.mode().json(), HumanBytes.format(b.plannedBytes()),
                         HumanBytes.format(b.bytesWritten()), HumanBytes.format(b.bytesZeroed()),
+                        HumanBytes.format(b.bytesZeroSent()),
                         o.equal() ? "equal" : "DIFFERS at offset " + o.firstDifference());
             }
         }
         out().println();
+        out().println("NBD zero: bytes sync 2 made zero on the target with NBD zero requests (the guest's zero"
+                + " writes and discards), never sent as data.");
+        long capacity = first.disks().values().stream().mapToLong(DiskState::capacity).sum();
         out().printf("sync 1 (%s) moved %s of %s capacity in %s; sync 2 (%s) moved %s in %s.%n",
-                first.disks().get(0).mode(), HumanBytes.format(first.totalBytes()),
-                HumanBytes.format(first.disks().stream().mapToLong(JobRow.DiskRow::capacity).sum()), took(first),
-                second.disks().get(0).mode(), HumanBytes.format(second.totalBytes()), took(second));
+                modeOf(first), HumanBytes.format(first.totalBytes()), HumanBytes.format(capacity), took(first),
+                modeOf(second), HumanBytes.format(second.totalBytes()), took(second));
         out().println(allEqual
                 ? "Both copies equal their sources. Progress counted the bytes to move (allocated, then changed),"
                         + " never capacity; holes were never read and zeros never sent as data."
@@ -136,10 +139,13 @@ final class DemoCommand implements Callable<Integer> {
         return allEqual ? Cli.OK : Cli.FAILED;
     }
 
-    private static String took(JobRow row) {
-        return row.startedAt() != null && row.finishedAt() != null
-                ? String.format("%.2f s", java.time.Duration.between(row.startedAt(), row.finishedAt()).toMillis()
-                / 1000.0) : "-";
+    private static String modeOf(JobState s) {
+        return s.disks().values().iterator().next().mode().json();
+    }
+
+    private static String took(JobState s) {
+        long millis = s.elapsedMillis(s.finishedAt());
+        return millis < 0 ? "-" : String.format(java.util.Locale.ROOT, "%.2f s", millis / 1000.0);
     }
 
     private PrintWriter out() {

@@ -17,6 +17,7 @@ final class JobViews {
 
     /** A bar per disk and one for the job (planned bytes, never capacity). */
     static List<ProgressBars.Bar> bars(JobState s) {
+        long now = System.currentTimeMillis();
         List<ProgressBars.Bar> out = new ArrayList<>();
         for (DiskState d : s.disks().values()) {
             String state = switch (d.status()) {
@@ -25,12 +26,22 @@ final class JobViews {
                 case FAILED -> "failed";
                 case COPYING -> d.retries() > 0 && d.throughputBps() == 0 ? "retrying" : null;
             };
-            out.add(new ProgressBars.Bar(d.id(), d.bytesDone(), d.plannedBytes(), d.percent(), d.throughputBps(),
-                    d.etaSeconds(), state, true));
+            boolean ended = d.status() == JobState.DiskStatus.COMPLETED || d.status() == JobState.DiskStatus.FAILED;
+            out.add(ended && d.startedAt() != 0
+                    ? ProgressBars.Bar.ended(d.id(), d.bytesDone(), d.plannedBytes(), d.percent(), d.elapsedMillis(now),
+                            state)
+                    : ProgressBars.Bar.running(d.id(), d.bytesDone(), d.plannedBytes(), d.percent(), d.throughputBps(),
+                            d.etaSeconds(), state, true));
         }
-        String jobState = s.status() == JobState.JobStatus.RUNNING ? null : s.status().json();
-        out.add(new ProgressBars.Bar("job " + shortId(s.jobId()), s.bytesTransferred(), s.totalBytes(), s.percent(),
-                s.throughputBps(), s.etaSeconds(), jobState, s.status() != JobState.JobStatus.NEW));
+        String label = "job " + shortId(s.jobId());
+        if (s.status().isFinal() && s.startedAt() != 0) {
+            out.add(ProgressBars.Bar.ended(label, s.bytesTransferred(), s.totalBytes(), s.percent(),
+                    s.elapsedMillis(now), s.status().json()));
+        } else {
+            String jobState = s.status() == JobState.JobStatus.RUNNING ? null : s.status().json();
+            out.add(ProgressBars.Bar.running(label, s.bytesTransferred(), s.totalBytes(), s.percent(),
+                    s.throughputBps(), s.etaSeconds(), jobState, s.status() != JobState.JobStatus.NEW));
+        }
         return out;
     }
 

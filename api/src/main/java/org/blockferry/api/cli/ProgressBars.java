@@ -13,9 +13,24 @@ import org.blockferry.engine.copy.CopyProgress;
 final class ProgressBars implements AutoCloseable {
     private static final int WIDTH = 30;
 
-    /** One line: what it is, how far (bytes done of the planned total), how fast, and its state. */
-    record Bar(String label, long done, long total, double percent, double rate, long etaSeconds, String state,
-               boolean visible) {
+    /**
+     * One line: what it is, how far (bytes done of the planned total), how fast, and its state.
+     * A bar that ended has {@code tookMillis} >= 0 and the average rate of its whole copy; a
+     * running one has -1 and its recent rate.
+     */
+    record Bar(String label, long done, long total, double percent, double rate, long etaSeconds, long tookMillis,
+               String state, boolean visible) {
+
+        static Bar running(String label, long done, long total, double percent, double rate, long etaSeconds,
+                           String state, boolean visible) {
+            return new Bar(label, done, total, percent, rate, etaSeconds, -1, state, visible);
+        }
+
+        /** An ended copy: its rate is the average over {@code tookMillis} (bytes done / time taken). */
+        static Bar ended(String label, long done, long total, double percent, long tookMillis, String state) {
+            double rate = tookMillis > 0 ? done * 1000.0 / tookMillis : 0;
+            return new Bar(label, done, total, percent, rate, 0, Math.max(0, tookMillis), state, true);
+        }
 
         static Bar of(CopyProgress p) {
             String state = switch (p.phase()) {
@@ -27,7 +42,10 @@ final class ProgressBars implements AutoCloseable {
             };
             boolean visible = p.phase() != CopyProgress.Phase.PLANNING
                     && !(p.phase() == CopyProgress.Phase.STOPPED && p.capacity() == 0);
-            return new Bar(p.disk(), p.bytesDone(), p.plannedBytes(), p.percent(), p.throughputBps(), p.etaSeconds(),
+            if (p.phase() == CopyProgress.Phase.DONE) {
+                return ended(p.disk(), p.bytesDone(), p.plannedBytes(), p.percent(), p.elapsedMillis(), state);
+            }
+            return running(p.disk(), p.bytesDone(), p.plannedBytes(), p.percent(), p.throughputBps(), p.etaSeconds(),
                     state, visible);
         }
     }
@@ -91,9 +109,20 @@ final class ProgressBars implements AutoCloseable {
         String bar = "#".repeat(filled) + ".".repeat(WIDTH - filled);
         String eta = b.etaSeconds() < 0 ? "--:--" : String.format(Locale.ROOT, "%02d:%02d", b.etaSeconds() / 60,
                 b.etaSeconds() % 60);
-        String state = b.state() == null ? "ETA " + eta : b.state();
+        String state = b.state() == null ? "ETA " + eta
+                : b.tookMillis() >= 0 ? b.state() + " in " + took(b.tookMillis()) : b.state();
         return String.format(Locale.ROOT, "%-12s [%s] %6.2f%%  %s / %s  %s/s  %s", b.label(), bar, b.percent(),
                 HumanBytes.format(b.done()), HumanBytes.format(b.total()), HumanBytes.format(b.rate()), state);
+    }
+
+    /** "2.6 s" under a minute, then "mm:ss", then "h:mm:ss". */
+    static String took(long millis) {
+        long s = millis / 1000;
+        if (s < 60) {
+            return String.format(Locale.ROOT, "%.1f s", millis / 1000.0);
+        }
+        return s < 3600 ? String.format(Locale.ROOT, "%02d:%02d", s / 60, s % 60)
+                : String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
     }
 
     static String render(CopyProgress p) {

@@ -71,7 +71,7 @@ final class SampleDisks {
                 "-c", "write -P 0x3c " + 100 * mib + " " + mib,
                 "-c", "write -P 0x77 " + 300 * mib + " " + (256 << 10),
                 "-c", "write -z " + 16 * mib + " " + 2 * mib,
-                "-c", "discard " + 200 * mib + " " + mib,
+                "-c", "discard " + 49 * mib + " " + mib,            // over data on both disks
                 s.path().toString()));
         run(cmd);
         return "5.25 MiB of new data, 2 MiB zeroed (write -z), 1 MiB discarded";

@@ -11,6 +11,7 @@ import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.blockferry.engine.testing.Images;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitLog;
@@ -159,6 +160,15 @@ class CliTest {
         assertTrue(run.out().contains("Both copies equal their sources"), run.out());
         assertTrue(run.out().lines().anyMatch(l -> l.startsWith("system") && l.contains(" full ")
                 && l.contains(" incremental ")), "sync 1 full, sync 2 incremental: " + run.out());
+        // The guest zeroed 2 MiB and discarded 1 MiB of data per disk: sync 2 made those 3 MiB NBD zero.
+        assertEquals(2, run.out().lines().filter(l -> l.matches("(system|data) .* incremental .* 3\\.00 MiB  equal"))
+                .count(), run.out());
+        // A finished bar shows the average rate of its copy and the time it took, not "0 B/s ETA --:--".
+        List<String> finished = run.out().lines().filter(l -> l.contains("100.00%")).toList();
+        assertTrue(finished.size() >= 6, "two disks and the job, two syncs: " + run.out());
+        for (String bar : finished) {
+            assertTrue(bar.matches(".* [1-9][0-9.]* [KMG]?i?B/s  (done|completed) in [0-9.]+ s"), bar);
+        }
         for (String disk : new String[] {"system", "data"}) {
             try (var export = org.blockferry.nbd.testing.QemuNbdServer.start(dir, dir.resolve("demo/" + disk
                     + ".qcow2"), "-r", "-f", "qcow2")) {

@@ -121,7 +121,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     /** {@code requestRetries} is the disk's total over all attempts; {@code attemptRequestRetries} this attempt's. */
     public record DiskProgressed(String disk, ResumePoint checkpoint, long bytesDone, long bytesWritten,
-                                 long bytesZeroed, long bytesSkipped, double throughputBps, long etaSeconds,
+                                 long bytesZeroed, long bytesSkipped, long bytesZeroSent, double throughputBps,
+                                 long etaSeconds,
                                  long requestRetries, long attemptRequestRetries, long at) implements Event {
     }
 
@@ -309,7 +310,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private static DiskProgressed progressed(DiskState disk, CopyProgress p, long at) {
         long total = disk.requestRetries() + Math.max(0, p.requestRetries() - disk.attemptRequestRetries());
         return new DiskProgressed(disk.id(), p.resumePoint(), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
-                p.bytesSkipped(), p.throughputBps(), p.etaSeconds(), total, p.requestRetries(), at);
+                p.bytesSkipped(), p.zeroSentBytes(), p.throughputBps(), p.etaSeconds(), total, p.requestRetries(), at);
     }
 
     private Effect<Event, JobState> onVmEnded(JobState state, VmEnded c) {

@@ -61,8 +61,9 @@ public final class JobStates {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), DiskStatus.COPYING, e.mode(), e.reason(), e.capacity(),
                 e.plannedBytes(), Math.min(d.bytesDone(), e.plannedBytes()), d.bytesWritten(), d.bytesZeroed(),
-                d.bytesSkipped(), d.checkpoint(), d.throughputBps(), d.etaSeconds(), d.retries(), d.requestRetries(),
-                d.attemptRequestRetries(), d.changeToken(), null));
+                d.bytesSkipped(), d.bytesZeroSent(), d.checkpoint(), d.throughputBps(), d.etaSeconds(), d.retries(),
+                d.requestRetries(), d.attemptRequestRetries(), d.changeToken(),
+                d.startedAt() == 0 ? e.at() : d.startedAt(), 0, null));
     }
 
     /** Counters never go backwards: a retry resumes from its checkpoint and catches up. */
@@ -72,33 +73,36 @@ public final class JobStates {
                 d.mode(), d.modeReason(), d.capacity(), d.plannedBytes(),
                 Math.min(d.plannedBytes(), Math.max(d.bytesDone(), e.bytesDone())),
                 Math.max(d.bytesWritten(), e.bytesWritten()), Math.max(d.bytesZeroed(), e.bytesZeroed()),
-                Math.max(d.bytesSkipped(), e.bytesSkipped()),
+                Math.max(d.bytesSkipped(), e.bytesSkipped()), Math.max(d.bytesZeroSent(), e.bytesZeroSent()),
                 e.checkpoint().offset() >= d.checkpoint().offset() ? e.checkpoint() : d.checkpoint(),
                 e.throughputBps(), e.etaSeconds(), d.retries(), Math.max(d.requestRetries(), e.requestRetries()),
-                e.attemptRequestRetries(), d.changeToken(), d.error()));
+                e.attemptRequestRetries(), d.changeToken(), d.startedAt() == 0 ? e.at() : d.startedAt(),
+                d.finishedAt(), d.error()));
     }
 
     static JobState retried(JobState s, DiskRetried e) {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), d.status(), d.mode(), d.modeReason(), d.capacity(), d.plannedBytes(),
-                d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(), 0, -1,
-                d.retries() + 1, d.requestRetries(), 0, d.changeToken(), e.reason()));
+                d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.bytesZeroSent(), d.checkpoint(), 0,
+                -1, d.retries() + 1, d.requestRetries(), 0, d.changeToken(), d.startedAt(), d.finishedAt(),
+                e.reason()));
     }
 
     static JobState completed(JobState s, DiskCompleted e) {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), DiskStatus.COMPLETED, d.mode(), d.modeReason(), d.capacity(),
                 d.plannedBytes(), d.plannedBytes(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(),
-                new ResumePoint(Math.max(d.checkpoint().offset(), d.capacity()), d.plannedBytes(), d.bytesWritten(),
-                        d.bytesZeroed(), d.bytesSkipped()), 0, 0, d.retries(), d.requestRetries(),
-                d.attemptRequestRetries(), e.changeToken(), null));
+                d.bytesZeroSent(), new ResumePoint(Math.max(d.checkpoint().offset(), d.capacity()), d.plannedBytes(),
+                        d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.bytesZeroSent()), 0, 0, d.retries(),
+                d.requestRetries(), d.attemptRequestRetries(), e.changeToken(), d.startedAt(), e.at(), null));
     }
 
     static JobState failed(JobState s, DiskFailed e) {
         DiskState d = s.disk(e.disk());
         return s.withDisk(new DiskState(d.id(), DiskStatus.FAILED, d.mode(), d.modeReason(), d.capacity(),
-                d.plannedBytes(), d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.checkpoint(),
-                0, -1, d.retries(), d.requestRetries(), d.attemptRequestRetries(), d.changeToken(), e.reason()));
+                d.plannedBytes(), d.bytesDone(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(),
+                d.bytesZeroSent(), d.checkpoint(), 0, -1, d.retries(), d.requestRetries(), d.attemptRequestRetries(),
+                d.changeToken(), d.startedAt(), e.at(), e.reason()));
     }
 
     static JobState status(JobState s, JobStatus status, long at, String reason) {

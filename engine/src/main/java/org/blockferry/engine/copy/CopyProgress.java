@@ -9,6 +9,8 @@ package org.blockferry.engine.copy;
  * @param bytesZeroed planned bytes found to be zeros: sent as NBD zero, or left alone where the
  *                    target already reads as zero
  * @param bytesSkipped bytes the source reported as holes or zeros: never read
+ * @param zeroSentBytes bytes sent to the target as NBD zero requests (zeros and holes the target
+ *                      did not already read as zero)
  * @param resumePoint the flushed checkpoint (offset below which every planned byte is on the
  *                    target) with the counters as of that offset
  * @param throughputBps recent rate of {@code bytesDone}, bytes per second
@@ -16,7 +18,8 @@ package org.blockferry.engine.copy;
  * @param requestRetries requests the server failed (EIO) and this run retried successfully or not
  */
 public record CopyProgress(String disk, Phase phase, long capacity, long plannedBytes, long bytesDone,
-                           long bytesWritten, long bytesZeroed, long bytesSkipped, ResumePoint resumePoint,
+                           long bytesWritten, long bytesZeroed, long bytesSkipped, long zeroSentBytes,
+                           ResumePoint resumePoint,
                            double throughputBps, long etaSeconds, long requestRetries, long elapsedMillis) {
 
     /** Where a disk's copy stands. */

@@ -57,7 +57,6 @@ public final class DiskCopy {
     private DiskPlan plan;
     private long startNanos;
     private long targetKnownZero;
-    private long zeroSent;
     private int requestSize;
     private volatile boolean checkpointFlushRunning;
 
@@ -228,7 +227,6 @@ public final class DiskCopy {
     }
 
     private void chunkDone(ChunkWriter.Done done) {
-        zeroSent += done.zeroSent();
         tracker.chunkDone(done);
         ResumePoint position = tracker.position();
         if (!checkpointFlushRunning && position.offset() - tracker.checkpoint() >= job.settings().checkpointInterval()) {
@@ -291,7 +289,7 @@ public final class DiskCopy {
     private ResumePoint finalPoint() {
         ResumePoint p = tracker.position();
         return new ResumePoint(Math.max(plan.end(), p.offset()), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
-                p.bytesSkipped());
+                p.bytesSkipped(), p.zeroSentBytes());
     }
 
     private void completeWith(Throwable cause) {
@@ -310,9 +308,9 @@ public final class DiskCopy {
         }
         log.info("event=copy-completed disk={} planned={} written={} zeroed={} skipped={} zero_sent={} seconds={}",
                 job.disk(), progress.plannedBytes(), progress.bytesWritten(), progress.bytesZeroed(),
-                progress.bytesSkipped(), zeroSent, String.format("%.3f", seconds));
+                progress.bytesSkipped(), progress.zeroSentBytes(), String.format("%.3f", seconds));
         result.complete(new CopyResult(progress, connections.sourceCount(), connections.targetCount(), requestSize,
-                zeroSent, targetKnownZero, seconds));
+                progress.zeroSentBytes(), targetKnownZero, seconds));
     }
 
     private void closeOpened() {

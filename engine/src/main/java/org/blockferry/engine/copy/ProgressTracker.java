@@ -19,6 +19,7 @@ final class ProgressTracker {
     private volatile long written;
     private volatile long zeroed;
     private volatile long skipped;
+    private volatile long zeroSent;
     private volatile long contiguous;
     private volatile ResumePoint checkpoint = ResumePoint.START;
     private final long[] sampleTimes = new long[SAMPLES];
@@ -44,8 +45,9 @@ final class ProgressTracker {
         this.written = resume.bytesWritten();
         this.zeroed = resume.bytesZeroed();
         this.skipped = resume.bytesSkipped();
+        this.zeroSent = resume.zeroSentBytes();
         this.contiguous = resume.offset();
-        this.checkpoint = new ResumePoint(resume.offset(), alreadyDone, written, zeroed, skipped);
+        this.checkpoint = new ResumePoint(resume.offset(), alreadyDone, written, zeroed, skipped, zeroSent);
         this.phase = Phase.COPYING;
     }
 
@@ -55,6 +57,7 @@ final class ProgressTracker {
         written += d.written();
         zeroed += d.zeroed();
         skipped += d.skipped();
+        zeroSent += d.zeroSent();
         contiguous = d.chunk().end();
     }
 
@@ -68,7 +71,7 @@ final class ProgressTracker {
 
     /** The counters now, at the contiguous position: what a flush issued now will make durable. */
     ResumePoint position() {
-        return new ResumePoint(contiguous, done, written, zeroed, skipped);
+        return new ResumePoint(contiguous, done, written, zeroed, skipped, zeroSent);
     }
 
     /** The target was flushed with everything below {@code point.offset()} on it. */
@@ -89,7 +92,7 @@ final class ProgressTracker {
         double rate = rate(now, doneNow);
         long left = planned - doneNow;
         long eta = phase == Phase.DONE ? 0 : rate > 0 ? (long) Math.ceil(left / rate) : -1;
-        return new CopyProgress(disk, phase, capacity, planned, doneNow, written, zeroed, skipped, checkpoint,
+        return new CopyProgress(disk, phase, capacity, planned, doneNow, written, zeroed, skipped, zeroSent, checkpoint,
                 rate, eta, requestRetries.getAsLong(), (now - startNanos) / 1_000_000);
     }
 

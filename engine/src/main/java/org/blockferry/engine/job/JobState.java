@@ -38,20 +38,21 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
 
     /**
      * One disk: planned bytes (the total, never the capacity), bytes done, written, zeroed,
-     * skipped, the flushed checkpoint (where a restart resumes, with the counters as of that
+     * skipped, sent to the target as NBD zero ({@code bytesZeroSent}), the flushed checkpoint (where a restart resumes, with the counters as of that
      * offset), recent throughput, ETA, restarts ({@code retries}), requests retried after a server
      * error (over all attempts; {@code attemptRequestRetries} of the current one) and the change
-     * token of its last successful copy.
+     * token of its last successful copy; when its copy started (first planned) and ended, epoch ms (0: not yet).
      */
     public record DiskState(String id, DiskStatus status, CopyMode mode, String modeReason, long capacity,
                             long plannedBytes, long bytesDone, long bytesWritten, long bytesZeroed, long bytesSkipped,
-                            ResumePoint checkpoint, double throughputBps, long etaSeconds, int retries,
-                            long requestRetries, long attemptRequestRetries, String changeToken, String error)
+                            long bytesZeroSent, ResumePoint checkpoint, double throughputBps, long etaSeconds,
+                            int retries, long requestRetries, long attemptRequestRetries, String changeToken,
+                            long startedAt, long finishedAt, String error)
             implements CborSerializable {
 
         public static DiskState pending(String id) {
-            return new DiskState(id, DiskStatus.PENDING, null, null, 0, 0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0, 0,
-                    null, null);
+            return new DiskState(id, DiskStatus.PENDING, null, null, 0, 0, 0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0,
+                    0, null, 0, 0, null);
         }
 
         /** 0..100, exactly 100 only when the disk completed. */
@@ -63,6 +64,11 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
                 return 0.0;
             }
             return Math.min(99.99, 100.0 * bytesDone / plannedBytes);
+        }
+
+        /** Milliseconds from the start of its copy to its end (or to {@code now} while it runs); -1 before. */
+        public long elapsedMillis(long now) {
+            return startedAt == 0 ? -1 : Math.max(0, (finishedAt != 0 ? finishedAt : now) - startedAt);
         }
     }
 
@@ -95,6 +101,16 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
     @JsonIgnore
     public long bytesSkipped() {
         return disks.values().stream().mapToLong(DiskState::bytesSkipped).sum();
+    }
+
+    @JsonIgnore
+    public long bytesZeroSent() {
+        return disks.values().stream().mapToLong(DiskState::bytesZeroSent).sum();
+    }
+
+    /** Milliseconds from the job's start to its end (or to {@code now} while it runs); -1 before. */
+    public long elapsedMillis(long now) {
+        return startedAt == 0 ? -1 : Math.max(0, (finishedAt != 0 ? finishedAt : now) - startedAt);
     }
 
     @JsonIgnore
