@@ -12,7 +12,7 @@ import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
 import java.io.PrintWriter;

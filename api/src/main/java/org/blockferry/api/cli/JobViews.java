@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskState;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.persistence.readside.JobRow;
 
 /** How jobs look on the command line: bars while running, a table, a summary, JSON. */

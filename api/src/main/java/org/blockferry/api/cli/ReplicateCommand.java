@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;

@@ -4,7 +4,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.nbd.NbdOptions;
 import java.io.PrintWriter;
 import picocli.CommandLine;

@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskState;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.persistence.readside.JobRow;
 
 /**

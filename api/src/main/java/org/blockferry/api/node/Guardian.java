@@ -5,7 +5,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.blockferry.engine.actor.JobActor;
 import org.blockferry.engine.actor.JobSlots;
-import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.readside.JobReadSide;
 

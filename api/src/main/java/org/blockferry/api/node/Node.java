@@ -10,7 +10,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.blockferry.engine.actor.Jobs;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
-import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;

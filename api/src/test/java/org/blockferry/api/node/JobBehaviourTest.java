@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.actor.JobSlots;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.JobStatus;

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.nbd.testing.DiskChecksum;

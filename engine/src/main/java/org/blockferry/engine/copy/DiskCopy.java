@@ -1,5 +1,6 @@
 package org.blockferry.engine.copy;
 
+import org.blockferry.engine.plan.ResumePoint;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -103,7 +104,7 @@ public final class DiskCopy {
             NbdConnection target = openFirst("target", job.target().uri(), job.target().options(),
                     job.target().describe(), "dst");
             checkTarget(source, target);
-            DiskPlan full = job.planner().plan(job.source(), source);
+            DiskPlan full = job.source().plan(source);
             plan = full.from(job.resume().offset());
             TargetZeroMap zeroMap = targetZeroMap(target, full.capacity());
             targetKnownZero = zeroMap.zeroBytes();

@@ -1,5 +1,6 @@
 package org.blockferry.engine.copy;
 
+import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.engine.copy.CopyProgress.Phase;
 
 /**

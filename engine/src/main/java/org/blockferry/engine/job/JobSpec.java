@@ -1,5 +1,6 @@
 package org.blockferry.engine.job;
 
+import org.blockferry.engine.plan.CopyMode;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.HashSet;

@@ -1,5 +1,6 @@
 package org.blockferry.engine.job;
 
+import org.blockferry.engine.plan.CopyMode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;

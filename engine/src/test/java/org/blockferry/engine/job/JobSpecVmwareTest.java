@@ -1,5 +1,6 @@
 package org.blockferry.engine.job;
 
+import org.blockferry.engine.plan.CopyMode;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
