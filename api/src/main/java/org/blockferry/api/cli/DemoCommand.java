@@ -75,7 +75,8 @@ final class DemoCommand implements Callable<Integer> {
                 .validated();
         JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
         if (reply instanceof JobReply.Rejected r) {
-            throw new IllegalStateException(r.message());
+            throw new org.blockferry.engine.endpoint.InvalidInputException(r.field() != null ? r.field() : "job_id",
+                    r.message());
         }
         out().println(title + " (job " + jobId + ")");
         JobState last;

@@ -82,6 +82,9 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
             implements Command {
     }
 
+    private record CleanedUp(CopyResult result, String token) implements Command {
+    }
+
     // ---- what a disk reports (to its VmActor, which forwards it to the job) ----
 
     sealed interface Report extends CborSerializable {
@@ -157,6 +160,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                 .onMessage(CopyEnded.class, this::onCopyEnded)
                 .onMessage(Verified.class, this::onVerified)
                 .onMessage(TokenRecorded.class, this::onTokenRecorded)
+                .onMessage(CleanedUp.class, this::onCleanedUp)
                 .onMessage(Stop.class, this::onStop)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
@@ -309,8 +313,16 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
         DiskSource done = source;
         closeResources(); // the source's export ends: its image is free for qemu-img
-        report(new Completed(m.result().progress(), m.lineage().token().orElse(null)));
-        CompletableFuture.runAsync(done::completed, runtime.copy().blocking());
+        // What the next sync no longer needs goes before the job hears of the completion: the
+        // next sync of this disk may start as soon as the job ends.
+        String token = m.lineage().token().orElse(null);
+        getContext().pipeToSelf(CompletableFuture.runAsync(done::completed, runtime.copy().blocking()),
+                (v, failure) -> new CleanedUp(m.result(), token));
+        return this;
+    }
+
+    private Behavior<Command> onCleanedUp(CleanedUp m) {
+        report(new Completed(m.result().progress(), m.token()));
         return Behaviors.stopped();
     }
 

@@ -109,7 +109,11 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
     }
 
     public static Behavior<Command> create(String entityId, JobNotifier jobs) {
-        return Behaviors.setup(ctx -> new TargetActor(entityId, jobs));
+        return create(entityId, jobs, SNAPSHOT_EVERY);
+    }
+
+    static Behavior<Command> create(String entityId, JobNotifier jobs, int snapshotEvery) {
+        return Behaviors.setup(ctx -> new TargetActor(entityId, jobs, snapshotEvery));
     }
 
     /** The entity id of an identity: itself, or its hash when it would not fit a persistence id. */
@@ -125,14 +129,19 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
         }
     }
 
+    /** Events between snapshots: a busy target's history stays short to recover. */
+    private static final int SNAPSHOT_EVERY = 100;
+
     private final String entityId;
     private final JobNotifier jobs;
+    private final int snapshotEvery;
 
-    private TargetActor(String entityId, JobNotifier jobs) {
+    private TargetActor(String entityId, JobNotifier jobs, int snapshotEvery) {
         super(PersistenceId.of(TYPE_KEY.name(), entityId),
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
         this.entityId = entityId;
         this.jobs = jobs;
+        this.snapshotEvery = snapshotEvery;
     }
 
     @Override
@@ -142,7 +151,7 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
 
     @Override
     public RetentionCriteria retentionCriteria() {
-        return RetentionCriteria.snapshotEvery(100, 2);
+        return RetentionCriteria.snapshotEvery(snapshotEvery, 2);
     }
 
     // ---- commands ----

@@ -13,7 +13,8 @@ public final class VmwareSources {
     private final VmwareSettings settings;
     private final LocalExport.Tools tools;
 
-    public VmwareSources(VmwareSettings settings, LocalExport.Tools tools) {
+    public VmwareSources(org.apache.pekko.actor.typed.ActorSystem<?> system, VmwareSettings settings,
+                         LocalExport.Tools tools) {
         this.settings = settings;
         this.tools = tools;
     }

@@ -4,17 +4,20 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.blockferry.engine.actor.JobActor;
-import org.blockferry.engine.actor.JobSlots;
+import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
+import org.blockferry.engine.actor.RunSlots;
+import org.blockferry.engine.actor.TargetActor;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.readside.JobReadSide;
 
 /**
- * Wires a node once its actor system runs: cluster membership, the job slots, job sharding and
- * the read side. Nothing else. Runs before anything talks to a job entity.
+ * Wires a node once its actor system runs: cluster membership, the node's running slots, the
+ * sharded locations and jobs, and the read side. Nothing else. Runs before anything talks to a
+ * job entity.
  */
-final class Guardian {
-    private Guardian() {
+final class NodeWiring {
+    private NodeWiring() {
     }
 
     static void wire(ActorSystem<?> system, JobRuntime runtime, Database database, boolean joinSelf) {
@@ -22,7 +25,8 @@ final class Guardian {
             Cluster cluster = Cluster.get(system);
             cluster.manager().tell(Join.create(cluster.selfMember().address()));
         }
-        JobSlots.start(system, runtime.jobs().maxRunning());
+        RunSlots.start(system, runtime.jobs().maxRunning());
+        TargetActor.init(system, JobPeers.notifier(system));
         JobActor.init(system, runtime);
         JobReadSide.start(system, database.dataSource()).whenComplete((done, e) -> {
             if (e != null) {
