@@ -1,5 +1,7 @@
 package org.blockferry.engine.actor;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -87,6 +89,12 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
 
     // ---- what a disk reports (to its VmActor, which forwards it to the job) ----
 
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+    @JsonSubTypes({@JsonSubTypes.Type(value = Planned.class, name = "planned"),
+        @JsonSubTypes.Type(value = Progressed.class, name = "progressed"),
+        @JsonSubTypes.Type(value = Retrying.class, name = "retrying"),
+        @JsonSubTypes.Type(value = Completed.class, name = "completed"),
+        @JsonSubTypes.Type(value = Failed.class, name = "failed")})
     sealed interface Report extends CborSerializable {
     }
 
