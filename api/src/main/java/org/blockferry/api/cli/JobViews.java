@@ -2,13 +2,12 @@ package org.blockferry.api.cli;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.DiskState;
 
 /** How jobs look on the command line: bars while running, a table, a summary, JSON. */
 final class JobViews {

@@ -7,14 +7,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.engine.job.JobDocument;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 /** {@code blockferry jobs} and {@code blockferry job ID}: read the read side, never the actors. */
 final class JobsCommand {

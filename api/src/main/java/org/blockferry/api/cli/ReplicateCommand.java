@@ -12,13 +12,13 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
-import picocli.CommandLine;
+import org.blockferry.engine.plan.CopyMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code blockferry replicate}: one job through the actor system, with progress, to its end. */
 @Command(name = "replicate", mixinStandardHelpOptions = true,

@@ -23,8 +23,8 @@ import org.apache.pekko.util.ByteString;
 import org.blockferry.engine.actor.JobActor;
 import org.blockferry.engine.actor.JobEventHandler;
 import org.blockferry.engine.job.JobDocument;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -14,13 +14,13 @@ import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.blockferry.engine.actor.JobActor;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.engine.job.JobDocument;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 

@@ -11,13 +11,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.engine.job.JobDocument;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 

@@ -6,10 +6,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.persistence.PersistenceSettings;
-import org.blockferry.engine.job.JobDocument;
 
 /** Test nodes: small chunks and frequent checkpoints so that small disks behave like big ones. */
 public final class NodeFixture {

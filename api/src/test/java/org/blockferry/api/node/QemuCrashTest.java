@@ -7,13 +7,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.engine.job.JobDocument;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 

@@ -7,9 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.engine.job.JobDocument;
 
 /** {@code blockferry replicate --job-file FILE} in its own JVM, on a test database, to be killed. */
 final class ReplicateProcess {

@@ -22,13 +22,13 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.VimClient;
 import org.blockferry.engine.source.vmware.vim.VimTls;
 import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
-import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.engine.job.JobDocument;
 import org.junit.jupiter.api.Test;
 
 /**

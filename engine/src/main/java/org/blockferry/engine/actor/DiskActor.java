@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -33,9 +32,7 @@ import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.engine.source.ChangeToken;
 import org.blockferry.engine.source.DiskSource;
 import org.blockferry.engine.source.SourceRequest;
-import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
-import org.blockferry.nbd.NbdOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -194,30 +191,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         SourceRequest request = new SourceRequest(jobId, specDisk(), spec.source(), spec.mode(),
                 spec.options().finalSync(), m.lineage().token().flatMap(ChangeToken::parse), ids.target(),
                 targetLocation().fingerprint());
-        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> open(request), runtime.copy().blocking()),
-                (opened, failure) -> failure == null ? opened : new OpenFailed(FailureBudget.unwrap(failure)));
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> DiskEndpoints.open(request,
+                        targetLocation(), field("target"), runtime), runtime.copy().blocking()),
+                (opened, failure) -> failure == null ? new Opened(opened.source(), opened.target())
+                        : new OpenFailed(FailureBudget.unwrap(failure)));
         return this;
-    }
-
-    /**
-     * On a blocking thread: the source (full or incremental and why; maybe a local export with its
-     * bitmap, or a snapshot), its size, then the target. Bad input fails before the target is touched.
-     */
-    private Opened open(SourceRequest request) {
-        DiskSource opened = null;
-        try {
-            opened = SourceOpener.open(request, runtime.copy().tools(), runtime.vmware());
-            long size = opened.size();
-            NbdDiskTarget dst = NbdDiskTarget.open(field("target"), targetLocation(), size, NbdOptions.DEFAULT,
-                    runtime.copy().tools());
-            return new Opened(opened, dst);
-        } catch (IOException e) {
-            closeQuietly(opened);
-            throw new CompletionException(e);
-        } catch (RuntimeException e) {
-            closeQuietly(opened);
-            throw e;
-        }
     }
 
     private JobSpec.Disk specDisk() {
@@ -272,22 +250,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (spec.options().verify() && !stopRequested) {
             target.close(); // a local target is compared through a read-only export
             target = null;
-            getContext().pipeToSelf(verify(), (outcome, failure) -> new Verified(outcome, m.result(), failure));
+            getContext().pipeToSelf(DiskEndpoints.verify(source, targetLocation(), field("target"), runtime),
+                    (outcome, failure) -> new Verified(outcome, m.result(), failure));
             return this;
         }
         return recordToken(m.result());
-    }
-
-    private CompletableFuture<DiskComparison.Outcome> verify() {
-        return CompletableFuture.supplyAsync(() -> {
-            try {
-                return NbdDiskSource.open(field("target"), targetLocation(), NbdOptions.DEFAULT,
-                        runtime.copy().tools());
-            } catch (IOException e) {
-                throw new CompletionException(e);
-            }
-        }, runtime.copy().blocking()).thenCompose(check -> DiskComparison.run(source, check, runtime.copySettings(),
-                runtime.copy()).toCompletableFuture().whenComplete((o, e) -> check.close()));
     }
 
     private Behavior<Command> onVerified(Verified v) {
@@ -394,12 +361,6 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (source != null) {
             source.close();
             source = null;
-        }
-    }
-
-    private static void closeQuietly(DiskSource s) {
-        if (s != null) {
-            s.close();
         }
     }
 }

@@ -9,6 +9,8 @@ import org.blockferry.engine.actor.JobActor.DiskRetried;
 import org.blockferry.engine.actor.JobActor.Event;
 import org.blockferry.engine.copy.CopyProgress;
 import org.blockferry.engine.job.DiskState;
+import org.blockferry.engine.job.JobState.DiskStatus;
+import org.blockferry.engine.job.JobState;
 
 /** What a disk's report means for its job: the events to persist (none for a report that changes nothing). */
 final class DiskReports {
@@ -33,6 +35,16 @@ final class DiskReports {
         }
         DiskActor.Failed f = (DiskActor.Failed) report;
         return List.of(new DiskFailed(disk.id(), f.reason(), at));
+    }
+
+    /** Why the job failed when its disks ended: the failed disks and their errors; null when every disk completed. */
+    static String failureOf(JobState state) {
+        if (state.allDisksEnded() && state.disks().values().stream().noneMatch(d -> d.status() == DiskStatus.FAILED)) {
+            return null;
+        }
+        return state.disks().values().stream().filter(d -> d.status() == DiskStatus.FAILED)
+                .map(d -> d.id() + ": " + d.error()).reduce((a, b) -> a + "; " + b)
+                .orElse("the disks stopped before completing");
     }
 
     private static DiskProgressed progressed(DiskState disk, CopyProgress p, long at) {

@@ -24,21 +24,20 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.blockferry.engine.CborSerializable;
-import org.blockferry.engine.copy.CopyProgress;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.DiskIdentities;
 import org.blockferry.engine.job.JobState.DiskStatus;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.plan.ResumePoint;
 
 /**
  * One replication job, event-sourced and sharded by job id. It owns the job's truth — spec,
  * status, each disk's planned bytes, progress and checkpoint — folded by {@link JobEventHandler}.
- * A submitted job takes the leases of the locations it reads and writes ({@link JobLeases}),
- * then a running slot of its node, then runs its disks under a {@link VmActor} child. After a
+ * A submitted job claims the leases of the locations it reads and writes, then a running slot of
+ * its node ({@link JobClaims}), then runs its disks under a {@link VmActor} child. After a
  * crash it recovers from its events, takes its leases again and resumes the disks from their
  * checkpoints. Whatever its end, it gives its leases and slot back.
  */
@@ -187,10 +186,9 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private final String jobId;
     private final JobRuntime runtime;
     private final ActorRef<ClusterSharding.ShardCommand> shard;
-    private final JobLeases leases;
+    private final JobClaims claims;
     private ActorRef<VmActor.Command> vm;
     private ActorRef<JobReply> cancelReplyTo;
-    private boolean slotRequested;
 
     private JobActor(ActorContext<Command> context, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -200,7 +198,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         this.jobId = jobId;
         this.runtime = runtime;
         this.shard = shard;
-        this.leases = new JobLeases(jobId, runtime.peers());
+        this.claims = new JobClaims(jobId, runtime.peers(), context.getSelf());
     }
 
     @Override
@@ -262,7 +260,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private Effect<Event, JobState> onFirstSubmit(JobState state, Submit c) {
         return Effect().persist(new JobSubmitted(c.spec(), c.identities(), now()))
                 .thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)))
-                .thenRun(this::takeLeases);
+                .thenRun(claims::start);
     }
 
     private Effect<Event, JobState> onSubmitAgain(JobState state, Submit c) {
@@ -273,14 +271,12 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onLeaseGranted(JobState state, LeaseGranted c) {
-        if (leases.granted(c.location())) {
-            requestSlot();
-        }
+        claims.granted(c.location());
         return Effect().none();
     }
 
     private Effect<Event, JobState> onLeaseQueued(JobState state, LeaseQueued c) {
-        String reason = leases.queued(c.location(), c.holder());
+        String reason = claims.queued(c.location(), c.holder());
         if (reason.equals(state.waitingFor())) {
             return Effect().none();
         }
@@ -288,7 +284,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onSlotWhileQueued(JobState state, SlotGranted c) {
-        if (!leases.allHeld()) {
+        if (!claims.allHeld()) {
             return Effect().none(); // a slot granted before a crash: wait for the leases first
         }
         return Effect().persist(new JobStarted(now())).thenRun(this::startDisks);
@@ -296,7 +292,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     /** After a restart of the node: the disks that had begun resume from their checkpoints. */
     private Effect<Event, JobState> onSlotWhileRunning(JobState state, SlotGranted c) {
-        if (vm != null || !leases.allHeld()) {
+        if (vm != null || !claims.allHeld()) {
             return Effect().none();
         }
         long at = now();
@@ -329,19 +325,15 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private Effect<Event, JobState> onVmEndedWhileRunning(JobState state, VmEnded c) {
         vm = null;
         long at = now();
-        if (state.allDisksEnded() && state.disks().values().stream().noneMatch(d -> d.status() == DiskStatus.FAILED)) {
-            return Effect().persist(new JobCompleted(at)).thenRun(this::ended);
-        }
-        String reason = state.disks().values().stream().filter(d -> d.status() == DiskStatus.FAILED)
-                .map(d -> d.id() + ": " + d.error()).reduce((a, b) -> a + "; " + b)
-                .orElse("the disks stopped before completing");
-        return Effect().persist(new JobFailed(reason, at)).thenRun(this::ended);
+        String failure = DiskReports.failureOf(state);
+        return Effect().persist(failure == null ? new JobCompleted(at) : new JobFailed(failure, at))
+                .thenRun(claims::releaseAll);
     }
 
     private Effect<Event, JobState> onVmEndedWhileCancelling(JobState state, VmEnded c) {
         vm = null;
         return Effect().persist(new JobCancelled(now())).thenRun(s -> {
-            ended(s);
+            claims.releaseAll(s);
             if (cancelReplyTo != null) {
                 cancelReplyTo.tell(new JobReply.Accepted(s));
                 cancelReplyTo = null;
@@ -371,25 +363,11 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     private void onRecovered(JobState state) {
         vm = null; // a restart (after a persist failure) stopped the children
-        slotRequested = false;
         switch (state.status()) {
-            case QUEUED, RUNNING -> takeLeases(state);
+            case QUEUED, RUNNING -> claims.start(state);
             case CANCELLING -> context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a crash
-            case COMPLETED, FAILED, CANCELLED -> ended(state); // in case the node died before it gave them back
+            case COMPLETED, FAILED, CANCELLED -> claims.releaseAll(state); // the node may have died before
             default -> { }
-        }
-    }
-
-    private void takeLeases(JobState state) {
-        if (leases.start(state)) {
-            requestSlot();
-        }
-    }
-
-    private void requestSlot() {
-        if (!slotRequested) {
-            slotRequested = true;
-            runtime.peers().slots().tell(new RunSlots.Request(jobId, context.getSelf()));
         }
     }
 
@@ -402,13 +380,6 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             return;
         }
         vm = context.spawn(runtime.peers().disks(state, context.getSelf(), runtime), "vm");
-    }
-
-    /** The job ended: its slot and leases go back (it holds them, waits for them, or they were never taken). */
-    private void ended(JobState state) {
-        slotRequested = false;
-        runtime.peers().slots().tell(new RunSlots.Release(jobId));
-        leases.releaseAll(state);
     }
 
     private static long now() {

@@ -13,8 +13,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.blockferry.engine.actor.TargetState.Role;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.DiskIdentities;
+import org.blockferry.engine.job.JobState;
 
 /**
  * The door to the job entities, wherever they run in the cluster: submit (after checking what

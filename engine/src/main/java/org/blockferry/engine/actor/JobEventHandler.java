@@ -16,8 +16,8 @@ import org.blockferry.engine.actor.JobActor.JobFailed;
 import org.blockferry.engine.actor.JobActor.JobStarted;
 import org.blockferry.engine.actor.JobActor.JobSubmitted;
 import org.blockferry.engine.actor.JobActor.JobWaiting;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
 
 /**
  * The job's event handler: how each event changes a {@link JobState}. The one fold of a job's

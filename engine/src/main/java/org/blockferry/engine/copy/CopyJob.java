@@ -1,7 +1,7 @@
 package org.blockferry.engine.copy;
 
-import org.blockferry.engine.plan.ResumePoint;
 import java.util.function.Consumer;
+import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.engine.source.DiskSource;
 import org.blockferry.engine.target.DiskTarget;
 

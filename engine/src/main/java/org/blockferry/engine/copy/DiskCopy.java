@@ -1,6 +1,5 @@
 package org.blockferry.engine.copy;
 
-import org.blockferry.engine.plan.ResumePoint;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,8 +20,8 @@ import org.blockferry.engine.copy.CopyProgress.Phase;
 import org.blockferry.engine.endpoint.EndpointException;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.plan.AllocationMap;
-import org.blockferry.engine.plan.Chunk;
 import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.nbd.AsyncConnection;
 import org.blockferry.nbd.BlockSize;
 import org.blockferry.nbd.NbdConnection;

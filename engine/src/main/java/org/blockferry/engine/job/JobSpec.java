@@ -1,6 +1,5 @@
 package org.blockferry.engine.job;
 
-import org.blockferry.engine.plan.CopyMode;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.HashSet;
@@ -12,6 +11,7 @@ import java.util.regex.Pattern;
 import org.blockferry.engine.CborSerializable;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 
 /**
  * One replication job: a VM's disks, where each comes from and goes to, how much to move, and

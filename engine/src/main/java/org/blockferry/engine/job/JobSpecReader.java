@@ -1,6 +1,5 @@
 package org.blockferry.engine.job;
 
-import org.blockferry.engine.plan.CopyMode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 
 /**
  * Reads a job spec from JSON strictly: unknown fields, wrong types and malformed JSON are

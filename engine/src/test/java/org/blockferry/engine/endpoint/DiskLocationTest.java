@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Test;
 
 /** Operators' disk locations: every bad one gets a message naming the field and the problem. */
 class DiskLocationTest {

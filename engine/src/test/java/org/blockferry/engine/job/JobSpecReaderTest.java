@@ -1,6 +1,5 @@
 package org.blockferry.engine.job;
 
-import org.blockferry.engine.plan.CopyMode;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 import org.junit.jupiter.api.Test;
 
 /** Job specs from JSON: defaults, and every kind of mistake named by its field. */

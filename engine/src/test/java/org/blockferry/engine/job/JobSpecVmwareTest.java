@@ -1,6 +1,5 @@
 package org.blockferry.engine.job;
 
-import org.blockferry.engine.plan.CopyMode;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 import org.junit.jupiter.api.Test;
 
 class JobSpecVmwareTest {

@@ -1,6 +1,5 @@
 package org.blockferry.engine.source.vmware.vim;
 
-import org.blockferry.engine.plan.ChangedArea;
 import static org.blockferry.engine.source.vmware.vim.SoapCall.arg;
 
 import java.io.IOException;
@@ -12,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.blockferry.engine.plan.ChangedArea;
 import org.blockferry.engine.source.vmware.vim.SoapCall.Arg;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,7 +1,5 @@
 package org.blockferry.engine.source.vmware.vim;
 
-import org.blockferry.engine.plan.ChangedArea;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -12,6 +10,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.List;
+import org.blockferry.engine.plan.ChangedArea;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -5,19 +5,20 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.blockferry.engine.actor.TargetState.Role;
 import org.blockferry.engine.job.DiskState;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.DiskIdentities;
+import org.blockferry.engine.job.JobState;
 
 /**
- * The leases a job takes before its disks start: write on each target, read on each source, one
- * location at a time in the order of their identities (the same order for every job, so two
- * jobs that want the same locations cannot each hold one the other waits for). In memory only:
- * after a restart the job asks again, and a location answers "granted" to the job it already
- * granted.
+ * What a job claims before its disks start: the leases of its locations — write on each target,
+ * read on each source, one location at a time in the order of their identities (the same order
+ * for every job, so two jobs that want the same locations cannot each hold one the other waits
+ * for) — then a running slot of its node. In memory only: after a restart the job claims again,
+ * and a location (or the slots) answers "granted" to the job it already granted.
  */
-final class JobLeases {
+final class JobClaims {
 
     /** One location the job uses, and how: its entity id, its identity, the role, the source a writer copies from. */
     private record Use(String entityId, String identity, Role role, String source) {
@@ -25,29 +26,33 @@ final class JobLeases {
 
     private final String jobId;
     private final JobPeers peers;
+    private final ActorRef<JobActor.Command> job;
     private final List<Use> uses = new ArrayList<>();
     private final Set<String> held = new HashSet<>();
+    private boolean slotRequested;
 
-    JobLeases(String jobId, JobPeers peers) {
+    JobClaims(String jobId, JobPeers peers, ActorRef<JobActor.Command> job) {
         this.jobId = jobId;
         this.peers = peers;
+        this.job = job;
     }
 
-    /** Asks for the first lease not held yet; true when every lease is held already. */
-    boolean start(JobState state) {
+    /** Claims the first lease not held yet, or the slot once every lease is held. */
+    void start(JobState state) {
         uses.clear();
         held.clear();
+        slotRequested = false;
         uses.addAll(usesOf(state));
-        return askNext();
+        claimNext();
     }
 
-    /** {@code location} granted the lease; true when every lease is held now. */
-    boolean granted(String location) {
+    /** {@code location} granted its lease: the next one, or the slot. */
+    void granted(String location) {
         if (uses.stream().noneMatch(u -> u.entityId().equals(location))) {
-            return false; // not a lease of this run (an answer to an ask from before a restart)
+            return; // not a lease of this run (an answer to an ask from before a restart)
         }
         held.add(location);
-        return askNext();
+        claimNext();
     }
 
     /** What the job waits for, as the operator reads it. */
@@ -61,22 +66,27 @@ final class JobLeases {
         return !uses.isEmpty() && held.size() == uses.size();
     }
 
-    /** Gives every lease of the job back, held or waited for. */
+    /** The job ended: its slot and every lease go back, held or waited for. */
     void releaseAll(JobState state) {
+        peers.slots().tell(new RunSlots.Release(jobId));
         for (Use u : usesOf(state)) {
             peers.location(u.identity()).tell(new TargetActor.Release(jobId));
         }
         held.clear();
+        slotRequested = false;
     }
 
-    private boolean askNext() {
+    private void claimNext() {
         for (Use u : uses) {
             if (!held.contains(u.entityId())) {
                 peers.location(u.identity()).tell(new TargetActor.Acquire(jobId, u.role(), u.source()));
-                return false;
+                return;
             }
         }
-        return true;
+        if (!slotRequested && !uses.isEmpty()) {
+            slotRequested = true;
+            peers.slots().tell(new RunSlots.Request(jobId, job));
+        }
     }
 
     private static List<Use> usesOf(JobState state) {
