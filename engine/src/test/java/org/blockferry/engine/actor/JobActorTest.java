@@ -245,6 +245,34 @@ class JobActorTest {
                 "the unfinished disk shows cancelled, not copying");
     }
 
+    @Test
+    void commandsThatMeanNothingInAStateChangeNothing() {
+        submit(spec);
+        expectAcquire(TARGET, Role.WRITE);
+        for (Command c : List.of(JobActor.VmEnded.INSTANCE, JobActor.Resume.INSTANCE, JobActor.Idle.INSTANCE,
+                new JobActor.DiskReport("d0", new DiskActor.Failed("not running")))) {
+            assertTrue(job.runCommand(c).hasNoEvents(), "queued: " + c);
+        }
+        assertEquals(JobStatus.QUEUED, job.getState().status());
+        job.runCommand(new JobActor.LeaseGranted(TARGET));
+        expectAcquire(SOURCE, Role.READ);
+        job.runCommand(new JobActor.LeaseGranted(SOURCE));
+        slots.expectMessageClass(RunSlots.Request.class);
+        job.runCommand(JobActor.SlotGranted.INSTANCE);
+        for (Command c : List.of(JobActor.Resume.INSTANCE, JobActor.Idle.INSTANCE, JobActor.SlotGranted.INSTANCE,
+                new JobActor.LeaseGranted("another-location"))) {
+            assertTrue(job.runCommand(c).hasNoEvents(), "running: " + c);
+        }
+        assertInstanceOf(JobReply.Accepted.class, submit(spec), "running: the same spec again");
+        job.runCommand(new JobActor.Cancel(kit.<JobReply>createTestProbe().ref()));
+        vm.expectMessage(VmActor.Stop.INSTANCE);
+        for (Command c : List.of(JobActor.Resume.INSTANCE, JobActor.Idle.INSTANCE, JobActor.SlotGranted.INSTANCE,
+                new JobActor.LeaseGranted(TARGET), new JobActor.LeaseQueued(TARGET, "x"))) {
+            assertTrue(job.runCommand(c).hasNoEvents(), "cancelling: " + c);
+        }
+        assertEquals(JobStatus.CANCELLING, job.getState().status());
+    }
+
     // ---- ended ----
 
     @Test
