@@ -12,7 +12,7 @@ import org.blockferry.engine.copy.CopyJob;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
 import picocli.CommandLine.Command;

@@ -1,5 +1,6 @@
 package org.blockferry.api.cli;
 
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,14 +13,13 @@ import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
-import java.io.PrintWriter;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 /** {@code blockferry copy SRC DST}: one disk, exactly, as fast as the servers allow. */
 @Command(name = "copy", mixinStandardHelpOptions = true,

@@ -13,17 +13,17 @@ import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskState;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.nbd.NbdOptions;
 import org.blockferry.persistence.PersistenceSettings;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code blockferry demo}: a sample two-disk VM synced in full, changed by its "guest", synced again. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -75,7 +75,8 @@ final class DemoCommand implements Callable<Integer> {
                 .validated();
         JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
         if (reply instanceof JobReply.Rejected r) {
-            throw new IllegalStateException(r.message());
+            throw new org.blockferry.engine.endpoint.InvalidInputException(r.field() != null ? r.field() : "job_id",
+                    r.message());
         }
         out().println(title + " (job " + jobId + ")");
         JobState last;

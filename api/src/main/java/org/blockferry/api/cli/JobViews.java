@@ -2,13 +2,12 @@ package org.blockferry.api.cli;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.blockferry.engine.job.DiskState;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskState;
-import org.blockferry.persistence.readside.JobRow;
 
 /** How jobs look on the command line: bars while running, a table, a summary, JSON. */
 final class JobViews {
@@ -24,10 +23,10 @@ final class JobViews {
                 case PENDING -> "pending";
                 case COMPLETED -> "done";
                 case FAILED -> "failed";
+                case CANCELLED -> "cancelled";
                 case COPYING -> d.retries() > 0 && d.throughputBps() == 0 ? "retrying" : null;
             };
-            boolean ended = d.status() == JobState.DiskStatus.COMPLETED || d.status() == JobState.DiskStatus.FAILED;
-            out.add(ended && d.startedAt() != 0
+            out.add(d.status().isFinal() && d.startedAt() != 0
                     ? ProgressBars.Bar.ended(d.id(), d.bytesDone(), d.plannedBytes(), d.percent(), d.elapsedMillis(now),
                             state)
                     : ProgressBars.Bar.running(d.id(), d.bytesDone(), d.plannedBytes(), d.percent(), d.throughputBps(),
@@ -49,27 +48,30 @@ final class JobViews {
         return id.length() <= 8 ? id : id.substring(0, 8);
     }
 
-    static void printTable(PrintWriter out, List<JobRow> jobs) {
+    static void printTable(PrintWriter out, List<JobDocument> jobs) {
         out.printf("%-36s %-20s %-10s %8s %12s %12s%n", "JOB", "VM", "STATUS", "PERCENT", "DONE", "TOTAL");
-        for (JobRow j : jobs) {
+        for (JobDocument j : jobs) {
             out.printf(Locale.ROOT, "%-36s %-20s %-10s %7.2f%% %12s %12s%n", j.jobId(), j.vm(), j.status(),
                     j.progressPercent(), HumanBytes.format(j.bytesTransferred()), HumanBytes.format(j.totalBytes()));
         }
     }
 
-    static void printJob(PrintWriter out, JobRow j) {
-        out.printf("job %s  vm %s  %s  %.2f%%%n", j.jobId(), j.vm(), j.status(), j.progressPercent());
-        out.printf("  %s of %s planned; written %s, zeroed %s, skipped %s; retries %d%n",
+    static void printJob(PrintWriter out, JobDocument j) {
+        out.printf(Locale.ROOT, "job %s  vm %s  %s  %.2f%%%n", j.jobId(), j.vm(), j.status(), j.progressPercent());
+        if (j.waitingFor() != null) {
+            out.println("  " + j.waitingFor());
+        }
+        out.printf("  %s of %s planned; written %s, zeroed %s, skipped %s, sent as NBD zero %s; retries %d%n",
                 HumanBytes.format(j.bytesTransferred()), HumanBytes.format(j.totalBytes()),
                 HumanBytes.format(j.bytesWritten()), HumanBytes.format(j.bytesZeroed()),
-                HumanBytes.format(j.bytesSkipped()), j.retries());
+                HumanBytes.format(j.bytesSkipped()), HumanBytes.format(j.bytesZeroSent()), j.retries());
         out.printf("  submitted %s, started %s, finished %s%n", j.submittedAt(), j.startedAt(), j.finishedAt());
         if (j.error() != null) {
             out.println("  error: " + j.error());
         }
-        for (JobRow.DiskRow d : j.disks()) {
+        for (JobDocument.Disk d : j.disks()) {
             out.printf(Locale.ROOT, "  disk %-10s %-10s %7.2f%%  %s / %s  mode %s  checkpoint %d  retries %d%n",
-                    d.diskId(), d.status(), d.progressPercent(), HumanBytes.format(d.bytesTransferred()),
+                    d.id(), d.status(), d.progressPercent(), HumanBytes.format(d.bytesTransferred()),
                     HumanBytes.format(d.totalBytes()), d.mode(), d.checkpoint(), d.retries());
             out.printf("       %s -> %s%n", d.source(), d.target());
             if (d.modeReason() != null) {
@@ -88,8 +90,7 @@ final class JobViews {
         }
     }
 
-    static Map<String, Object> json(JobRow j) {
+    static Map<String, Object> json(JobDocument j) {
         return org.blockferry.api.http.JobDocuments.of(j);
     }
-
 }

@@ -7,14 +7,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.persistence.readside.JobRow;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 /** {@code blockferry jobs} and {@code blockferry job ID}: read the read side, never the actors. */
 final class JobsCommand {
@@ -47,7 +47,7 @@ final class JobsCommand {
                 throw new InvalidInputException("--limit", "must be 1..10000, got " + limit);
             }
             try (Database db = openDatabase()) {
-                List<JobRow> rows = queries(db).list(status, limit, 0);
+                List<JobDocument> rows = queries(db).list(status, limit, 0);
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     List<Object> list = new ArrayList<>();
@@ -75,7 +75,7 @@ final class JobsCommand {
         @Override
         public Integer call() throws Exception {
             try (Database db = openDatabase()) {
-                JobRow row = queries(db).get(jobId).orElseThrow(() -> new InvalidInputException("ID",
+                JobDocument row = queries(db).get(jobId).orElseThrow(() -> new InvalidInputException("ID",
                         "no job '" + jobId + "'"));
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {

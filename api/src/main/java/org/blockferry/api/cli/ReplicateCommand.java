@@ -12,13 +12,13 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.job.CopyMode;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
-import picocli.CommandLine;
+import org.blockferry.engine.plan.CopyMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code blockferry replicate}: one job through the actor system, with progress, to its end. */
 @Command(name = "replicate", mixinStandardHelpOptions = true,
@@ -67,7 +67,7 @@ final class ReplicateCommand implements Callable<Integer> {
         try (Node node = Node.start(ConfigFactory.load())) {
             JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
             if (reply instanceof JobReply.Rejected r) {
-                throw new InvalidInputException("job_id", r.message());
+                throw new InvalidInputException(r.field() != null ? r.field() : "job_id", r.message());
             }
             JobState last;
             if (json) {
@@ -143,11 +143,11 @@ final class ReplicateCommand implements Callable<Integer> {
         }
     }
 
-    static org.blockferry.persistence.readside.JobRow awaitReadSide(Node node, String id) throws Exception {
+    static org.blockferry.engine.job.JobDocument awaitReadSide(Node node, String id) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (true) {
             var row = node.queries().get(id);
-            if (row.isPresent() && (row.get().isFinal() || System.nanoTime() > deadline)) {
+            if (row.isPresent() && (row.get().ended() || System.nanoTime() > deadline)) {
                 return row.get();
             }
             if (System.nanoTime() > deadline) {

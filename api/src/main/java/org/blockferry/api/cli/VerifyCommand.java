@@ -1,15 +1,15 @@
 package org.blockferry.api.cli;
 
+import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.nbd.NbdOptions;
-import java.io.PrintWriter;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 /** {@code blockferry verify SRC DST}: are the two disks equal? */
 @Command(name = "verify", mixinStandardHelpOptions = true,

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.NbdRequestObserver;
 import org.blockferry.persistence.readside.JobQueries;
 import org.slf4j.Logger;
@@ -31,7 +32,7 @@ final class ApiMetrics implements AutoCloseable {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final JobQueries queries;
     /** The disks' figures of the scrape in progress: read once, shared by the two disk metrics. */
-    private volatile List<JobQueries.DiskFigures> figures = List.of();
+    private volatile List<JobDocument> figures = List.of();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
     ApiMetrics(JobQueries queries) {
@@ -61,28 +62,33 @@ final class ApiMetrics implements AutoCloseable {
                 }).register(registry);
         GaugeWithCallback.builder().name("blockferry_disk_bytes")
                 .help("Bytes of each disk of the " + RECENT_JOBS + " most recently updated jobs: total (planned),"
-                        + " transferred, written, zeroed, skipped")
+                        + " transferred, written, zeroed, skipped, zero_sent (sent as NBD zero)")
                 .labelNames("job", "disk", "kind").callback(cb -> {
-                    for (JobQueries.DiskFigures d : figures) {
-                        cb.call(d.totalBytes(), d.jobId(), d.diskId(), "total");
-                        cb.call(d.bytesTransferred(), d.jobId(), d.diskId(), "transferred");
-                        cb.call(d.bytesWritten(), d.jobId(), d.diskId(), "written");
-                        cb.call(d.bytesZeroed(), d.jobId(), d.diskId(), "zeroed");
-                        cb.call(d.bytesSkipped(), d.jobId(), d.diskId(), "skipped");
+                    for (JobDocument j : figures) {
+                        for (JobDocument.Disk d : j.disks()) {
+                            cb.call(d.totalBytes(), j.jobId(), d.id(), "total");
+                            cb.call(d.bytesTransferred(), j.jobId(), d.id(), "transferred");
+                            cb.call(d.bytesWritten(), j.jobId(), d.id(), "written");
+                            cb.call(d.bytesZeroed(), j.jobId(), d.id(), "zeroed");
+                            cb.call(d.bytesSkipped(), j.jobId(), d.id(), "skipped");
+                            cb.call(d.bytesZeroSent(), j.jobId(), d.id(), "zero_sent");
+                        }
                     }
                 }).register(registry);
         GaugeWithCallback.builder().name("blockferry_disk_retries")
                 .help("Restarts and retried requests of each disk of the most recently updated jobs")
                 .labelNames("job", "disk").callback(cb -> {
-                    for (JobQueries.DiskFigures d : figures) {
-                        cb.call(d.retries(), d.jobId(), d.diskId());
+                    for (JobDocument j : figures) {
+                        for (JobDocument.Disk d : j.disks()) {
+                            cb.call(d.retries(), j.jobId(), d.id());
+                        }
                     }
                 }).register(registry);
     }
 
     /** The text exposition of every metric. */
     synchronized byte[] scrape() throws IOException {
-        figures = read(() -> queries.recentDiskFigures(RECENT_JOBS), List.of());
+        figures = read(() -> queries.recent(RECENT_JOBS), List.of());
         ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
         writer.write(out, registry.scrape());
         return out.toByteArray();

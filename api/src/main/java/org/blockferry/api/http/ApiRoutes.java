@@ -35,10 +35,10 @@ import org.apache.pekko.stream.Materializer;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.persistence.readside.JobRow;
 
 /**
  * The HTTP API (v1), the live page and the node's probes. Every route is listed in
@@ -166,7 +166,7 @@ final class ApiRoutes extends AllDirectives {
         }
         return node.jobs().submit(spec).thenApply(reply -> {
             if (reply instanceof JobReply.Rejected r) {
-                return rejected(r, "job_id");
+                return rejected(r, r.field() != null ? r.field() : "job_id");
             }
             JobState state = ((JobReply.Accepted) reply).state();
             String location = "/api/v1/jobs/" + spec.jobId();
@@ -216,10 +216,8 @@ final class ApiRoutes extends AllDirectives {
             }
             return completeWithFuture(query(() -> {
                 List<Object> jobs = new ArrayList<>();
-                for (JobRow row : node.queries().list(status, limit, offset)) {
-                    Map<String, Object> doc = JobDocuments.of(row);
-                    doc.remove("disks"); // one query per page: GET /api/v1/jobs/{id} has them
-                    jobs.add(doc);
+                for (JobDocument doc : node.queries().list(status, limit, offset)) {
+                    jobs.add(JobDocuments.summary(doc)); // GET /api/v1/jobs/{id} has the disks
                 }
                 Map<String, Object> page = new LinkedHashMap<>();
                 page.put("jobs", jobs);
@@ -248,22 +246,22 @@ final class ApiRoutes extends AllDirectives {
     }
 
     private Route job(String id) {
-        return completeWithFuture(row(id).thenApply(row -> row
-                .map(r -> ApiErrors.json(StatusCodes.OK, JobDocuments.of(r)))
+        return completeWithFuture(document(id).thenApply(doc -> doc
+                .map(d -> ApiErrors.json(StatusCodes.OK, JobDocuments.of(d)))
                 .orElseGet(() -> unknownJob(id))));
     }
 
     private Route progress(String id) {
-        return completeWithFuture(row(id).thenApply(row -> row
-                .map(r -> ApiErrors.json(StatusCodes.OK, JobDocuments.progress(r)))
+        return completeWithFuture(document(id).thenApply(doc -> doc
+                .map(d -> ApiErrors.json(StatusCodes.OK, JobDocuments.progressAlias(d)))
                 .orElseGet(() -> unknownJob(id))));
     }
 
     /**
-     * The job's read-side row. Right after a submission the projection may not have it yet: when
-     * the job actor knows the job, wait (briefly) for the row instead of answering 404.
+     * The job's document from the read side. Right after a submission the projection may not have
+     * it yet: when the job actor knows the job, wait (briefly) for it instead of answering 404.
      */
-    private CompletionStage<Optional<JobRow>> row(String id) {
+    private CompletionStage<Optional<JobDocument>> document(String id) {
         return query(() -> node.queries().get(id)).thenCompose(row -> {
             if (row.isPresent()) {
                 return CompletableFuture.completedFuture(row);
@@ -273,7 +271,7 @@ final class ApiRoutes extends AllDirectives {
         });
     }
 
-    private CompletionStage<Optional<JobRow>> awaitRow(String id, long deadline) {
+    private CompletionStage<Optional<JobDocument>> awaitRow(String id, long deadline) {
         return query(() -> {
             Thread.sleep(50);
             return node.queries().get(id);
@@ -386,7 +384,8 @@ final class ApiRoutes extends AllDirectives {
 
     private static HttpResponse rejected(JobReply.Rejected r, String field) {
         return switch (r.reason()) {
-            case CONFLICT -> ApiErrors.error(StatusCodes.CONFLICT, r.message(), field);
+            case INVALID -> ApiErrors.error(StatusCodes.BAD_REQUEST, r.message(), field);
+            case CONFLICT, LOCATION_IN_USE -> ApiErrors.error(StatusCodes.CONFLICT, r.message(), field);
             case UNKNOWN_JOB -> ApiErrors.error(StatusCodes.NOT_FOUND, r.message(), "id");
             case ALREADY_FINISHED -> ApiErrors.error(StatusCodes.CONFLICT, r.message(), "id");
         };

@@ -21,9 +21,10 @@ import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.blockferry.engine.actor.JobActor;
-import org.blockferry.engine.actor.JobStates;
-import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.actor.JobEventHandler;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * state it shows, so a client that reconnects with {@code Last-Event-ID} gets what it missed.
  *
  * <p>One journal query per job feeds every subscriber of that job (it folds the events with
- * {@link JobStates#apply}, the actor's own function). Subscribers read the feed's latest state on
+ * {@link JobEventHandler}, the actor's own handler, and shows the same {@link JobDocument} as GET). Subscribers read the feed's latest state on
  * their own clock: a slow one simply skips progress it had no time for (drop-to-latest), while
  * state changes are kept in a list and never skipped. Nothing a subscriber does reaches the copy.
  */
@@ -127,7 +128,7 @@ final class JobEventStream {
 
         JobStatus apply(EventEnvelope envelope) {
             JobStatus before = state.status();
-            state = JobStates.apply(state, (JobActor.Event) envelope.event());
+            state = JobEventHandler.apply(state, (JobActor.Event) envelope.event());
             Step step = new Step(envelope.sequenceNr(), state);
             if (state.status() != before) {
                 stateChanges.add(step);
@@ -160,7 +161,7 @@ final class JobEventStream {
         ByteString progressEvent() {
             ByteString b = progressEvent;
             if (b == null) {
-                b = event("progress", seq, JobDocuments.progress(state));
+                b = event("progress", seq, JobDocuments.of(JobDocument.of(state)));
                 progressEvent = b;
             }
             return b;

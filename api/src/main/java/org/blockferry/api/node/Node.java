@@ -7,11 +7,14 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.blockferry.engine.actor.Jobs;
+import org.blockferry.engine.actor.JobClient;
+import org.blockferry.engine.actor.JobPeers;
+import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
-import org.blockferry.engine.job.JobRuntime;
 import org.blockferry.engine.job.JobSettings;
+import org.blockferry.engine.source.vmware.VmwareSettings;
+import org.blockferry.engine.source.vmware.VmwareSources;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
 import org.blockferry.persistence.PersistenceSettings;
@@ -20,8 +23,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running BlockFerry node: database and schema, the actor system (a cluster member), job
- * sharding, the read side, and the jobs that were unfinished when the process last stopped,
+ * A running BlockFerry node: database and schema, the actor system (a cluster member), job and
+ * location sharding, the read side, and the jobs that were unfinished when the process last stopped,
  * resumed.
  */
 public final class Node implements AutoCloseable {
@@ -30,14 +33,15 @@ public final class Node implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final Database database;
     private final CopyEnvironment copy;
-    private final Jobs jobs;
+    private final JobClient jobs;
     private final JobQueries queries;
+    private final java.util.List<Runnable> beforeClose = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy) {
         this.system = system;
         this.database = database;
         this.copy = copy;
-        this.jobs = new Jobs(system, Duration.ofSeconds(30));
+        this.jobs = new JobClient(system, Duration.ofSeconds(30));
         this.queries = new JobQueries(database.dataSource(), database.settings().backend());
     }
 
@@ -54,17 +58,21 @@ public final class Node implements AutoCloseable {
             boolean joinSelf = config.getList("pekko.cluster.seed-nodes").isEmpty();
             ActorSystem<Void> system = ActorSystem.create(org.apache.pekko.actor.typed.javadsl.Behaviors.empty(),
                     "blockferry", config);
-            CopyEnvironment copy;
+            CopyEnvironment copy = null;
+            JobRuntime runtime;
             try {
+                VmwareSettings vmware = VmwareSettings.fromConfig(config); // checked at start, naming the key
                 copy = CopyEnvironment.create(system);
+                runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
+                        new VmwareSources(system, vmware, copy.tools()), JobPeers.sharded(system));
             } catch (Exception e) {
+                if (copy != null) {
+                    copy.close();
+                }
                 system.terminate();
                 throw e;
             }
-            JobQueries tokens = new JobQueries(database.dataSource(), persistence.backend());
-            JobRuntime runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
-                    tokens::lastChangeToken);
-            Guardian.wire(system, runtime, database, joinSelf);
+            NodeWiring.wire(system, runtime, database, joinSelf);
             Node node = new Node(system, database, copy);
             node.resumeUnfinished();
             return node;
@@ -100,7 +108,7 @@ public final class Node implements AutoCloseable {
         return system;
     }
 
-    public Jobs jobs() {
+    public JobClient jobs() {
         return jobs;
     }
 
@@ -116,8 +124,21 @@ public final class Node implements AutoCloseable {
         return copy;
     }
 
+    /** Runs {@code hook} when the node is closed, before it stops (in the order added). */
+    public void onClose(Runnable hook) {
+        beforeClose.add(hook);
+    }
+
     @Override
     public void close() {
+        try {
+            beforeClose.forEach(Runnable::run);
+        } finally {
+            stop();
+        }
+    }
+
+    private void stop() {
         // pekko-projection-jdbc 1.0.0 prints "# stop ..." on System.out when its projection stops;
         // stdout carries our results (--json): the library's line goes nowhere.
         java.io.PrintStream stdout = System.out;

@@ -98,12 +98,12 @@
 
   // ---- rendering ----
 
-  /** The figures of a job or disk, whichever document (list, detail, event) they came from. */
+  /** The figures of a job or disk: every view (list, detail, event stream) sends the one job document. */
   function figures(doc) {
     return {
       status: doc.status,
       mode: doc.mode,
-      percent: Number(doc.percent ?? doc.progress_percent ?? 0),
+      percent: Number(doc.progress_percent || 0),
       total: doc.total_bytes,
       done: doc.bytes_transferred,
       rate: doc.throughput_bps,

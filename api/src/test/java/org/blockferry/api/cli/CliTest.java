@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,15 +21,9 @@ import org.junit.jupiter.api.Test;
 class CliTest {
     private final Path dir = TestPeers.scratchDirectory("cli-");
 
-    record Run(int code, String out, String err) {
-    }
-
     /** Runs the command line in this JVM, as {@code blockferry ARGS} would. */
-    static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Cli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRunner.Run cli(String... args) {
+        return CliRunner.run(args);
     }
 
     @Test
@@ -39,7 +31,7 @@ class CliTest {
         Path source = Images.sparse(dir.resolve("vm.img"), (24L << 20) + 511, 1).data(0, 3L << 20)
                 .zeros(3L << 20, 1L << 20).data(20L << 20, 1L << 20).close();
         Path target = dir.resolve("vm-copy.img");
-        Run run = cli("copy", "--json", "--connections", "2", "--request-size", "1M", source.toString(),
+        CliRunner.Run run = cli("copy", "--json", "--connections", "2", "--request-size", "1M", source.toString(),
                 target.toString());
         assertEquals(0, run.code(), run.err());
         JsonNode json = new ObjectMapper().readTree(run.out());
@@ -58,10 +50,10 @@ class CliTest {
     void copyToAnNbdTargetThenVerifyIsEqual() throws Exception {
         Path source = Images.sparse(dir.resolve("v.img"), 8L << 20, 2).data(1L << 20, 2L << 20).close();
         try (NbdkitServer target = NbdkitServer.start(dir, "memory", "size=8M")) {
-            Run copy = cli("copy", source.toString(), target.uri());
+            CliRunner.Run copy = cli("copy", source.toString(), target.uri());
             assertEquals(0, copy.code(), copy.err());
             assertTrue(copy.out().contains("copied " + source), copy.out());
-            Run verify = cli("verify", source.toString(), target.uri());
+            CliRunner.Run verify = cli("verify", source.toString(), target.uri());
             assertEquals(0, verify.code(), verify.err());
             assertTrue(verify.out().contains("equal"), verify.out());
             assertEquals(DiskChecksum.ofFile(source), DiskChecksum.ofUri(target.uri()));
@@ -79,7 +71,7 @@ class CliTest {
             f.seek(3_000_001);
             f.write(x ^ 1);
         }
-        Run run = cli("verify", a.toString(), b.toString());
+        CliRunner.Run run = cli("verify", a.toString(), b.toString());
         assertEquals(1, run.code());
         assertEquals("differ at offset 3000001", run.out().trim());
     }
@@ -123,7 +115,7 @@ class CliTest {
                 new Bad(new String[] {}, "a command is required"),
             };
             for (Bad bad : cases) {
-                Run run = cli(bad.args());
+                CliRunner.Run run = cli(bad.args());
                 String what = String.join(" ", bad.args());
                 assertEquals(2, run.code(), what + " -> " + run.err());
                 assertEquals(1, run.err().strip().lines().count(), "one line for " + what + ": " + run.err());
@@ -140,13 +132,13 @@ class CliTest {
 
     @Test
     void helpListsTheCommandsAndEachCommandsFlags() {
-        Run root = cli("--help");
+        CliRunner.Run root = cli("--help");
         assertEquals(0, root.code());
         for (String command : new String[] {"copy", "verify", "replicate", "jobs", "job", "serve", "demo"}) {
             assertTrue(root.out().contains("  " + command + " "), root.out());
         }
         assertFalse(root.out().contains("cds-training"), "the training command is hidden");
-        Run copy = cli("copy", "--help");
+        CliRunner.Run copy = cli("copy", "--help");
         for (String flag : new String[] {"--json", "--connections", "--request-size", "--target-is-zero"}) {
             assertTrue(copy.out().contains(flag), copy.out());
         }
@@ -154,7 +146,7 @@ class CliTest {
 
     @Test
     void demoCopiesTwoDisksAndVerifiesThem() {
-        Run run = cli("demo", "--dir", dir.resolve("demo").toString());
+        CliRunner.Run run = cli("demo", "--dir", dir.resolve("demo").toString());
         assertEquals(0, run.code(), run.err());
         assertEquals(2, run.out().lines().filter(l -> l.endsWith("  equal")).count(), run.out());
         assertTrue(run.out().contains("Both copies equal their sources"), run.out());

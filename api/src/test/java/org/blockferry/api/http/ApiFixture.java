@@ -34,7 +34,13 @@ public final class ApiFixture implements AutoCloseable {
     /** @param token the API token, or null for none */
     public static ApiFixture start(Path dir, TestDatabases.Kind db, String token, Map<String, Object> overrides)
             throws Exception {
-        Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), overrides);
+        return start(dir, TestDatabases.create(db, dir), token, overrides);
+    }
+
+    /** A node on the database {@code db}; {@code token} as above. */
+    public static ApiFixture start(Path dir, org.blockferry.persistence.PersistenceSettings db, String token,
+                                   Map<String, Object> overrides) throws Exception {
+        Node node = NodeFixture.start(dir, db, overrides);
         try {
             HttpSettings settings = HttpSettings.fromConfig(NodeFixture.config(dir, overrides))
                     .listening("127.0.0.1", 0).withToken(token);

@@ -41,7 +41,7 @@ class JobApiTest {
             // A subscriber that goes away mid-copy, then comes back with Last-Event-ID.
             SseClient.Seen first = SseClient.read(api.client, api.request("/api/v1/jobs/" + job + "/events").build(),
                     e -> "progress".equals(e.event()) && e.data().path("bytes_transferred").asLong() > 0
-                            && e.data().path("percent").asDouble() < 100, Duration.ofMinutes(2));
+                            && e.data().path("progress_percent").asDouble() < 100, Duration.ofMinutes(2));
             assertEquals(200, first.status());
             assertFalse(first.ended(), "left mid-copy: " + first.events());
             assertEquals("state", first.events().get(0).event(), "the current state comes first");
@@ -55,7 +55,7 @@ class JobApiTest {
             List<String> states = rest.states();
             assertEquals("completed", states.get(states.size() - 1), "final state last: " + states);
             JsonNode lastProgress = rest.named("progress").get(rest.named("progress").size() - 1).data();
-            assertEquals(100.0, lastProgress.path("percent").asDouble());
+            assertEquals(100.0, lastProgress.path("progress_percent").asDouble());
             assertEquals(lastProgress.path("total_bytes").asLong(), lastProgress.path("bytes_transferred").asLong());
             long previous = -1;
             for (SseClient.Event e : rest.named("progress")) {

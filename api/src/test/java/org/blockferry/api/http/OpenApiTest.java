@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.blockferry.api.node.TestDatabases;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.Test;
 
@@ -43,6 +44,11 @@ class OpenApiTest {
                     assertEquals("id", ApiFixture.json(answer).path("error").path("field").asText(), route);
                 }
             }
+            JsonNode schemas = doc.path("components").path("schemas");
+            Set<String> job = fields(schemas.path("JobSummary").path("properties"));
+            job.add("disks");
+            assertEquals(jsonFields(JobDocument.class), job, "the Job schema is the document every view shows");
+            assertEquals(jsonFields(JobDocument.Disk.class), fields(schemas.path("Disk").path("properties")));
             JsonNode spec = doc.path("components").path("schemas").path("JobSpec");
             assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options"), fields(spec.path("properties")));
             JsonNode submit = doc.path("paths").path("/api/v1/jobs").path("post");
@@ -50,6 +56,16 @@ class OpenApiTest {
                 assertTrue(submit.path("responses").has(status), "POST /api/v1/jobs documents " + status);
             }
         }
+    }
+
+    private static Set<String> jsonFields(Class<? extends Record> type) {
+        Set<String> out = new TreeSet<>();
+        for (var c : type.getRecordComponents()) {
+            out.add(c.getAccessor().getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class) != null
+                    ? c.getAccessor().getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class).value()
+                    : c.getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class).value());
+        }
+        return out;
     }
 
     private static Set<String> fields(JsonNode node) {

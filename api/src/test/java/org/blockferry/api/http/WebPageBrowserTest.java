@@ -5,15 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.blockferry.api.cli.CliRunner;
 import org.blockferry.api.node.TestDatabases;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.PersistenceSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -81,6 +84,62 @@ class WebPageBrowserTest {
             assertEquals(100.0, percent(browser, job1 + " .job-bar"));
             assertEquals(100.0, percent(browser, card("web-job-2") + " .job-bar"));
             browser.screenshot(SCREENSHOTS.resolve("web-page-final.png"));
+        }
+    }
+
+    @Test
+    void aCancelledTwoDiskJobShowsItsUnfinishedDiskCancelledInEveryView() throws Exception {
+        Path dir = TestPeers.scratchDirectory("web-cancel-");
+        Path database = dir.resolve("blockferry-db");
+        try (NbdkitServer small = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=50", "seed=5");
+             NbdkitServer smallTarget = NbdkitServer.start(dir, "memory", "size=16M");
+             NbdkitServer big = NbdkitServer.start(dir, "sparse-random", "size=512M", "percent=100", "seed=6");
+             NbdkitServer bigTarget = slowTarget(dir);
+             ApiFixture api = ApiFixture.start(dir, PersistenceSettings.h2(database, 4), null, Map.of());
+             HeadlessChromium browser = HeadlessChromium.start(dir)) {
+            String spec = "{\"job_id\": \"two-disks\", \"vm\": \"web02\", \"disks\": ["
+                    + "{\"id\": \"small\", \"source\": \"" + small.uri() + "\", \"target\": \"" + smallTarget.uri()
+                    + "\"}, {\"id\": \"big\", \"source\": \"" + big.uri() + "\", \"target\": \"" + bigTarget.uri()
+                    + "\"}]}";
+            assertEquals(202, api.postJson("/api/v1/jobs", spec).statusCode());
+            SseClient.read(api.client, api.request("/api/v1/jobs/two-disks/events").build(),
+                    e -> "progress".equals(e.event()) && "completed".equals(e.data().path("disks").get(0)
+                            .path("status").asText()) && e.data().path("disks").get(1).path("bytes_transferred")
+                            .asLong() > 0, Duration.ofMinutes(2));
+            assertEquals(202, api.send(api.request("/api/v1/jobs/two-disks/cancel")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+
+            JsonNode doc = api.awaitFinal("two-disks", Duration.ofMinutes(1));
+            assertEquals("cancelled", doc.path("status").asText());
+            assertEquals(List.of("completed", "cancelled"), List.of(doc.path("disks").get(0).path("status").asText(),
+                    doc.path("disks").get(1).path("status").asText()), "GET: " + doc);
+            assertEquals(DiskChecksum.ofUri(small.uri()), DiskChecksum.ofUri(smallTarget.uri()),
+                    "the disk that completed holds its source's bytes");
+
+            SseClient.Seen stream = SseClient.read(api.client, api.request("/api/v1/jobs/two-disks/events").build(),
+                    e -> false, Duration.ofSeconds(30));
+            JsonNode last = stream.named("progress").get(stream.named("progress").size() - 1).data();
+            assertEquals("cancelled", last.path("disks").get(1).path("status").asText(), "SSE: " + last);
+            assertEquals(doc.path("disks"), last.path("disks"), "the stream shows the document GET shows");
+
+            System.setProperty("blockferry.persistence.h2.file", database.toString());
+            ConfigFactory.invalidateCaches();
+            try {
+                CliRunner.Run show = CliRunner.run("job", "two-disks");
+                assertEquals(0, show.code(), show.err());
+                assertTrue(show.out().lines().anyMatch(l -> l.matches("\\s*disk big\\s+cancelled\\s.*")),
+                        "blockferry job: " + show.out());
+            } finally {
+                System.clearProperty("blockferry.persistence.h2.file");
+                ConfigFactory.invalidateCaches();
+            }
+
+            browser.open(api.url("/"));
+            String bigDisk = card("two-disks") + " .disk[data-disk-id=big] .disk-status";
+            browser.await("the cancelled disk on the page", Duration.ofSeconds(20),
+                    () -> browser.visible(bigDisk) && "cancelled".equals(browser.text(bigDisk)));
+            assertEquals("completed", browser.text(card("two-disks") + " .disk[data-disk-id=small] .disk-status"));
+            assertEquals("cancelled", browser.text(card("two-disks") + " .job-status"));
         }
     }
 

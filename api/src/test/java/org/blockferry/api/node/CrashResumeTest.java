@@ -14,13 +14,13 @@ import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.blockferry.engine.actor.JobActor;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -125,11 +125,11 @@ class CrashResumeTest {
                 assertTrue(entry.getValue() <= CHECKPOINT + CHUNK * CHUNKS_IN_FLIGHT,
                         "disk " + entry.getKey() + " copied " + entry.getValue() + " bytes again");
             }
-            JobRow row = node.queries().get(jobId).orElseThrow();
-            for (JobRow.DiskRow d : row.disks()) {
+            JobDocument row = node.queries().get(jobId).orElseThrow();
+            for (JobDocument.Disk d : row.disks()) {
                 // the read side's figure (what bench/crash-resume.sh prints) agrees with the journal
-                assertEquals(recopied.get(d.diskId()), d.bytesRecopied(), "bytes_recopied of " + d.diskId());
-                assertTrue(d.resumes() >= 1, "resumes of " + d.diskId());
+                assertEquals(recopied.get(d.id()), d.bytesRecopied(), "bytes_recopied of " + d.id());
+                assertTrue(d.resumes() >= 1, "resumes of " + d.id());
             }
             assertEquals("completed", row.status());
             assertEquals(100.0, row.progressPercent());

@@ -11,18 +11,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.actor.JobSlots;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.actor.RunSlots;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.PersistenceSettings;
-import org.blockferry.persistence.readside.JobRow;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -53,7 +53,7 @@ class JobBehaviourTest {
             assertInstanceOf(JobReply.Accepted.class, submit(node, spec));
             JobState done = NodeFixture.awaitFinal(node, spec.jobId(), Duration.ofMinutes(3));
             assertEquals(JobStatus.COMPLETED, done.status(), String.valueOf(done.error()));
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
             assertTrue(row.retries() > 0, "retries are recorded: " + row);
             try (NbdkitServer clean = NbdkitServer.start(dir, "sparse-random", "size=96M", "percent=80", "seed=5")) {
                 assertEquals(DiskChecksum.ofUri(clean.uri()), DiskChecksum.ofUri(target.uri()));
@@ -83,7 +83,7 @@ class JobBehaviourTest {
             assertTrue(done.error().contains("cannot connect to") || done.error().contains("nbd_"), done.error());
             assertEquals(2, done.disk("disk0").retries(), "one DiskRetried per failed attempt within the budget");
             assertTrue(System.nanoTime() - started < Duration.ofSeconds(60).toNanos());
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
             assertEquals("failed", row.status());
             assertEquals(done.error(), row.error());
         } finally {
@@ -138,10 +138,9 @@ class JobBehaviourTest {
             for (JobSpec spec : specs) {
                 submit(node, spec);
             }
-            var occupancy = AskPattern.<JobSlots.Command, JobSlots.Occupancy>ask(JobSlots.of(node.system()),
-                    JobSlots.Get::new, Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get();
-            assertEquals(1, occupancy.running());
-            assertEquals(2, occupancy.queued());
+            var occupancy = awaitOccupancy(node, o -> o.running() == 1 && o.queued() == 2);
+            assertEquals(1, occupancy.running(), occupancy.toString());
+            assertEquals(2, occupancy.queued(), occupancy.toString());
             JobState second = node.jobs().get(specs.get(2).jobId()).toCompletableFuture().get();
             assertEquals(JobStatus.QUEUED, second.status(), "the third job waits");
             for (int i = 0; i < 3; i++) {
@@ -169,11 +168,17 @@ class JobBehaviourTest {
             for (JobSpec spec : List.of(a, b, c)) {
                 assertInstanceOf(JobReply.Accepted.class, submit(node, spec));
             }
-            var occupancy = AskPattern.<JobSlots.Command, JobSlots.Occupancy>ask(JobSlots.of(node.system()),
-                    JobSlots.Get::new, Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get();
+            var occupancy = awaitOccupancy(node, o -> o.running() == 2);
             assertEquals(2, occupancy.running(), "a and c run: slots are free, their targets differ");
-            assertEquals(1, occupancy.queued(), "b waits for a, which writes its target");
-            assertEquals(JobStatus.QUEUED, node.jobs().get(b.jobId()).toCompletableFuture().get().status());
+            assertEquals(0, occupancy.queued(), "b waits for a's lease on its target, not for a slot");
+            JobState waiting = node.jobs().get(b.jobId()).toCompletableFuture().get();
+            for (long end = System.nanoTime() + 10_000_000_000L; waiting.waitingFor() == null
+                    && System.nanoTime() < end; Thread.sleep(20)) {
+                waiting = node.jobs().get(b.jobId()).toCompletableFuture().get();
+            }
+            assertEquals(JobStatus.QUEUED, waiting.status());
+            assertTrue(waiting.waitingFor() != null && waiting.waitingFor().contains("used by job target-a"),
+                    String.valueOf(waiting.waitingFor()));
             JobState doneA = NodeFixture.awaitFinal(node, a.jobId(), Duration.ofMinutes(2));
             JobState doneB = NodeFixture.awaitFinal(node, b.jobId(), Duration.ofMinutes(2));
             JobState doneC = NodeFixture.awaitFinal(node, c.jobId(), Duration.ofMinutes(2));
@@ -252,5 +257,21 @@ class JobBehaviourTest {
         String sum = DiskChecksum.ofFile(copy, length);
         Files.delete(copy);
         return sum;
+    }
+
+    /** This node's slots once {@code until} holds (jobs take their leases first, then ask for a slot). */
+    private static RunSlots.Occupancy awaitOccupancy(Node node, java.util.function.Predicate<RunSlots.Occupancy> until)
+            throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        RunSlots.Occupancy o;
+        do {
+            o = AskPattern.<RunSlots.Command, RunSlots.Occupancy>ask(RunSlots.of(node.system()), RunSlots.Get::new,
+                    Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get();
+            if (until.test(o)) {
+                return o;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        return o;
     }
 }

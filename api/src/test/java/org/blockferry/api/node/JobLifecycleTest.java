@@ -11,13 +11,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -43,14 +43,14 @@ class JobLifecycleTest {
             assertEquals(DiskChecksum.ofUri(s1.uri()), DiskChecksum.ofUri(t1.uri()));
             assertEquals(DiskChecksum.ofUri(s2.uri()), DiskChecksum.ofUri(t2.uri()));
 
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofSeconds(30));
             assertEquals("completed", row.status());
             assertEquals(100.0, row.progressPercent());
-            long planned = row.disks().stream().mapToLong(JobRow.DiskRow::totalBytes).sum();
+            long planned = row.disks().stream().mapToLong(JobDocument.Disk::totalBytes).sum();
             assertEquals(planned, row.totalBytes(), "job total is the sum of the disks");
             assertEquals(row.totalBytes(), row.bytesTransferred());
             assertTrue(row.totalBytes() < (80L << 20), "total is the allocated data, not the capacity: " + row);
-            for (JobRow.DiskRow d : row.disks()) {
+            for (JobDocument.Disk d : row.disks()) {
                 assertEquals("completed", d.status());
                 assertEquals(d.totalBytes(), d.bytesWritten() + d.bytesZeroed());
                 assertEquals(d.capacity(), d.totalBytes() + d.bytesSkipped());

@@ -6,10 +6,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.persistence.PersistenceSettings;
-import org.blockferry.persistence.readside.JobRow;
 
 /** Test nodes: small chunks and frequent checkpoints so that small disks behave like big ones. */
 public final class NodeFixture {
@@ -34,7 +34,9 @@ public final class NodeFixture {
 
     public static Node start(Path dir, PersistenceSettings db, Map<String, Object> overrides) throws Exception {
         Config config = config(dir, overrides);
-        return Node.start(config, db, JobSettings.fromConfig(config));
+        Node node = Node.start(config, db, JobSettings.fromConfig(config));
+        node.onClose(() -> ReadSideAudit.check(node)); // the read side equals the journal, folded
+        return node;
     }
 
     /** Waits until the job's live state is final. */
@@ -52,12 +54,12 @@ public final class NodeFixture {
     }
 
     /** Waits until the read side shows the job final (the projection follows the journal). */
-    public static JobRow awaitReadSide(Node node, String jobId, Duration timeout) throws Exception {
+    public static JobDocument awaitReadSide(Node node, String jobId, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        JobRow row = null;
+        JobDocument row = null;
         while (System.nanoTime() < deadline) {
             row = node.queries().get(jobId).orElse(null);
-            if (row != null && row.isFinal()) {
+            if (row != null && row.ended()) {
                 return row;
             }
             Thread.sleep(100);

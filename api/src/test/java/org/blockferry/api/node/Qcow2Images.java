@@ -15,23 +15,23 @@ import org.blockferry.nbd.testing.TestPeers;
  * qcow2 test images made and changed by QEMU's own tools (qemu-img, qemu-io), and read back by
  * independent ones (qemu-nbd + nbdcopy for checksums, nbdinfo for maps).
  */
-final class Qcow2Images {
+public final class Qcow2Images {
     static final long GRANULARITY = 64 * 1024;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Qcow2Images() {
     }
 
-    static String qemuImg() {
+    public static String qemuImg() {
         return TestPeers.require("qemu-img", "qemu-utils");
     }
 
-    static String qemuIo() {
+    public static String qemuIo() {
         return TestPeers.require("qemu-io", "qemu-utils");
     }
 
     /** A qcow2 of {@code size} with {@code percent} % random data (converted from nbdkit sparse-random). */
-    static Path create(Path dir, String name, String size, int percent, int seed) {
+    public static Path create(Path dir, String name, String size, int percent, int seed) {
         Path image = dir.resolve(name);
         try (NbdkitServer data = NbdkitServer.start(dir, "sparse-random", "size=" + size, "percent=" + percent,
                 "seed=" + seed)) {
@@ -41,7 +41,7 @@ final class Qcow2Images {
     }
 
     /** One guest write: data, zeros ({@code write -z}) or a discard. */
-    record Write(String kind, long offset, long length) {
+    public record Write(String kind, long offset, long length) {
         long end() {
             return offset + length;
         }
@@ -51,7 +51,7 @@ final class Qcow2Images {
      * Scattered guest-like writes worth about {@code bytes}: 64 KiB to 4 MiB each, some zero
      * writes and some discards; returns what was done.
      */
-    static List<Write> scatter(Path image, long capacity, long bytes, long seed) {
+    public static List<Write> scatter(Path image, long capacity, long bytes, long seed) {
         Random random = new Random(seed);
         List<Write> writes = new ArrayList<>();
         List<String> commands = new ArrayList<>(List.of(qemuIo(), "-f", "qcow2"));
@@ -78,7 +78,7 @@ final class Qcow2Images {
     }
 
     /** The bytes the writes touched, each range widened to the bitmap's granularity. */
-    static long touchedRoundedToGranularity(List<Write> writes) {
+    public static long touchedRoundedToGranularity(List<Write> writes) {
         List<long[]> ranges = new ArrayList<>();
         for (Write w : writes) {
             ranges.add(new long[] {w.offset() / GRANULARITY * GRANULARITY,
@@ -98,14 +98,14 @@ final class Qcow2Images {
     }
 
     /** SHA-256 of the image's guest-visible bytes. */
-    static String checksum(Path dir, Path image) {
+    public static String checksum(Path dir, Path image) {
         try (QemuNbdServer export = QemuNbdServer.start(dir, image, "-r", "-f", "qcow2")) {
             return DiskChecksum.ofUri(export.uri());
         }
     }
 
     /** The names of the image's persistent bitmaps. */
-    static List<String> bitmaps(Path image) throws Exception {
+    public static List<String> bitmaps(Path image) throws Exception {
         JsonNode info = JSON.readTree(QemuNbdServer.run(qemuImg(), "info", "-U", "--output=json", image.toString()));
         List<String> names = new ArrayList<>();
         info.path("format-specific").path("data").path("bitmaps").forEach(b -> names.add(b.path("name").asText()));
@@ -116,7 +116,7 @@ final class Qcow2Images {
      * The data bytes inside the ranges {@code bitmap} marks dirty: what an incremental sync must
      * read, measured with nbdinfo over qemu-nbd (neither is BlockFerry's code).
      */
-    static long dirtyDataBytes(Path dir, Path image, String bitmap) throws Exception {
+    public static long dirtyDataBytes(Path dir, Path image, String bitmap) throws Exception {
         String nbdinfo = TestPeers.require("nbdinfo", "libnbd-bin");
         try (QemuNbdServer export = QemuNbdServer.start(dir, image, "-r", "-f", "qcow2", "-B", bitmap)) {
             List<long[]> dirty = map(nbdinfo, export.uri(), "qemu:dirty-bitmap:" + bitmap, 1, 1);

@@ -7,13 +7,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -61,7 +61,7 @@ class QemuCrashTest {
             runToCompletion(dir, database, job(dir, "sync3-" + db, image, target.uri()), "sync3.log");
             assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(targetFile), "after the next sync");
             try (Database reader = Database.open(database)) {
-                JobRow row = new JobQueries(reader.dataSource(), database.backend()).get("sync3-" + db).orElseThrow();
+                JobDocument row = new JobQueries(reader.dataSource(), database.backend()).get("sync3-" + db).orElseThrow();
                 assertEquals("incremental", row.disks().get(0).mode(), row.disks().get(0).modeReason());
             }
             assertEquals(1, Qcow2Images.bitmaps(image).size(), "one bitmap left: " + Qcow2Images.bitmaps(image));

@@ -12,13 +12,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.job.ChangeToken;
-import org.blockferry.engine.job.CopyMode;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.ChangeToken;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.QemuNbdServer;
 import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -34,13 +34,13 @@ class QemuIncrementalTest {
                 List.of(new JobSpec.Disk("d0", image.toString(), target.toString())), mode, null).validated();
     }
 
-    private static JobRow sync(Node node, JobSpec spec) throws Exception {
+    private static JobDocument sync(Node node, JobSpec spec) throws Exception {
         JobReply reply = node.jobs().submit(spec).toCompletableFuture().get(60, TimeUnit.SECONDS);
         assertInstanceOf(JobReply.Accepted.class, reply, reply.toString());
         return NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(5));
     }
 
-    private static String bitmapOf(JobRow row) {
+    private static String bitmapOf(JobDocument row) {
         return ChangeToken.parse(row.disks().get(0).changeToken()).orElseThrow().reference();
     }
 
@@ -51,9 +51,9 @@ class QemuIncrementalTest {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "4G", 25, 41);
         Path target = dir.resolve("target.img");
         try (Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
-            JobRow full = sync(node, qemuJob("full-" + db, image, target, CopyMode.AUTO));
+            JobDocument full = sync(node, qemuJob("full-" + db, image, target, CopyMode.AUTO));
             assertEquals("completed", full.status(), full.error());
-            JobRow.DiskRow first = full.disks().get(0);
+            JobDocument.Disk first = full.disks().get(0);
             assertEquals("full", first.mode());
             assertTrue(first.modeReason().contains("no change token yet"), first.modeReason());
             assertTrue(first.totalBytes() < 4 * GIB / 3, "total is the data, not the capacity: " + first.totalBytes());
@@ -67,9 +67,9 @@ class QemuIncrementalTest {
             long changedData = Qcow2Images.dirtyDataBytes(dir, image, bitmap);
             long touched = Qcow2Images.touchedRoundedToGranularity(writes);
 
-            JobRow inc = sync(node, qemuJob("inc-" + db, image, target, CopyMode.AUTO));
+            JobDocument inc = sync(node, qemuJob("inc-" + db, image, target, CopyMode.AUTO));
             assertEquals("completed", inc.status(), inc.error());
-            JobRow.DiskRow d = inc.disks().get(0);
+            JobDocument.Disk d = inc.disks().get(0);
             assertEquals("incremental", d.mode(), d.modeReason());
             assertEquals(changedData, d.totalBytes(), "total_bytes = the changed data, never the capacity");
             assertTrue(d.bytesWritten() + d.bytesZeroed() <= touched, "moved " + (d.bytesWritten() + d.bytesZeroed())
@@ -91,9 +91,9 @@ class QemuIncrementalTest {
             assertEquals("completed", sync(node, qemuJob("c0-" + db, image, target, CopyMode.AUTO)).status());
             for (int cycle = 1; cycle <= 10; cycle++) {
                 List<Qcow2Images.Write> writes = Qcow2Images.scatter(image, GIB, 8L << 20, 100 + cycle);
-                JobRow row = sync(node, qemuJob("c" + cycle + "-" + db, image, target, CopyMode.INCREMENTAL));
+                JobDocument row = sync(node, qemuJob("c" + cycle + "-" + db, image, target, CopyMode.INCREMENTAL));
                 assertEquals("completed", row.status(), "cycle " + cycle + ": " + row.error());
-                JobRow.DiskRow d = row.disks().get(0);
+                JobDocument.Disk d = row.disks().get(0);
                 assertEquals("incremental", d.mode());
                 assertTrue(d.bytesWritten() + d.bytesZeroed() <= Qcow2Images.touchedRoundedToGranularity(writes),
                         "cycle " + cycle);
@@ -110,18 +110,18 @@ class QemuIncrementalTest {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "256M", 40, 43);
         Path target = dir.resolve("target.img");
         try (Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
-            JobRow full = sync(node, qemuJob("g0-" + db, image, target, CopyMode.AUTO));
+            JobDocument full = sync(node, qemuJob("g0-" + db, image, target, CopyMode.AUTO));
             String bitmap = bitmapOf(full);
             QemuNbdServer.run(Qcow2Images.qemuImg(), "bitmap", "--remove", image.toString(), bitmap);
             Qcow2Images.scatter(image, 256L << 20, 4L << 20, 9);
 
-            JobRow refused = sync(node, qemuJob("g1-" + db, image, target, CopyMode.INCREMENTAL));
+            JobDocument refused = sync(node, qemuJob("g1-" + db, image, target, CopyMode.INCREMENTAL));
             assertEquals("failed", refused.status());
             assertTrue(refused.error().contains("an incremental sync is not possible: bitmap '" + bitmap
                     + "' is gone"), refused.error());
             assertTrue(refused.error().contains("d0"), "names the disk: " + refused.error());
 
-            JobRow auto = sync(node, qemuJob("g2-" + db, image, target, CopyMode.AUTO));
+            JobDocument auto = sync(node, qemuJob("g2-" + db, image, target, CopyMode.AUTO));
             assertEquals("completed", auto.status(), auto.error());
             assertEquals("full", auto.disks().get(0).mode());
             assertTrue(auto.disks().get(0).modeReason().contains("bitmap '" + bitmap + "' is gone"),
@@ -150,7 +150,7 @@ class QemuIncrementalTest {
                         "offers no dirty bitmap 'nightly'"),
             };
             for (Bad bad : cases) {
-                JobRow row = sync(node, bad.spec());
+                JobDocument row = sync(node, bad.spec());
                 assertEquals("failed", row.status(), bad.says());
                 assertTrue(row.error().contains(bad.says()), bad.says() + " -> " + row.error());
                 assertTrue(row.error().contains("d0"), row.error());
@@ -161,7 +161,7 @@ class QemuIncrementalTest {
         try (Node node = NodeFixture.start(dir, TestDatabases.create(db, dir.resolve("db2")), Map.of());
              QemuNbdServer holder = QemuNbdServer.start(dir, image, "-f", "qcow2")) {
             Path target = dir.resolve("never2.img");
-            JobRow row = sync(node, qemuJob("b4-" + db, image, target, CopyMode.AUTO));
+            JobDocument row = sync(node, qemuJob("b4-" + db, image, target, CopyMode.AUTO));
             assertEquals("failed", row.status());
             assertTrue(row.error().contains("is locked by another process"), row.error());
             assertFalse(Files.exists(target), "no target was created");

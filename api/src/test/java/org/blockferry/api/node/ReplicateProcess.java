@@ -7,9 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.blockferry.engine.job.JobDocument;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
-import org.blockferry.persistence.readside.JobRow;
 
 /** {@code blockferry replicate --job-file FILE} in its own JVM, on a test database, to be killed. */
 final class ReplicateProcess {
@@ -42,7 +42,7 @@ final class ReplicateProcess {
      * Waits (up to 3 min) until the job's read-side row satisfies {@code midCopy}, failing with the
      * process's log if the process ends first: the moment to kill it.
      */
-    static void awaitRow(JobQueries queries, String jobId, Process process, Path log, Predicate<JobRow> midCopy)
+    static void awaitRow(JobQueries queries, String jobId, Process process, Path log, Predicate<JobDocument> midCopy)
             throws Exception {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (System.nanoTime() < deadline) {

@@ -22,13 +22,13 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
-import org.blockferry.engine.job.CopyMode;
-import org.blockferry.engine.vmware.VimClient;
-import org.blockferry.engine.vmware.VimTls;
-import org.blockferry.engine.vmware.VsphereCredentials;
-import org.blockferry.engine.vmware.testing.Vcsim;
+import org.blockferry.engine.job.JobDocument;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.vmware.testing.Vcsim;
+import org.blockferry.engine.source.vmware.vim.VimClient;
+import org.blockferry.engine.source.vmware.vim.VimTls;
+import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.persistence.readside.JobRow;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -122,9 +122,9 @@ class VddkJobTest {
                 vmMoref = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow().value();
             }
 
-            JobRow full = sync(node, vm.jobViaVddk("vddk-full", CopyMode.AUTO));
+            JobDocument full = sync(node, vm.jobViaVddk("vddk-full", CopyMode.AUTO));
             assertEquals("completed", full.status(), full.error());
-            for (JobRow.DiskRow d : full.disks()) {
+            for (JobDocument.Disk d : full.disks()) {
                 assertEquals("full", d.mode(), d.modeReason());
                 assertEquals(6 * MIB, d.totalBytes(), "the sum of the '*' areas, not the capacity");
             }
@@ -152,12 +152,12 @@ class VddkJobTest {
             vm.write(0, 5 * MIB, 64 * 1024, 21);
             vm.write(1, 16 * MIB, MIB, 22);
             Files.delete(params);
-            JobRow next = sync(node, vm.jobViaVddk("vddk-next", CopyMode.INCREMENTAL));
+            JobDocument next = sync(node, vm.jobViaVddk("vddk-next", CopyMode.INCREMENTAL));
             assertEquals("completed", next.status(), next.error());
-            for (JobRow.DiskRow d : next.disks()) {
+            for (JobDocument.Disk d : next.disks()) {
                 assertEquals("incremental", d.mode(), d.modeReason());
             }
-            assertEquals(64 * 1024 + MIB, next.disks().stream().mapToLong(JobRow.DiskRow::totalBytes).sum(),
+            assertEquals(64 * 1024 + MIB, next.disks().stream().mapToLong(JobDocument.Disk::totalBytes).sum(),
                     "only the changed areas");
             assertTargetsEqualImages(vm);
             List<String> second = Files.readAllLines(params);
@@ -175,7 +175,7 @@ class VddkJobTest {
             VmwareSyncJobTest.Vm vm = vm(vcsim, dir);
             try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
                     Map.of("blockferry.vmware.vddk.libdir", libdir.toString()))) {
-                JobRow row = sync(node, vm.jobViaVddk("no-plugin", CopyMode.AUTO));
+                JobDocument row = sync(node, vm.jobViaVddk("no-plugin", CopyMode.AUTO));
                 assertEquals("failed", row.status());
                 assertTrue(row.error().contains("no 'vddk' plugin") && row.error().contains("nbdkit-vddk-plugin")
                         && row.error().contains("source.datastore_map"), row.error());
@@ -184,7 +184,7 @@ class VddkJobTest {
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "the snapshot is removed after the failure");
             Path other = Files.createDirectories(dir.resolve("second"));
             try (Node node = NodeFixture.start(other, TestDatabases.create(TestDatabases.Kind.H2, other), Map.of())) {
-                JobRow row = sync(node, vm.jobViaVddk("no-libdir", CopyMode.AUTO));
+                JobDocument row = sync(node, vm.jobViaVddk("no-libdir", CopyMode.AUTO));
                 assertEquals("failed", row.status());
                 assertTrue(row.error().contains("blockferry.vmware.vddk.libdir: is not set"), row.error());
             }

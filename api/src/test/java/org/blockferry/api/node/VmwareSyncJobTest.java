@@ -14,25 +14,25 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.job.ChangeToken;
-import org.blockferry.engine.job.CopyMode;
-import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.vmware.ManagedObject;
-import org.blockferry.engine.vmware.VimClient;
-import org.blockferry.engine.vmware.VimTls;
-import org.blockferry.engine.vmware.VirtualDiskInfo;
-import org.blockferry.engine.vmware.VsphereCredentials;
-import org.blockferry.engine.vmware.testing.Vcsim;
-import org.blockferry.nbd.testing.DiskChecksum;
-import org.blockferry.nbd.testing.NbdkitServer;
-import org.blockferry.nbd.testing.TestPeers;
-import org.blockferry.persistence.readside.JobRow;
-import org.blockferry.api.http.JobDocuments;
 import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.apache.pekko.stream.javadsl.Sink;
+import org.blockferry.api.http.JobDocuments;
+import org.blockferry.engine.actor.JobReply;
+import org.blockferry.engine.job.JobDocument;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.ChangeToken;
+import org.blockferry.engine.source.vmware.testing.Vcsim;
+import org.blockferry.engine.source.vmware.vim.ManagedObject;
+import org.blockferry.engine.source.vmware.vim.VimClient;
+import org.blockferry.engine.source.vmware.vim.VimTls;
+import org.blockferry.engine.source.vmware.vim.VirtualDiskInfo;
+import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.NbdkitServer;
+import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -121,7 +121,7 @@ class VmwareSyncJobTest {
         return new Vm(vcsim, dir, password, keys, images, List.of(dir.resolve("t1.img"), dir.resolve("t2.img")));
     }
 
-    static JobRow sync(Node node, JobSpec spec) throws Exception {
+    static JobDocument sync(Node node, JobSpec spec) throws Exception {
         JobReply reply = node.jobs().submit(spec).toCompletableFuture().get(60, TimeUnit.SECONDS);
         assertInstanceOf(JobReply.Accepted.class, reply, reply.toString());
         return NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(3));
@@ -141,11 +141,11 @@ class VmwareSyncJobTest {
              Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
 
-            JobRow full = sync(node, vm.job("full", CopyMode.AUTO));
+            JobDocument full = sync(node, vm.job("full", CopyMode.AUTO));
             assertEquals("completed", full.status(), full.error());
             long[] allocated = {6 * MIB, 6 * MIB};
             for (int i = 0; i < 2; i++) {
-                JobRow.DiskRow d = full.disks().get(i);
+                JobDocument.Disk d = full.disks().get(i);
                 assertEquals("full", d.mode(), d.modeReason());
                 assertTrue(d.modeReason().contains("change tracking was off on the VM"), d.modeReason());
                 assertEquals(allocated[i], d.totalBytes(), "total_bytes = the allocated areas, not the capacity");
@@ -158,11 +158,11 @@ class VmwareSyncJobTest {
             vm.write(0, 2 * MIB, MIB, 1); // next to allocated data
             vm.write(0, 14 * MIB, 512 * 1024, 2); // into a hole
             vm.write(1, 31 * MIB, MIB, 3);
-            JobRow inc = sync(node, vm.job("inc", CopyMode.INCREMENTAL));
+            JobDocument inc = sync(node, vm.job("inc", CopyMode.INCREMENTAL));
             assertEquals("completed", inc.status(), inc.error());
             long[] changed = {MIB + 512 * 1024, MIB};
             for (int i = 0; i < 2; i++) {
-                JobRow.DiskRow d = inc.disks().get(i);
+                JobDocument.Disk d = inc.disks().get(i);
                 assertEquals("incremental", d.mode(), d.modeReason());
                 assertTrue(d.modeReason().contains("changes since changeId"), d.modeReason());
                 assertEquals(changed[i], d.totalBytes(), "only the changed areas");
@@ -171,21 +171,21 @@ class VmwareSyncJobTest {
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
 
-            JobRow nothing = sync(node, vm.job("none", CopyMode.AUTO));
+            JobDocument nothing = sync(node, vm.job("none", CopyMode.AUTO));
             assertEquals("completed", nothing.status(), nothing.error());
             assertEquals(0, nothing.disks().get(0).totalBytes(), "nothing changed: nothing moved");
 
             vcsim.resetTracking(Vcsim.VM, vm.keys().get(0));
             vm.write(0, 25 * MIB, MIB, 4);
-            JobRow refused = sync(node, vm.job("reset-inc", CopyMode.INCREMENTAL));
+            JobDocument refused = sync(node, vm.job("reset-inc", CopyMode.INCREMENTAL));
             assertEquals("failed", refused.status());
             assertTrue(refused.error().contains("CBT was reset on the disk"), refused.error());
             assertTrue(refused.error().contains("d1"), "names the disk: " + refused.error());
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "no snapshot left by a failed job");
 
-            JobRow auto = sync(node, vm.job("reset-auto", CopyMode.AUTO));
+            JobDocument auto = sync(node, vm.job("reset-auto", CopyMode.AUTO));
             assertEquals("completed", auto.status(), auto.error());
-            JobRow.DiskRow d1 = auto.disks().stream().filter(d -> d.diskId().equals("d1")).findFirst().orElseThrow();
+            JobDocument.Disk d1 = auto.disks().stream().filter(d -> d.id().equals("d1")).findFirst().orElseThrow();
             assertEquals("full", d1.mode());
             assertTrue(d1.modeReason().contains("CBT was reset on the disk"), d1.modeReason());
             assertTargetsEqualImages(vm);
@@ -193,7 +193,7 @@ class VmwareSyncJobTest {
 
             vm.write(1, 8 * MIB, MIB, 5);
             vcsim.failNext("QueryChangedDiskAreas", "FileFault");
-            JobRow fault = sync(node, vm.job("filefault", CopyMode.AUTO));
+            JobDocument fault = sync(node, vm.job("filefault", CopyMode.AUTO));
             assertEquals("completed", fault.status(), fault.error());
             assertTrue(fault.disks().stream().anyMatch(d -> d.mode().equals("full")
                     && d.modeReason().contains("vCenter rejected changeId")), fault.disks().toString());
@@ -204,14 +204,14 @@ class VmwareSyncJobTest {
                 // as if a process running job "again" had died with its snapshot
                 vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-again", "", false);
             }
-            JobRow again = sync(node, vm.job("again", CopyMode.AUTO));
+            JobDocument again = sync(node, vm.job("again", CopyMode.AUTO));
             assertEquals("completed", again.status(), again.error());
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "the orphaned snapshot of the same job is removed too");
             assertTargetsEqualImages(vm);
             vm.write(0, 3 * MIB, MIB, 6);
-            JobRow after = sync(node, vm.job("after-crash", CopyMode.AUTO));
+            JobDocument after = sync(node, vm.job("after-crash", CopyMode.AUTO));
             assertEquals("completed", after.status(), after.error());
-            for (JobRow.DiskRow d : after.disks()) {
+            for (JobDocument.Disk d : after.disks()) {
                 assertEquals("full", d.mode(), "a sync resumed after a crash may have read two snapshots");
                 assertTrue(d.modeReason().contains("resumed after its process died"), d.modeReason());
             }
@@ -261,7 +261,7 @@ class VmwareSyncJobTest {
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
             Vm vm = vm(vcsim, dir);
             vcsim.failNext("CreateSnapshot_Task", "FileFault");
-            JobRow row = sync(node, vm.job("snapfail", CopyMode.AUTO));
+            JobDocument row = sync(node, vm.job("snapfail", CopyMode.AUTO));
             if (row.status().equals("completed")) {
                 assertTargetsEqualImages(vm);
             } else {
@@ -285,7 +285,7 @@ class VmwareSyncJobTest {
             Thread.sleep(300);
             assertEquals(1, vcsim.snapshots(Vcsim.VM), "one snapshot for both disks of the job");
             node.jobs().cancel(spec.jobId()).toCompletableFuture().get(60, TimeUnit.SECONDS);
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("cancelled", row.status(), String.valueOf(row.error()));
             awaitSnapshots(vcsim, n -> n == 0, Duration.ofSeconds(60), "cancel removes the job's snapshots");
         }
@@ -308,7 +308,7 @@ class VmwareSyncJobTest {
                 JobSpec spec = new JobSpec(thumbprint.startsWith("00") ? "wrong-cert" : "pinned", Vcsim.VM, source,
                         List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", target.toString())), CopyMode.AUTO,
                         null).validated();
-                JobRow row = sync(node, spec);
+                JobDocument row = sync(node, spec);
                 if (thumbprint.startsWith("00")) {
                     assertEquals("failed", row.status());
                     assertTrue(row.error().contains("does not match the pinned thumbprint"), row.error());
@@ -330,16 +330,16 @@ class VmwareSyncJobTest {
             Path wrong = dir.resolve("wrong-password");
             Files.writeString(wrong, "not-it\n");
 
-            JobRow login = sync(node, vm.job("bad-login", CopyMode.AUTO, wrong, Vcsim.VM_PATH));
+            JobDocument login = sync(node, vm.job("bad-login", CopyMode.AUTO, wrong, Vcsim.VM_PATH));
             assertEquals("failed", login.status());
             assertTrue(login.error().contains("refused the login of 'bf'"), login.error());
             assertFalse(login.error().contains("not-it"), "the password is never shown: " + login.error());
 
-            JobRow missing = sync(node, vm.job("no-vm", CopyMode.AUTO, vm.passwordFile(), "DC0/vm/nope"));
+            JobDocument missing = sync(node, vm.job("no-vm", CopyMode.AUTO, vm.passwordFile(), "DC0/vm/nope"));
             assertEquals("failed", missing.status());
             assertTrue(missing.error().contains("no VM at inventory path 'DC0/vm/nope'"), missing.error());
 
-            JobRow noFile = sync(node, vm.job("no-pw", CopyMode.AUTO, dir.resolve("absent"), Vcsim.VM_PATH));
+            JobDocument noFile = sync(node, vm.job("no-pw", CopyMode.AUTO, dir.resolve("absent"), Vcsim.VM_PATH));
             assertEquals("failed", noFile.status());
             assertTrue(noFile.error().contains("password_file"), noFile.error());
 
@@ -393,7 +393,7 @@ class VmwareSyncJobTest {
             JobSpec spec = submitSlow(node, vm, "expire", t1, t2, null);
             awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
             vcsim.expireSessions(); // as vCenter's idle timeout would, while the disks copy
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("completed", row.status(), row.error());
             assertSlowTargetsEqualImages(vm, t1, t2);
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "removed after logging in again");
@@ -433,7 +433,7 @@ class VmwareSyncJobTest {
                         Vcsim.VM_PATH, null, false, Map.of(DS_PREFIX, ds + "/"));
                 String jobId = pw.equals(password) ? "secret" : "secret-wrong";
                 specs.add(jobId);
-                JobRow row = sync(node, new JobSpec(jobId, Vcsim.VM, source, List.of(new JobSpec.Disk("d1",
+                JobDocument row = sync(node, new JobSpec(jobId, Vcsim.VM, source, List.of(new JobSpec.Disk("d1",
                         DS_PREFIX + "disk1.vmdk", dir.resolve(jobId + ".img").toString())), CopyMode.AUTO, null)
                         .validated());
                 assertEquals(pw.equals(password) ? "completed" : "failed", row.status(), row.error());
@@ -448,10 +448,11 @@ class VmwareSyncJobTest {
                 for (EventEnvelope e : events) {
                     seen.append(e.event()).append('\n');
                 }
-                JobRow row = node.queries().get(jobId).orElseThrow();
+                JobDocument row = node.queries().get(jobId).orElseThrow();
                 seen.append(row).append('\n');
-                seen.append(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(JobDocuments.of(row)))
-                        .append('\n');
+                var json = new com.fasterxml.jackson.databind.ObjectMapper();
+                seen.append(json.writeValueAsString(JobDocuments.of(row))).append('\n');
+                seen.append(json.writeValueAsString(node.queries().state(jobId).orElseThrow())).append('\n');
             }
             assertTrue(seen.toString().contains("secret-password"), "the password file's path is there, not its text");
             assertFalse(seen.toString().contains(secret), "the password is in an event or document");
@@ -480,7 +481,7 @@ class VmwareSyncJobTest {
             JobSpec spec = submitSlow(node, vm, "down", t1, t2, new JobSpec.Options(1, false, false, false));
             awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
             vcsim.close(); // vCenter goes down while d1 copies
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("failed", row.status(), row.error());
             assertTrue(row.error().contains("d2"), "names the disk: " + row.error());
             assertTrue(row.error().contains(vcsim.sdkUrl().toString()) && row.error().contains("vCenter"),
@@ -496,7 +497,7 @@ class VmwareSyncJobTest {
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
                      Map.of("blockferry.vmware.shutdown-timeout", "20s"))) {
             Vm vm = vm(vcsim, dir);
-            JobRow full = sync(node, vm.job("before-cutover", CopyMode.AUTO));
+            JobDocument full = sync(node, vm.job("before-cutover", CopyMode.AUTO));
             assertEquals("completed", full.status(), full.error());
             try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
                 assertEquals("poweredOn", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
@@ -506,9 +507,9 @@ class VmwareSyncJobTest {
             JobSpec plain = vm.job("cutover", CopyMode.AUTO);
             JobSpec cutover = new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
                     new JobSpec.Options(0, false, false, false, true)).validated();
-            JobRow last = sync(node, cutover);
+            JobDocument last = sync(node, cutover);
             assertEquals("completed", last.status(), last.error());
-            for (JobRow.DiskRow d : last.disks()) {
+            for (JobDocument.Disk d : last.disks()) {
                 assertEquals("incremental", d.mode(), d.modeReason());
             }
             try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
@@ -526,7 +527,7 @@ class VmwareSyncJobTest {
         Vm vm = vm(vcsim, dir);
         JobSpec plain = vm.job(jobId, CopyMode.AUTO);
         long started = System.nanoTime();
-        JobRow row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
+        JobDocument row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
                 new JobSpec.Options(0, false, false, false, true)).validated());
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
         assertEquals("completed", row.status(), row.error());
@@ -571,7 +572,7 @@ class VmwareSyncJobTest {
                 Thread.sleep(20);
             }
             vcsim.outage(Duration.ofSeconds(30));
-            JobRow row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
+            JobDocument row = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(2));
             assertEquals("completed", row.status(), row.error());
             assertSlowTargetsEqualImages(vm, t1, t2);
             assertEquals(1, vcsim.snapshots(Vcsim.VM), "vCenter is still down: the snapshot could not go yet");

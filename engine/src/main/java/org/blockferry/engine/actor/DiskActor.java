@@ -1,8 +1,10 @@
 package org.blockferry.engine.actor;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -10,8 +12,10 @@ import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.blockferry.engine.CborSerializable;
 import org.blockferry.engine.copy.CopyCancelledException;
 import org.blockferry.engine.copy.CopyJob;
 import org.blockferry.engine.copy.CopyProgress;
@@ -19,26 +23,30 @@ import org.blockferry.engine.copy.CopyResult;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.copy.DiskCopy;
-import org.blockferry.engine.copy.ResumePoint;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.source.NbdDiskSource;
-import org.blockferry.engine.sync.DiskSync;
+import org.blockferry.engine.job.JobState.DiskIdentities;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.plan.ResumePoint;
+import org.blockferry.engine.source.ChangeToken;
+import org.blockferry.engine.source.DiskSource;
+import org.blockferry.engine.source.SourceRequest;
 import org.blockferry.engine.target.NbdDiskTarget;
-import org.blockferry.nbd.NbdOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One disk of a running job: opens its source and target, runs its {@link DiskCopy} (which
- * owns the NBD connections), reports planning, progress and the end to its VmActor.
+ * One disk of a running job. It asks its target's {@link TargetActor} for the change token of
+ * its source (and that its job holds the target's lease), opens its source (which decides full
+ * or incremental) and target, runs its {@link DiskCopy}, and reports planning, progress and the
+ * end to its VmActor. A completed copy's token is recorded by the TargetActor before the disk
+ * reports it completed.
  *
  * <p>A transient failure (connection refused or reset, EIO, timeout) crashes the attempt; the
  * supervisor restarts it with exponential backoff and the new attempt resumes from the last
- * flushed checkpoint. Past the retry budget the supervisor stops the actor and the VmActor
- * reports the disk failed. Bad input (a target too small, a missing file) fails at once.
+ * flushed checkpoint. Past the retry budget the disk fails. Bad input (a target too small, a
+ * missing file) fails at once.
  */
 final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private static final Logger log = LoggerFactory.getLogger(DiskActor.class);
@@ -51,7 +59,10 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         INSTANCE
     }
 
-    private record Opened(DiskSync sync, NbdDiskTarget target) implements Command {
+    private record LineageKnown(TargetActor.Lineage lineage, Throwable failure) implements Command {
+    }
+
+    private record Opened(DiskSource source, NbdDiskTarget target) implements Command {
     }
 
     private record OpenFailed(Throwable cause) implements Command {
@@ -66,96 +77,133 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private record Verified(DiskComparison.Outcome outcome, CopyResult result, Throwable failure) implements Command {
     }
 
-    /** Crashes an attempt so that the supervisor retries it; carries the cause for the job. */
-    static final class TransientDiskFault extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        TransientDiskFault(String message, Throwable cause) {
-            super(message, cause);
-        }
+    private record TokenRecorded(TargetActor.Lineage lineage, CopyResult result, Throwable failure)
+            implements Command {
     }
 
-    static Behavior<Command> create(String jobId, JobSpec.Disk disk, JobSpec spec, ResumePoint resume,
+    private record CleanedUp(CopyResult result, String token) implements Command {
+    }
+
+    // ---- what a disk reports (to its VmActor, which forwards it to the job) ----
+
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+    @JsonSubTypes({@JsonSubTypes.Type(value = Planned.class, name = "planned"),
+        @JsonSubTypes.Type(value = Progressed.class, name = "progressed"),
+        @JsonSubTypes.Type(value = Retrying.class, name = "retrying"),
+        @JsonSubTypes.Type(value = Completed.class, name = "completed"),
+        @JsonSubTypes.Type(value = Failed.class, name = "failed")})
+    sealed interface Report extends CborSerializable {
+    }
+
+    record Planned(long capacity, long plannedBytes, CopyMode mode, String reason) implements Report {
+    }
+
+    record Progressed(CopyProgress progress) implements Report {
+    }
+
+    record Retrying(int attempt, String reason) implements Report {
+    }
+
+    record Completed(CopyProgress progress, String changeToken) implements Report {
+    }
+
+    record Failed(String reason) implements Report {
+    }
+
+    static Behavior<Command> create(String jobId, DiskState disk, JobSpec spec, ResumePoint resume,
                                     ActorRef<VmActor.Command> vm, JobRuntime runtime) {
         // Shared by every attempt: the latest flushed checkpoint and the failures in a row.
         AtomicReference<ResumePoint> checkpoint = new AtomicReference<>(resume);
         FailureBudget budget = new FailureBudget(runtime.jobs().maxRetries(), runtime.jobs().retryWindow());
+        DiskIdentities ids = disk.identities() != null ? disk.identities() : LocationIdentities.of(spec, disk.id());
         Behavior<Command> attempt = Behaviors.setup(ctx ->
-                new DiskActor(ctx, jobId, disk, spec, checkpoint, budget, vm, runtime));
+                new DiskActor(ctx, jobId, disk, ids, spec, checkpoint, budget, vm, runtime));
         var jobs = runtime.jobs();
         // The actor decides when the budget is spent; the supervisor only spaces the attempts out.
-        return Behaviors.supervise(attempt).onFailure(TransientDiskFault.class,
+        return Behaviors.supervise(attempt).onFailure(FailureBudget.TransientDiskFault.class,
                 SupervisorStrategy.restartWithBackoff(jobs.minBackoff(), jobs.maxBackoff(), 0.2)
                         .withResetBackoffAfter(jobs.retryWindow())
                         .withLoggingEnabled(false));
     }
 
     private final String jobId;
-    private final JobSpec.Disk disk;
+    private final DiskState disk;
+    private final DiskIdentities ids;
     private final JobSpec spec;
     private final AtomicReference<ResumePoint> checkpoint;
     private final FailureBudget budget;
     private final ActorRef<VmActor.Command> vm;
     private final JobRuntime runtime;
-    private DiskSync sync;
-    private NbdDiskSource source;
+    private DiskSource source;
     private NbdDiskTarget target;
     private DiskCopy copy;
     private boolean planReported;
     private boolean stopRequested;
 
-    private DiskActor(ActorContext<Command> context, String jobId, JobSpec.Disk disk, JobSpec spec,
+    private DiskActor(ActorContext<Command> context, String jobId, DiskState disk, DiskIdentities ids, JobSpec spec,
                       AtomicReference<ResumePoint> checkpoint, FailureBudget budget, ActorRef<VmActor.Command> vm,
                       JobRuntime runtime) {
         super(context);
         this.jobId = jobId;
         this.disk = disk;
+        this.ids = ids;
         this.spec = spec;
         this.checkpoint = checkpoint;
         this.budget = budget;
         this.vm = vm;
         this.runtime = runtime;
-        context.pipeToSelf(CompletableFuture.supplyAsync(this::open, runtime.copy().blocking()),
-                (opened, failure) -> failure == null ? opened : new OpenFailed(unwrap(failure)));
+        context.pipeToSelf(askTarget(r -> new TargetActor.GetLineage(jobId, ids.source(), r)), LineageKnown::new);
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
+                .onMessage(LineageKnown.class, this::onLineageKnown)
                 .onMessage(Opened.class, this::onOpened)
                 .onMessage(OpenFailed.class, f -> onFailure(f.cause()))
                 .onMessage(Progress.class, this::onProgress)
                 .onMessage(CopyEnded.class, this::onCopyEnded)
                 .onMessage(Verified.class, this::onVerified)
+                .onMessage(TokenRecorded.class, this::onTokenRecorded)
+                .onMessage(CleanedUp.class, this::onCleanedUp)
                 .onMessage(Stop.class, this::onStop)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
     }
 
-    /**
-     * On a blocking thread: full or incremental and why, the source (maybe a local export with
-     * its bitmap), its size, then the target. Bad input fails before the target is touched.
-     */
-    private Opened open() {
-        DiskSync prepared = null;
-        try {
-            var tools = runtime.copy().tools();
-            prepared = DiskSync.prepare(jobId, spec, disk, runtime.tokens(), tools, runtime.copy().vmware());
-            long size = prepared.source().size();
-            NbdDiskTarget dst = NbdDiskTarget.open(field("target"), DiskLocation.parse(field("target"), disk.target()),
-                    size, NbdOptions.DEFAULT, tools);
-            return new Opened(prepared, dst);
-        } catch (IOException e) {
-            if (prepared != null) {
-                prepared.close();
-            }
-            throw new CompletionException(e);
-        } catch (RuntimeException e) {
-            if (prepared != null) {
-                prepared.close();
-            }
-            throw e;
+    private CompletionStage<TargetActor.Lineage> askTarget(
+            org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>, TargetActor.Command> message) {
+        return AskPattern.ask(runtime.peers().location(ids.target()), message, runtime.peers().askTimeout(),
+                getContext().getSystem().scheduler());
+    }
+
+    private Behavior<Command> onLineageKnown(LineageKnown m) {
+        if (m.failure() != null) {
+            return onFailure(new IOException("cannot reach the lease of target " + ids.target() + ": "
+                    + FailureBudget.reasonOf(m.failure()), m.failure()));
         }
+        if (!m.lineage().writer()) {
+            return onFailure(new IOException("job " + jobId + " does not hold the lease of target " + ids.target()));
+        }
+        if (stopRequested) {
+            return Behaviors.stopped();
+        }
+        SourceRequest request = new SourceRequest(jobId, specDisk(), spec.source(), spec.mode(),
+                spec.options().finalSync(), m.lineage().token().flatMap(ChangeToken::parse), ids.target(),
+                targetLocation().fingerprint());
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> DiskEndpoints.open(request,
+                        targetLocation(), field("target"), runtime), runtime.copy().blocking()),
+                (opened, failure) -> failure == null ? new Opened(opened.source(), opened.target())
+                        : new OpenFailed(FailureBudget.unwrap(failure)));
+        return this;
+    }
+
+    private JobSpec.Disk specDisk() {
+        return spec.disks().stream().filter(d -> d.id().equals(disk.id())).findFirst().orElseThrow();
+    }
+
+    private DiskLocation targetLocation() {
+        return DiskLocation.parse(field("target"), disk.target());
     }
 
     private String field(String side) {
@@ -163,8 +211,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     }
 
     private Behavior<Command> onOpened(Opened o) {
-        sync = o.sync();
-        source = sync.source();
+        source = o.source();
         target = o.target();
         if (stopRequested) {
             return Behaviors.stopped();
@@ -172,8 +219,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         CopySettings settings = runtime.copySettings().withTargetIsZero(
                 runtime.copySettings().targetIsZero() || spec.options().targetIsZero());
         ActorRef<Command> self = getContext().getSelf();
-        copy = DiskCopy.start(new CopyJob(disk.id(), source, target, settings, sync.planner(),
-                checkpoint.get(), p -> self.tell(new Progress(p))), runtime.copy());
+        copy = DiskCopy.start(new CopyJob(disk.id(), source, target, settings, checkpoint.get(),
+                p -> self.tell(new Progress(p))), runtime.copy());
         getContext().pipeToSelf(copy.result(), CopyEnded::new);
         return this;
     }
@@ -185,12 +232,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
         if (!planReported) {
             planReported = true;
-            vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Planned(p.capacity(), p.plannedBytes(), sync.mode(),
-                    sync.reason())));
+            report(new Planned(p.capacity(), p.plannedBytes(), source.mode(), source.modeReason()));
         }
         checkpoint.set(p.resumePoint());
         if (p.phase() == CopyProgress.Phase.COPYING) {
-            vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Progressed(p)));
+            report(new Progressed(p));
         }
         return this;
     }
@@ -198,47 +244,60 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private Behavior<Command> onCopyEnded(CopyEnded m) {
         copy = null;
         if (m.failure() != null) {
-            return onFailure(unwrap(m.failure()));
+            return onFailure(FailureBudget.unwrap(m.failure()));
         }
         checkpoint.set(m.result().progress().resumePoint());
         if (spec.options().verify() && !stopRequested) {
             target.close(); // a local target is compared through a read-only export
             target = null;
-            getContext().pipeToSelf(verify(), (outcome, failure) -> new Verified(outcome, m.result(), failure));
+            getContext().pipeToSelf(DiskEndpoints.verify(source, targetLocation(), field("target"), runtime),
+                    (outcome, failure) -> new Verified(outcome, m.result(), failure));
             return this;
         }
-        return complete(m.result());
-    }
-
-    private CompletableFuture<DiskComparison.Outcome> verify() {
-        return CompletableFuture.supplyAsync(() -> {
-            try {
-                return NbdDiskSource.open(field("target"), DiskLocation.parse(field("target"), disk.target()),
-                        NbdOptions.DEFAULT, runtime.copy().tools());
-            } catch (IOException e) {
-                throw new CompletionException(e);
-            }
-        }, runtime.copy().blocking()).thenCompose(check -> DiskComparison.run(source, check, runtime.copySettings(),
-                runtime.copy()).toCompletableFuture().whenComplete((o, e) -> check.close()));
+        return recordToken(m.result());
     }
 
     private Behavior<Command> onVerified(Verified v) {
         if (v.failure() != null) {
-            return onFailure(unwrap(v.failure()));
+            return onFailure(FailureBudget.unwrap(v.failure()));
         }
         if (!v.outcome().equal()) {
             return fail("the target differs from the source at offset " + v.outcome().firstDifference()
                     + " after the copy");
         }
-        return complete(v.result());
+        return recordToken(v.result());
     }
 
-    private Behavior<Command> complete(CopyResult result) {
-        DiskSync done = sync;
-        String token = done.token(disk.target(), result.progress().capacity());
+    /** Every planned byte is on the target: the target's lineage records the new token first. */
+    private Behavior<Command> recordToken(CopyResult result) {
+        String token = source.changeToken(result.progress().capacity(), targetLocation().fingerprint())
+                .map(ChangeToken::format).orElse(null);
+        getContext().pipeToSelf(askTarget(r -> new TargetActor.RecordToken(jobId, ids.source(), token, r)),
+                (lineage, failure) -> new TokenRecorded(lineage, result, failure));
+        return this;
+    }
+
+    private Behavior<Command> onTokenRecorded(TokenRecorded m) {
+        if (m.failure() != null) {
+            return onFailure(new IOException("cannot record the change token with target " + ids.target() + ": "
+                    + FailureBudget.reasonOf(m.failure()), m.failure()));
+        }
+        if (!m.lineage().writer()) {
+            return fail("job " + jobId + " no longer holds the lease of target " + ids.target()
+                    + ": its change token was not recorded");
+        }
+        DiskSource done = source;
         closeResources(); // the source's export ends: its image is free for qemu-img
-        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Completed(result.progress(), token)));
-        CompletableFuture.runAsync(done::completed, runtime.copy().blocking());
+        // What the next sync no longer needs goes before the job hears of the completion: the
+        // next sync of this disk may start as soon as the job ends.
+        String token = m.lineage().token().orElse(null);
+        getContext().pipeToSelf(CompletableFuture.runAsync(done::completed, runtime.copy().blocking()),
+                (v, failure) -> new CleanedUp(m.result(), token));
+        return this;
+    }
+
+    private Behavior<Command> onCleanedUp(CleanedUp m) {
+        report(new Completed(m.result().progress(), m.token()));
         return Behaviors.stopped();
     }
 
@@ -247,24 +306,28 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (stopRequested || cause instanceof CopyCancelledException) {
             return Behaviors.stopped();
         }
-        String reason = reasonOf(cause);
-        if (!isTransient(cause)) {
+        String reason = FailureBudget.reasonOf(cause);
+        if (!FailureBudget.isTransient(cause)) {
             return fail(reason);
         }
         int failures = budget.failed();
         if (failures > budget.maxRetries()) {
-            return fail(describeGiveUp(cause, budget.maxRetries()));
+            return fail(FailureBudget.describeGiveUp(cause, budget.maxRetries()));
         }
         log.info("event=disk-retry job={} disk={} retry={} checkpoint={} cause={}", jobId, disk.id(), failures,
                 checkpoint.get().offset(), reason);
-        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Retrying(failures, reason)));
-        throw new TransientDiskFault(reason, cause);
+        report(new Retrying(failures, reason));
+        throw new FailureBudget.TransientDiskFault(reason, cause);
     }
 
     private Behavior<Command> fail(String reason) {
         closeResources();
-        vm.tell(new VmActor.FromDisk(disk.id(), new JobActor.Failed(reason)));
+        report(new Failed(reason));
         return Behaviors.stopped();
+    }
+
+    private void report(Report r) {
+        vm.tell(new VmActor.FromDisk(disk.id(), r));
     }
 
     private Behavior<Command> onStop(Stop s) {
@@ -274,7 +337,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
             return this;
         }
         if (source == null && target == null) {
-            return this; // still opening: Opened will stop us
+            return this; // still asking or opening: the answer will stop us
         }
         closeResources();
         return Behaviors.stopped();
@@ -295,60 +358,9 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
             target.close();
             target = null;
         }
-        if (sync != null) {
-            sync.close();
-            sync = null;
+        if (source != null) {
+            source.close();
             source = null;
         }
-    }
-
-    /** Transient failures of one disk in a row; a quiet {@code window} starts the count again. */
-    static final class FailureBudget {
-        private final int maxRetries;
-        private final long windowNanos;
-        private int inARow;
-        private long lastFailure;
-
-        FailureBudget(int maxRetries, java.time.Duration window) {
-            this.maxRetries = maxRetries;
-            this.windowNanos = window.toNanos();
-        }
-
-        /** Records a failure; returns how many there have been in a row. */
-        synchronized int failed() {
-            long now = System.nanoTime();
-            if (inARow > 0 && now - lastFailure > windowNanos) {
-                inARow = 0;
-            }
-            lastFailure = now;
-            return ++inARow;
-        }
-
-        int maxRetries() {
-            return maxRetries;
-        }
-    }
-
-    /** Network, server and I/O trouble can pass; bad input cannot. */
-    static boolean isTransient(Throwable cause) {
-        return cause instanceof IOException && !(cause instanceof InvalidInputException);
-    }
-
-    static String reasonOf(Throwable cause) {
-        String message = cause.getMessage();
-        return message == null ? cause.getClass().getSimpleName() : message;
-    }
-
-    /** Why a disk's supervisor gave up, for the job's error. */
-    static String describeGiveUp(Throwable cause, int maxRetries) {
-        Throwable root = cause instanceof TransientDiskFault && cause.getCause() != null ? cause.getCause() : cause;
-        return "gave up after " + maxRetries + " retries: " + reasonOf(root);
-    }
-
-    private static Throwable unwrap(Throwable t) {
-        while (t instanceof CompletionException && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 }

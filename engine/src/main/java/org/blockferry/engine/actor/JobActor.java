@@ -1,10 +1,13 @@
 package org.blockferry.engine.actor;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
@@ -14,41 +17,49 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerBuilder;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.blockferry.engine.CborSerializable;
-import org.blockferry.engine.copy.CopyProgress;
-import org.blockferry.engine.copy.ResumePoint;
-import org.blockferry.engine.job.CopyMode;
-import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
-import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskState;
+import org.blockferry.engine.job.JobState.DiskIdentities;
 import org.blockferry.engine.job.JobState.DiskStatus;
 import org.blockferry.engine.job.JobState.JobStatus;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.plan.ResumePoint;
 
 /**
  * One replication job, event-sourced and sharded by job id. It owns the job's truth — spec,
- * status, each disk's planned bytes, progress and checkpoint — and a {@link VmActor} child that
- * runs the disks while the job runs. After a crash it recovers from its events and resumes the
- * disks from their checkpoints.
+ * status, each disk's planned bytes, progress and checkpoint — folded by {@link JobEventHandler}.
+ * A submitted job claims the leases of the locations it reads and writes, then a running slot of
+ * its node ({@link JobClaims}), then runs its disks under a {@link VmActor} child. After a
+ * crash it recovers from its events, takes its leases again and resumes the disks from their
+ * checkpoints. Whatever its end, it gives its leases and slot back.
  */
 public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobActor.Event, JobState> {
 
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ReplicationJob");
     /** The tag of every job event: the read side's projection follows it. */
     public static final String TAG = "replication-job";
+    /** Idle timeout after which a finished job's entity may stop (the read side keeps answering). */
+    static final Duration PASSIVATE_AFTER = Duration.ofMinutes(2);
 
     // ---- protocol ----
 
     public sealed interface Command extends CborSerializable {
     }
 
-    /** Submits the job; a repeated submission with the same spec answers with the same job. */
-    public record Submit(JobSpec spec, ActorRef<JobReply> replyTo) implements Command {
+    /**
+     * Submits the job ({@link JobSpec#validated()}), with the identities of its disks' sources and
+     * targets; a repeated submission with the same spec answers with the same job.
+     */
+    public record Submit(JobSpec spec, Map<String, DiskIdentities> identities, ActorRef<JobReply> replyTo)
+            implements Command {
     }
 
     /** Asks for the current state (for progress displays). */
@@ -64,13 +75,21 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         INSTANCE
     }
 
-    /** The node granted this job a running slot. */
-    enum SlotGranted implements Command {
+    /** From a location ({@link TargetActor}): this job holds its lease now. */
+    public record LeaseGranted(String location) implements Command {
+    }
+
+    /** From a location: this job waits for its lease, held by {@code holder}. */
+    public record LeaseQueued(String location, String holder) implements Command {
+    }
+
+    /** From this node's {@link RunSlots}: the job may run now. */
+    public enum SlotGranted implements Command {
         INSTANCE
     }
 
-    /** From the VmActor: a disk was planned, progressed, retried, completed or failed. */
-    record DiskReport(String disk, Report report) implements Command {
+    /** From the VmActor: what a disk reported. */
+    record DiskReport(String disk, DiskActor.Report report) implements Command {
     }
 
     /** From the VmActor: every disk it ran has ended (or was stopped on cancel). */
@@ -83,25 +102,6 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         INSTANCE
     }
 
-    /** What a disk reports. */
-    sealed interface Report extends CborSerializable {
-    }
-
-    record Planned(long capacity, long plannedBytes, CopyMode mode, String reason) implements Report {
-    }
-
-    record Progressed(CopyProgress progress) implements Report {
-    }
-
-    record Retrying(int attempt, String reason) implements Report {
-    }
-
-    record Completed(CopyProgress progress, String changeToken) implements Report {
-    }
-
-    record Failed(String reason) implements Report {
-    }
-
     // ---- events: one per fact ----
 
     public sealed interface Event extends CborSerializable {
@@ -109,7 +109,12 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         long at();
     }
 
-    public record JobSubmitted(JobSpec spec, long at) implements Event {
+    /** {@code identities}: per disk, what its source and target are (null in events of older versions). */
+    public record JobSubmitted(JobSpec spec, Map<String, DiskIdentities> identities, long at) implements Event {
+    }
+
+    /** The job waits: a location it needs is held by another job, or no slot is free. */
+    public record JobWaiting(String reason, long at) implements Event {
     }
 
     public record JobStarted(long at) implements Event {
@@ -122,8 +127,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     /** {@code requestRetries} is the disk's total over all attempts; {@code attemptRequestRetries} this attempt's. */
     public record DiskProgressed(String disk, ResumePoint checkpoint, long bytesDone, long bytesWritten,
                                  long bytesZeroed, long bytesSkipped, long bytesZeroSent, double throughputBps,
-                                 long etaSeconds,
-                                 long requestRetries, long attemptRequestRetries, long at) implements Event {
+                                 long etaSeconds, long requestRetries, long attemptRequestRetries, long at)
+            implements Event {
     }
 
     public record DiskRetried(String disk, int attempt, String reason, long at) implements Event {
@@ -181,16 +186,19 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private final String jobId;
     private final JobRuntime runtime;
     private final ActorRef<ClusterSharding.ShardCommand> shard;
+    private final JobClaims claims;
     private ActorRef<VmActor.Command> vm;
     private ActorRef<JobReply> cancelReplyTo;
 
     private JobActor(ActorContext<Command> context, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
-        super(PersistenceId.of(TYPE_KEY.name(), jobId));
+        super(PersistenceId.of(TYPE_KEY.name(), jobId),
+                SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(30), 0.2));
         this.context = context;
         this.jobId = jobId;
         this.runtime = runtime;
         this.shard = shard;
+        this.claims = new JobClaims(jobId, runtime.peers(), context.getSelf());
     }
 
     @Override
@@ -213,49 +221,97 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered).build();
     }
 
-    // ---- commands ----
+    // ---- commands, per status ----
 
     @Override
     public CommandHandler<Command, Event, JobState> commandHandler() {
-        return newCommandHandlerBuilder().forAnyState()
-                .onCommand(Submit.class, this::onSubmit)
-                .onCommand(Get.class, (state, c) -> Effect().none().thenRun(s -> c.replyTo().tell(s)))
-                .onCommand(Cancel.class, this::onCancel)
-                .onCommand(Resume.class, (state, c) -> Effect().none())
-                .onCommand(SlotGranted.class, this::onSlotGranted)
+        CommandHandlerBuilder<Command, Event, JobState> b = newCommandHandlerBuilder();
+        b.forState(s -> s.status() == JobStatus.NEW)
+                .onCommand(Submit.class, this::onFirstSubmit)
+                .onCommand(Cancel.class, (s, c) -> reject(c.replyTo(), JobReply.Reason.UNKNOWN_JOB, "no job " + jobId))
+                .onCommand(Idle.class, this::onIdle);
+        b.forState(s -> s.status() == JobStatus.QUEUED)
+                .onCommand(LeaseGranted.class, this::onLeaseGranted)
+                .onCommand(LeaseQueued.class, this::onLeaseQueued)
+                .onCommand(SlotGranted.class, this::onSlotWhileQueued)
+                .onCommand(Cancel.class, this::onCancel);
+        b.forState(s -> s.status() == JobStatus.RUNNING)
+                .onCommand(LeaseGranted.class, this::onLeaseGranted)
+                .onCommand(LeaseQueued.class, this::onLeaseQueued)
+                .onCommand(SlotGranted.class, this::onSlotWhileRunning)
                 .onCommand(DiskReport.class, this::onDiskReport)
-                .onCommand(VmEnded.class, this::onVmEnded)
-                .onCommand(Idle.class, this::onIdle)
-                .build();
+                .onCommand(VmEnded.class, this::onVmEndedWhileRunning)
+                .onCommand(Cancel.class, this::onCancel);
+        b.forState(s -> s.status() == JobStatus.CANCELLING)
+                .onCommand(DiskReport.class, this::onDiskReport)
+                .onCommand(VmEnded.class, this::onVmEndedWhileCancelling)
+                .onCommand(Cancel.class, (s, c) -> Effect().reply(c.replyTo(), new JobReply.Accepted(s)));
+        b.forState(s -> s.status().isFinal())
+                .onCommand(Cancel.class, (s, c) -> reject(c.replyTo(), JobReply.Reason.ALREADY_FINISHED,
+                        "job " + jobId + " has already ended (" + s.status().json() + ")"))
+                .onCommand(Idle.class, this::onIdle);
+        b.forAnyState()
+                .onCommand(Submit.class, this::onSubmitAgain)
+                .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), s))
+                .onAnyCommand((s, c) -> Effect().none()); // late reports, leases of an ended job, wake-ups
+        return b.build();
     }
 
-    private Effect<Event, JobState> onSubmit(JobState state, Submit c) {
-        if (state.status() == JobStatus.NEW) {
-            return Effect().persist(new JobSubmitted(c.spec(), now()))
-                    .thenRun(s -> {
-                        c.replyTo().tell(new JobReply.Accepted(s));
-                        requestSlot(s);
-                    });
-        }
+    private Effect<Event, JobState> onFirstSubmit(JobState state, Submit c) {
+        return Effect().persist(new JobSubmitted(c.spec(), c.identities(), now()))
+                .thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)))
+                .thenRun(claims::start);
+    }
+
+    private Effect<Event, JobState> onSubmitAgain(JobState state, Submit c) {
         if (state.spec().equals(c.spec())) {
-            return Effect().none().thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)));
+            return Effect().reply(c.replyTo(), new JobReply.Accepted(state));
         }
-        return Effect().none().thenRun(s -> c.replyTo().tell(new JobReply.Rejected(JobReply.Reason.CONFLICT,
-                "job " + jobId + " already exists with a different spec")));
+        return reject(c.replyTo(), JobReply.Reason.CONFLICT, "job " + jobId + " already exists with a different spec");
+    }
+
+    private Effect<Event, JobState> onLeaseGranted(JobState state, LeaseGranted c) {
+        claims.granted(c.location());
+        return Effect().none();
+    }
+
+    private Effect<Event, JobState> onLeaseQueued(JobState state, LeaseQueued c) {
+        String reason = claims.queued(c.location(), c.holder());
+        if (reason.equals(state.waitingFor())) {
+            return Effect().none();
+        }
+        return Effect().persist(new JobWaiting(reason, now()));
+    }
+
+    private Effect<Event, JobState> onSlotWhileQueued(JobState state, SlotGranted c) {
+        if (!claims.allHeld()) {
+            return Effect().none(); // a slot granted before a crash: wait for the leases first
+        }
+        return Effect().persist(new JobStarted(now())).thenRun(this::startDisks);
+    }
+
+    /** After a restart of the node: the disks that had begun resume from their checkpoints. */
+    private Effect<Event, JobState> onSlotWhileRunning(JobState state, SlotGranted c) {
+        if (vm != null || !claims.allHeld()) {
+            return Effect().none();
+        }
+        long at = now();
+        List<Event> resumed = state.disks().values().stream()
+                .filter(d -> d.status() == DiskStatus.COPYING && d.bytesDone() > 0)
+                .map(d -> (Event) new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)).toList();
+        return Effect().persist(resumed).thenRun(this::startDisks);
+    }
+
+    private Effect<Event, JobState> onDiskReport(JobState state, DiskReport c) {
+        DiskState disk = state.disk(c.disk());
+        if (disk == null) {
+            return Effect().none();
+        }
+        List<Event> events = DiskReports.events(disk, c.report(), now());
+        return events.isEmpty() ? Effect().none() : Effect().persist(events);
     }
 
     private Effect<Event, JobState> onCancel(JobState state, Cancel c) {
-        if (state.status() == JobStatus.NEW) {
-            return Effect().none().thenRun(s -> c.replyTo().tell(new JobReply.Rejected(JobReply.Reason.UNKNOWN_JOB,
-                    "no job " + jobId)));
-        }
-        if (state.status().isFinal()) {
-            return Effect().none().thenRun(s -> c.replyTo().tell(new JobReply.Rejected(
-                    JobReply.Reason.ALREADY_FINISHED, "job " + jobId + " has already ended (" + s.status().json() + ")")));
-        }
-        if (state.status() == JobStatus.CANCELLING) {
-            return Effect().none().thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)));
-        }
         cancelReplyTo = c.replyTo();
         return Effect().persist(new JobCancelRequested(now())).thenRun(s -> {
             if (vm != null) {
@@ -266,121 +322,67 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         });
     }
 
-    private Effect<Event, JobState> onSlotGranted(JobState state, SlotGranted c) {
-        if (state.status() == JobStatus.QUEUED) {
-            return Effect().persist(new JobStarted(now())).thenRun(this::startDisks);
-        }
-        if (state.status() == JobStatus.RUNNING && vm == null) {
-            long at = now();
-            java.util.List<Event> resumed = state.disks().values().stream()
-                    .filter(d -> d.status() == DiskStatus.COPYING && d.bytesDone() > 0)
-                    .map(d -> (Event) new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)).toList();
-            return Effect().persist(resumed).thenRun(this::startDisks);
-        }
-        return Effect().none().thenRun(s -> JobSlots.release(context.getSystem(), jobId));
-    }
-
-    private Effect<Event, JobState> onDiskReport(JobState state, DiskReport c) {
-        DiskState disk = state.disk(c.disk());
-        if (disk == null || state.status().isFinal()) {
-            return Effect().none();
-        }
-        long at = now();
-        Report r = c.report();
-        if (r instanceof Planned p) {
-            if (disk.plannedBytes() == p.plannedBytes() && disk.capacity() == p.capacity() && disk.mode() == p.mode()) {
-                return Effect().none(); // re-planned after a retry: nothing new
-            }
-            return Effect().persist(new DiskPlanned(c.disk(), p.capacity(), p.plannedBytes(), p.mode(), p.reason(), at));
-        }
-        if (r instanceof Progressed p) {
-            return Effect().persist(progressed(disk, p.progress(), at));
-        }
-        if (r instanceof Retrying t) {
-            return Effect().persist(new DiskRetried(c.disk(), t.attempt(), t.reason(), at));
-        }
-        if (r instanceof Completed done) {
-            return Effect().persist(java.util.List.of(progressed(disk, done.progress(), at),
-                    new DiskCompleted(c.disk(), done.changeToken(), at)));
-        }
-        Failed f = (Failed) r;
-        return Effect().persist(new DiskFailed(c.disk(), f.reason(), at));
-    }
-
-    private static DiskProgressed progressed(DiskState disk, CopyProgress p, long at) {
-        long total = disk.requestRetries() + Math.max(0, p.requestRetries() - disk.attemptRequestRetries());
-        return new DiskProgressed(disk.id(), p.resumePoint(), p.bytesDone(), p.bytesWritten(), p.bytesZeroed(),
-                p.bytesSkipped(), p.zeroSentBytes(), p.throughputBps(), p.etaSeconds(), total, p.requestRetries(), at);
-    }
-
-    private Effect<Event, JobState> onVmEnded(JobState state, VmEnded c) {
+    private Effect<Event, JobState> onVmEndedWhileRunning(JobState state, VmEnded c) {
         vm = null;
-        JobSlots.release(context.getSystem(), jobId);
         long at = now();
-        if (state.status() == JobStatus.CANCELLING) {
-            return Effect().persist(new JobCancelled(at)).thenRun(s -> {
-                if (cancelReplyTo != null) {
-                    cancelReplyTo.tell(new JobReply.Accepted(s));
-                    cancelReplyTo = null;
-                }
-            });
-        }
-        if (state.status() != JobStatus.RUNNING) {
-            return Effect().none();
-        }
-        long failed = state.disks().values().stream().filter(d -> d.status() == DiskStatus.FAILED).count();
-        if (failed == 0 && state.allDisksEnded()) {
-            return Effect().persist(new JobCompleted(at));
-        }
-        String reason = state.disks().values().stream().filter(d -> d.status() == DiskStatus.FAILED)
-                .map(d -> d.id() + ": " + d.error()).reduce((a, b) -> a + "; " + b)
-                .orElse("the disks stopped before completing");
-        return Effect().persist(new JobFailed(reason, at));
+        String failure = DiskReports.failureOf(state);
+        return Effect().persist(failure == null ? new JobCompleted(at) : new JobFailed(failure, at))
+                .thenRun(claims::releaseAll);
+    }
+
+    private Effect<Event, JobState> onVmEndedWhileCancelling(JobState state, VmEnded c) {
+        vm = null;
+        return Effect().persist(new JobCancelled(now())).thenRun(s -> {
+            claims.releaseAll(s);
+            if (cancelReplyTo != null) {
+                cancelReplyTo.tell(new JobReply.Accepted(s));
+                cancelReplyTo = null;
+            }
+        });
     }
 
     private Effect<Event, JobState> onIdle(JobState state, Idle c) {
-        boolean over = state.status().isFinal() || state.status() == JobStatus.NEW;
-        if (over && vm == null && shard != null) {
+        if (vm == null && shard != null) {
             shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
         }
         return Effect().none();
+    }
+
+    private Effect<Event, JobState> reject(ActorRef<JobReply> replyTo, JobReply.Reason reason, String message) {
+        return Effect().reply(replyTo, new JobReply.Rejected(reason, message));
     }
 
     // ---- events ----
 
     @Override
     public EventHandler<JobState, Event> eventHandler() {
-        return newEventHandlerBuilder().forAnyState().onAnyEvent(JobStates::apply);
+        return JobEventHandler.handler();
     }
 
     // ---- side effects ----
 
     private void onRecovered(JobState state) {
+        vm = null; // a restart (after a persist failure) stopped the children
         switch (state.status()) {
-            case QUEUED, RUNNING -> requestSlot(state);
+            case QUEUED, RUNNING -> claims.start(state);
             case CANCELLING -> context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a crash
+            case COMPLETED, FAILED, CANCELLED -> claims.releaseAll(state); // the node may have died before
             default -> { }
         }
     }
 
-    private void requestSlot(JobState state) {
-        JobSlots.request(context.getSystem(), jobId, JobSlots.targets(state.spec()), context.getSelf());
-    }
-
     private void startDisks(JobState state) {
-        if (vm != null || state.allDisksEnded()) {
-            if (vm == null) {
-                context.getSelf().tell(VmEnded.INSTANCE);
-            }
+        if (vm != null) {
             return;
         }
-        vm = context.spawn(VmActor.create(state, context.getSelf(), runtime), "vm");
+        if (state.allDisksEnded()) {
+            context.getSelf().tell(VmEnded.INSTANCE);
+            return;
+        }
+        vm = context.spawn(runtime.peers().disks(state, context.getSelf(), runtime), "vm");
     }
 
     private static long now() {
         return System.currentTimeMillis();
     }
-
-    /** Idle timeout after which a finished job's entity may stop (the read side keeps answering). */
-    static final Duration PASSIVATE_AFTER = Duration.ofMinutes(2);
 }

@@ -14,19 +14,18 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.blockferry.engine.job.JobRuntime;
+import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.job.JobState.DiskStatus;
 
 /**
  * Runs one job's disks: a {@link DiskActor} per disk that has not ended yet, at most
  * {@code max_parallel_disks} at once, each resuming from its checkpoint. Forwards their reports
  * to the job; with {@code fail_fast} the first failure stops the others.
  */
-final class VmActor extends AbstractBehavior<VmActor.Command> {
+public final class VmActor extends AbstractBehavior<VmActor.Command> {
 
-    sealed interface Command {
+    public sealed interface Command {
     }
 
     /** Stop every disk (they flush what they wrote), then end. */
@@ -35,7 +34,7 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
     }
 
     /** A disk's report, on its way to the job. */
-    record FromDisk(String disk, JobActor.Report report) implements Command {
+    record FromDisk(String disk, DiskActor.Report report) implements Command {
     }
 
     private final ActorRef<JobActor.Command> job;
@@ -55,15 +54,14 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
         int parallel = state.spec().options().maxParallelDisks();
         this.maxParallel = parallel == 0 ? Integer.MAX_VALUE : parallel;
         for (JobSpec.Disk d : state.spec().disks()) {
-            DiskStatus s = state.disk(d.id()).status();
-            if (s != DiskStatus.COMPLETED && s != DiskStatus.FAILED) {
+            if (!state.disk(d.id()).status().isFinal()) {
                 pending.add(d.id());
             }
         }
         startMore();
     }
 
-    static Behavior<Command> create(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
+    public static Behavior<Command> create(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
         return Behaviors.setup(ctx -> new VmActor(ctx, state, job, runtime));
     }
 
@@ -79,9 +77,9 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
 
     private Behavior<Command> onFromDisk(FromDisk m) {
         job.tell(new JobActor.DiskReport(m.disk(), m.report()));
-        if (m.report() instanceof JobActor.Completed || m.report() instanceof JobActor.Failed) {
+        if (m.report() instanceof DiskActor.Completed || m.report() instanceof DiskActor.Failed) {
             ended.add(m.disk());
-            if (m.report() instanceof JobActor.Failed && state.spec().options().failFast()) {
+            if (m.report() instanceof DiskActor.Failed && state.spec().options().failFast()) {
                 stopAll();
             }
         }
@@ -98,7 +96,7 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
         String disk = running.remove(f.getRef().<DiskActor.Command>unsafeUpcast());
         if (disk != null && !ended.contains(disk) && !stopping) {
             ended.add(disk);
-            job.tell(new JobActor.DiskReport(disk, new JobActor.Failed("crashed: " + DiskActor.reasonOf(f.getCause()))));
+            job.tell(new JobActor.DiskReport(disk, new DiskActor.Failed("crashed: " + FailureBudget.reasonOf(f.getCause()))));
             if (state.spec().options().failFast()) {
                 stopAll();
             }
@@ -125,9 +123,9 @@ final class VmActor extends AbstractBehavior<VmActor.Command> {
     private void startMore() {
         while (running.size() < maxParallel && !pending.isEmpty()) {
             String id = pending.poll();
-            JobSpec.Disk disk = state.spec().disks().stream().filter(d -> d.id().equals(id)).findFirst().orElseThrow();
+            DiskState disk = state.disk(id);
             ActorRef<DiskActor.Command> ref = getContext().spawn(DiskActor.create(state.jobId(), disk, state.spec(),
-                    JobStates.resumePointOf(state, id), getContext().getSelf(), runtime), "disk-" + id);
+                    disk.checkpoint(), getContext().getSelf(), runtime), "disk-" + id);
             getContext().watch(ref);
             running.put(ref, id);
         }

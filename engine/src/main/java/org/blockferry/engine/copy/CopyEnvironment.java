@@ -5,16 +5,14 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.blockferry.engine.endpoint.LocalExport;
-import org.blockferry.engine.sync.VmwareSettings;
 import org.blockferry.nbd.NbdException;
 
 /**
  * What every copy in the process shares: the actor system (streams, scheduler), the memory
- * budget, the NBD I/O threads, a pool for blocking setup work, the local export tools and the
- * vmware source's settings.
+ * budget, the NBD I/O threads, a pool for blocking setup work and the local export tools.
  */
 public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops loops, Executor blocking,
-                              LocalExport.Tools tools, VmwareSettings vmware) implements AutoCloseable {
+                              LocalExport.Tools tools) implements AutoCloseable {
 
     /** Builds the environment from {@code blockferry.*} in the system's configuration. */
     public static CopyEnvironment create(ActorSystem<?> system) throws NbdException {
@@ -29,8 +27,7 @@ public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops lo
         BufferPool pool = BufferPool.create(budget, settings.chunkSize());
         IoLoops loops = IoLoops.start(ioThreads, settings.requestTimeout());
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-        VmwareSettings vmware = VmwareSettings.fromConfig(config);
-        return new CopyEnvironment(system, pool, loops, blocking, LocalExport.Tools.fromConfig(config), vmware);
+        return new CopyEnvironment(system, pool, loops, blocking, LocalExport.Tools.fromConfig(config));
     }
 
     @Override

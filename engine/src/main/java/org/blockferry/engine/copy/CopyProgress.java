@@ -1,5 +1,6 @@
 package org.blockferry.engine.copy;
 
+import org.blockferry.engine.plan.ResumePoint;
 /**
  * One disk's progress, as listeners (the actor layer, the CLI's progress bar) receive it.
  *

@@ -20,8 +20,8 @@ import org.blockferry.engine.copy.CopyProgress.Phase;
 import org.blockferry.engine.endpoint.EndpointException;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.plan.AllocationMap;
-import org.blockferry.engine.plan.Chunk;
 import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.nbd.AsyncConnection;
 import org.blockferry.nbd.BlockSize;
 import org.blockferry.nbd.NbdConnection;
@@ -103,7 +103,7 @@ public final class DiskCopy {
             NbdConnection target = openFirst("target", job.target().uri(), job.target().options(),
                     job.target().describe(), "dst");
             checkTarget(source, target);
-            DiskPlan full = job.planner().plan(job.source(), source);
+            DiskPlan full = job.source().plan(source);
             plan = full.from(job.resume().offset());
             TargetZeroMap zeroMap = targetZeroMap(target, full.capacity());
             targetKnownZero = zeroMap.zeroBytes();

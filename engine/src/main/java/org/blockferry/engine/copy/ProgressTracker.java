@@ -1,6 +1,7 @@
 package org.blockferry.engine.copy;
 
 import org.blockferry.engine.copy.CopyProgress.Phase;
+import org.blockferry.engine.plan.ResumePoint;
 
 /**
  * Counts one disk's progress as chunks finish. Written by the pipeline's last stage (one

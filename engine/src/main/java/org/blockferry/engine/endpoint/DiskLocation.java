@@ -17,11 +17,36 @@ public sealed interface DiskLocation {
     /** What an operator reads in messages (never a secret). */
     String display();
 
+    /**
+     * What this location names, whatever its spelling: a local path with its directories'
+     * symlinks resolved ({@code file:/real/dir/name}), an NBD URI with its defaults filled in
+     * ({@code nbd://host:10809/export}, {@code nbd+unix:///export?socket=/real/path}). Two
+     * spellings of one disk have one identity; it does not change when the file is created.
+     */
+    String identity();
+
+    /**
+     * Which incarnation of the disk this is: a local file's inode ({@code ino:N}, {@code absent}
+     * before it exists), {@code uri} for an export. A change token made for one incarnation is
+     * not valid for another (a replaced file).
+     */
+    String fingerprint();
+
     /** An NBD URI, passed to libnbd as is. */
     record NbdUri(String uri) implements DiskLocation {
         @Override
         public String display() {
             return uri;
+        }
+
+        @Override
+        public String identity() {
+            return LocationIdentity.ofUri(uri);
+        }
+
+        @Override
+        public String fingerprint() {
+            return "uri";
         }
     }
 
@@ -30,6 +55,21 @@ public sealed interface DiskLocation {
         @Override
         public String display() {
             return path.toString();
+        }
+
+        @Override
+        public String identity() {
+            return "file:" + LocationIdentity.realPath(path);
+        }
+
+        @Override
+        public String fingerprint() {
+            try {
+                return java.nio.file.Files.exists(path) ? "ino:" + java.nio.file.Files.getAttribute(path, "unix:ino")
+                        : "absent";
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                return "unknown";
+            }
         }
     }
 

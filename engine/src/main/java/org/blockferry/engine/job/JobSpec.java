@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
 import org.blockferry.engine.CborSerializable;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 
 /**
  * One replication job: a VM's disks, where each comes from and goes to, how much to move, and
@@ -133,6 +134,26 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         if (disks == null || disks.isEmpty()) {
             throw new InvalidInputException("disks", "at least one disk is required");
         }
+        checkDisks(src);
+        CopyMode m = mode == null ? CopyMode.AUTO : mode;
+        if (m == CopyMode.INCREMENTAL && src.kind().equals("nbd")) {
+            throw new InvalidInputException("mode", "incremental needs change tracking, which the nbd source kind does"
+                    + " not have (use full or auto)");
+        }
+        Options opts = options == null ? Options.DEFAULT : options;
+        if (opts.maxParallelDisks() < 0) {
+            throw new InvalidInputException("options.max_parallel_disks", "must be 0 (all) or more, got "
+                    + opts.maxParallelDisks());
+        }
+        if (opts.finalSync() && !src.kind().equals("vmware")) {
+            throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
+                    + " source VM down before the last sync); source kind is '" + src.kind() + "'");
+        }
+        return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
+    }
+
+    /** Each disk: a unique id, a source of the job's kind, a target, a bitmap only where it means something. */
+    private void checkDisks(Source src) {
         Set<String> ids = new HashSet<>();
         for (int i = 0; i < disks.size(); i++) {
             Disk d = disks.get(i);
@@ -165,21 +186,6 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                 }
             }
         }
-        CopyMode m = mode == null ? CopyMode.AUTO : mode;
-        if (m == CopyMode.INCREMENTAL && src.kind().equals("nbd")) {
-            throw new InvalidInputException("mode", "incremental needs change tracking, which the nbd source kind does"
-                    + " not have (use full or auto)");
-        }
-        Options opts = options == null ? Options.DEFAULT : options;
-        if (opts.maxParallelDisks() < 0) {
-            throw new InvalidInputException("options.max_parallel_disks", "must be 0 (all) or more, got "
-                    + opts.maxParallelDisks());
-        }
-        if (opts.finalSync() && !src.kind().equals("vmware")) {
-            throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
-                    + " source VM down before the last sync); source kind is '" + src.kind() + "'");
-        }
-        return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
     }
 
     private static final Pattern VMDK = Pattern.compile("\\[[^\\]]+\\] \\S.*\\.vmdk");

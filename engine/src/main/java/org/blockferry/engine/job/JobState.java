@@ -3,16 +3,22 @@ package org.blockferry.engine.job;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.blockferry.engine.CborSerializable;
-import org.blockferry.engine.copy.ResumePoint;
 
 /**
- * A replication job as its events made it: status, spec and each disk's progress. Job figures
- * are the sums of the disks' figures. Immutable; snapshots store it as is.
+ * A replication job as its events made it: status, spec and each disk's progress. The only
+ * definition of a job's state: the job's actor, the read side and the event stream fold the
+ * same events into it with the same event handler, and every view renders a
+ * {@link JobDocument} of it. Job figures are the sums of the disks' figures. Immutable; snapshots
+ * store it as is.
+ *
+ * @param waitingFor why a queued job does not run yet (a busy target, no free slot), or null
  */
 public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String, DiskState> disks, long submittedAt,
-                       long startedAt, long finishedAt, String error) implements CborSerializable {
+                       long startedAt, long finishedAt, String error, String waitingFor) implements CborSerializable {
 
     /** Where a job stands. */
     public enum JobStatus {
@@ -23,57 +29,25 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
         }
 
         public String json() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
-    /** Where a disk stands. */
+    /** Where a disk stands; {@code CANCELLED}: the job ended (cancel, fail-fast) before the disk did. */
     public enum DiskStatus {
-        PENDING, COPYING, COMPLETED, FAILED;
+        PENDING, COPYING, COMPLETED, FAILED, CANCELLED;
+
+        public boolean isFinal() {
+            return this == COMPLETED || this == FAILED || this == CANCELLED;
+        }
 
         public String json() {
-            return name().toLowerCase(java.util.Locale.ROOT);
-        }
-    }
-
-    /**
-     * One disk: planned bytes (the total, never the capacity), bytes done, written, zeroed,
-     * skipped, sent to the target as NBD zero ({@code bytesZeroSent}), the flushed checkpoint (where a restart resumes, with the counters as of that
-     * offset), recent throughput, ETA, restarts ({@code retries}), requests retried after a server
-     * error (over all attempts; {@code attemptRequestRetries} of the current one) and the change
-     * token of its last successful copy; when its copy started (first planned) and ended, epoch ms (0: not yet).
-     */
-    public record DiskState(String id, DiskStatus status, CopyMode mode, String modeReason, long capacity,
-                            long plannedBytes, long bytesDone, long bytesWritten, long bytesZeroed, long bytesSkipped,
-                            long bytesZeroSent, ResumePoint checkpoint, double throughputBps, long etaSeconds,
-                            int retries, long requestRetries, long attemptRequestRetries, String changeToken,
-                            long startedAt, long finishedAt, String error)
-            implements CborSerializable {
-
-        public static DiskState pending(String id) {
-            return new DiskState(id, DiskStatus.PENDING, null, null, 0, 0, 0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0,
-                    0, null, 0, 0, null);
-        }
-
-        /** 0..100, exactly 100 only when the disk completed. */
-        public double percent() {
-            if (status == DiskStatus.COMPLETED) {
-                return 100.0;
-            }
-            if (plannedBytes == 0) {
-                return 0.0;
-            }
-            return Math.min(99.99, 100.0 * bytesDone / plannedBytes);
-        }
-
-        /** Milliseconds from the start of its copy to its end (or to {@code now} while it runs); -1 before. */
-        public long elapsedMillis(long now) {
-            return startedAt == 0 ? -1 : Math.max(0, (finishedAt != 0 ? finishedAt : now) - startedAt);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
     public static JobState empty(String jobId) {
-        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null);
+        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null, null);
     }
 
     // ---- figures: sums over the disks ----
@@ -108,23 +82,20 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
         return disks.values().stream().mapToLong(DiskState::bytesZeroSent).sum();
     }
 
-    /** Milliseconds from the job's start to its end (or to {@code now} while it runs); -1 before. */
-    public long elapsedMillis(long now) {
-        return startedAt == 0 ? -1 : Math.max(0, (finishedAt != 0 ? finishedAt : now) - startedAt);
-    }
-
+    /** The recent rate of the disks that are copying. */
     @JsonIgnore
     public double throughputBps() {
-        return disks.values().stream().filter(d -> d.status() == DiskStatus.COPYING)
+        return status.isFinal() ? 0 : disks.values().stream().filter(d -> d.status() == DiskStatus.COPYING)
                 .mapToDouble(DiskState::throughputBps).sum();
     }
 
+    /** Disk restarts plus requests retried after a server error, over all disks. */
     @JsonIgnore
     public long retries() {
-        return disks.values().stream().mapToLong(d -> d.retries() + d.requestRetries()).sum();
+        return disks.values().stream().mapToLong(DiskState::allRetries).sum();
     }
 
-    /** Seconds left at the current rate, -1 when unknown. */
+    /** Seconds left at the current rate; 0 once completed, -1 when unknown or ended otherwise. */
     @JsonIgnore
     public long etaSeconds() {
         if (status == JobStatus.COMPLETED) {
@@ -140,44 +111,71 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
         if (status == JobStatus.COMPLETED) {
             return 100.0;
         }
-        long total = totalBytes();
-        return total == 0 ? 0.0 : Math.min(99.99, 100.0 * bytesTransferred() / total);
+        return DiskState.percentOf(bytesTransferred(), totalBytes());
     }
 
-    // ---- changes, one per event ----
-
-    public JobState submitted(JobSpec s, long at) {
-        Map<String, DiskState> d = new LinkedHashMap<>();
-        for (JobSpec.Disk disk : s.disks()) {
-            d.put(disk.id(), DiskState.pending(disk.id()));
-        }
-        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null);
-    }
-
-    public JobState started(long at) {
-        return new JobState(jobId, JobStatus.RUNNING, spec, disks, submittedAt, startedAt == 0 ? at : startedAt, 0,
-                null);
-    }
-
-    public JobState withStatus(JobStatus s, long at, String reason) {
-        return new JobState(jobId, s, spec, disks, submittedAt, startedAt, s.isFinal() ? at : finishedAt, reason);
-    }
-
-    public JobState withDisk(DiskState disk) {
-        Map<String, DiskState> d = new LinkedHashMap<>(disks);
-        d.put(disk.id(), disk);
-        return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
-                error);
+    /** Milliseconds from the job's start to its end (or to {@code now} while it runs); -1 before. */
+    public long elapsedMillis(long now) {
+        return startedAt == 0 ? -1 : Math.max(0, (finishedAt != 0 ? finishedAt : now) - startedAt);
     }
 
     public DiskState disk(String id) {
         return disks.get(id);
     }
 
-    /** Whether every disk has ended (completed or failed). */
+    /** Whether every disk has ended (completed, failed or cancelled). */
     @JsonIgnore
     public boolean allDisksEnded() {
-        return disks.values().stream().allMatch(d -> d.status() == DiskStatus.COMPLETED
-                || d.status() == DiskStatus.FAILED);
+        return disks.values().stream().allMatch(d -> d.status().isFinal());
+    }
+
+    // ---- changes (the event handler calls these, one or two per event) ----
+
+    /** Submitted: queued, each disk pending, with the identities of its source and target. */
+    public JobState submitted(JobSpec s, Map<String, DiskIdentities> identities, long at) {
+        Map<String, DiskState> d = new LinkedHashMap<>();
+        for (JobSpec.Disk disk : s.disks()) {
+            DiskIdentities ids = identities == null ? null : identities.get(disk.id());
+            d.put(disk.id(), DiskState.pending(disk, ids));
+        }
+        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null, null);
+    }
+
+    public JobState waiting(String reason) {
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, reason);
+    }
+
+    public JobState started(long at) {
+        return new JobState(jobId, JobStatus.RUNNING, spec, disks, submittedAt, startedAt == 0 ? at : startedAt, 0,
+                null, null);
+    }
+
+    /**
+     * A new status; a final one also ends the disks still pending or copying ({@code cancelled})
+     * and stops their rates.
+     */
+    public JobState withStatus(JobStatus s, long at, String reason) {
+        JobState next = new JobState(jobId, s, spec, disks, submittedAt, startedAt, s.isFinal() ? at : finishedAt,
+                reason, s == JobStatus.QUEUED ? waitingFor : null);
+        return s.isFinal() ? next.withDisks(d -> d.status().isFinal() ? d.stopped() : d.cancelled(at)) : next;
+    }
+
+    /** The disk {@code id} changed by {@code change}. */
+    public JobState withDisk(String id, UnaryOperator<DiskState> change) {
+        Map<String, DiskState> d = new LinkedHashMap<>(disks);
+        d.computeIfPresent(id, (k, v) -> change.apply(v));
+        return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
+                error, waitingFor);
+    }
+
+    private JobState withDisks(UnaryOperator<DiskState> change) {
+        Map<String, DiskState> d = new LinkedHashMap<>();
+        disks.forEach((k, v) -> d.put(k, change.apply(v)));
+        return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
+                error, waitingFor);
+    }
+
+    /** What a disk's source and target are, whatever their spelling ({@code DiskLocation#identity()}). */
+    public record DiskIdentities(String source, String target) implements CborSerializable {
     }
 }

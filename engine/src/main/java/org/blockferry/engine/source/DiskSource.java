@@ -3,17 +3,23 @@ package org.blockferry.engine.source;
 import java.io.IOException;
 import java.util.List;
 import org.blockferry.engine.endpoint.EndpointException;
+import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.plan.DiskPlan;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdException;
 import org.blockferry.nbd.NbdOptions;
 
 /**
- * Where a disk comes from: how to reach it over NBD, and which extents a run must move.
+ * Where a disk comes from, for one sync: how to reach it over NBD, which extents the run must
+ * move (everything, or what changed since the last sync's change token), and the change token
+ * this sync leaves for the next one.
  *
- * <p>The caller opens connections to {@link #uri()} with {@link #options()} (which include the
- * meta contexts {@link #plan} needs), asks for the plan on one of them, copies, and finally
- * closes the source (which stops anything the source started, such as a local export).
+ * <p>Whoever opened the source decided full or incremental (see {@link ModeDecision}); the
+ * caller opens connections to {@link #uri()} with {@link #options()} (which include the meta
+ * contexts {@link #plan} needs), asks for the plan on one of them, copies, asks for the
+ * {@link #changeToken} once every planned byte is on the target, records it, calls
+ * {@link #completed()}, and finally closes the source (which stops anything the source started,
+ * such as a local export or a snapshot). The copy pipeline knows no source kind: only this.
  */
 public interface DiskSource extends AutoCloseable {
 
@@ -27,10 +33,36 @@ public interface DiskSource extends AutoCloseable {
     NbdOptions options();
 
     /**
-     * The plan of a full copy: every extent of the disk, DATA where allocated, ZERO or HOLE
-     * where the source says it reads as zeros.
+     * The extents this run moves, read on {@code connection}: for a full sync every extent of the
+     * disk (DATA where allocated, ZERO or HOLE where it reads as zeros), for an incremental one
+     * the areas changed since the previous change token.
      */
-    DiskPlan planFull(NbdConnection connection) throws IOException;
+    DiskPlan plan(NbdConnection connection) throws IOException;
+
+    /** Full or incremental: decided when the source was opened. */
+    default CopyMode mode() {
+        return CopyMode.FULL;
+    }
+
+    /** Why this mode, in words an operator reads in the job's state. */
+    default String modeReason() {
+        return "full copy";
+    }
+
+    /**
+     * The token this sync leaves, to be stored once every planned byte is on the target; empty
+     * when the source keeps no change tracking.
+     *
+     * @param capacity the disk's size as copied
+     * @param targetFingerprint which target the copy went to ({@code TargetFingerprint})
+     */
+    default java.util.Optional<ChangeToken> changeToken(long capacity, String targetFingerprint) {
+        return java.util.Optional.empty();
+    }
+
+    /** After the token is recorded: drops what the next sync no longer needs (an older bitmap). */
+    default void completed() {
+    }
 
     /** The disk's size, asked over one short connection; an unreachable server is named as the source. */
     default long size() throws IOException {

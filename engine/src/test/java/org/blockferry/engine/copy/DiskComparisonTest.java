@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.source.NbdDiskSource;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.testing.EngineTestKit;
 import org.blockferry.engine.testing.Images;
 import org.blockferry.nbd.NbdOptions;

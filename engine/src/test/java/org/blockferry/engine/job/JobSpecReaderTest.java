@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.plan.CopyMode;
 import org.junit.jupiter.api.Test;
 
 /** Job specs from JSON: defaults, and every kind of mistake named by its field. */

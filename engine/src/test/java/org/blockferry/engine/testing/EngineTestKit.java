@@ -7,21 +7,21 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.blockferry.engine.copy.CopyJob;
-import org.blockferry.engine.copy.CopyProgress;
-import org.blockferry.engine.copy.CopyResult;
-import org.blockferry.engine.copy.DiskCopy;
-import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.source.NbdDiskSource;
-import org.blockferry.engine.target.NbdDiskTarget;
-import org.blockferry.nbd.NbdOptions;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.blockferry.engine.copy.BufferPool;
 import org.blockferry.engine.copy.CopyEnvironment;
+import org.blockferry.engine.copy.CopyJob;
+import org.blockferry.engine.copy.CopyProgress;
+import org.blockferry.engine.copy.CopyResult;
 import org.blockferry.engine.copy.CopySettings;
+import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.copy.IoLoops;
+import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.source.nbd.NbdDiskSource;
+import org.blockferry.engine.target.NbdDiskTarget;
+import org.blockferry.nbd.NbdOptions;
 import org.blockferry.nbd.testing.TestPeers;
 
 /**
@@ -48,8 +48,7 @@ public final class EngineTestKit implements AutoCloseable {
             this.environment = new CopyEnvironment(system, BufferPool.create((long) buffers * CHUNK, CHUNK),
                     IoLoops.start(2, Duration.ofSeconds(30)),
                     system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
-                    LocalExport.Tools.fromConfig(config).withSocketRoot(dir),
-                    org.blockferry.engine.sync.VmwareSettings.fromConfig(config));
+                    LocalExport.Tools.fromConfig(config).withSocketRoot(dir));
         } catch (Exception e) {
             system.terminate();
             throw new AssertionError("cannot start the copy environment: " + e, e);

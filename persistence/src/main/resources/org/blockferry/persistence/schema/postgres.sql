@@ -98,3 +98,8 @@ CREATE TABLE IF NOT EXISTS vm_disks (
 -- Columns added after the first release: databases created before get them here.
 ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS resumes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_recopied BIGINT NOT NULL DEFAULT 0;
+-- Version 0.2: the read side stores each job's state as its events made it (JSON of JobState,
+-- folded with the job actor's own event handler); the columns are copied from it for listing and
+-- filtering. A database whose rows predate it is re-projected from the journal at start.
+ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS state TEXT;
+ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_zero_sent BIGINT NOT NULL DEFAULT 0;

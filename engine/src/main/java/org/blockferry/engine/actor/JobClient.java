@@ -1,0 +1,91 @@
+package org.blockferry.engine.actor;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.blockferry.engine.actor.TargetState.Role;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobState.DiskIdentities;
+import org.blockferry.engine.job.JobState;
+
+/**
+ * The door to the job entities, wherever they run in the cluster: submit (after checking what
+ * the job's disks read and write), look, cancel, wake.
+ */
+public final class JobClient {
+    private final ActorSystem<?> system;
+    private final ClusterSharding sharding;
+    private final Duration timeout;
+
+    public JobClient(ActorSystem<?> system, Duration timeout) {
+        this.system = system;
+        this.sharding = ClusterSharding.get(system);
+        this.timeout = timeout;
+    }
+
+    private EntityRef<JobActor.Command> job(String jobId) {
+        return sharding.entityRefFor(JobActor.TYPE_KEY, jobId);
+    }
+
+    /**
+     * Submits a validated spec ({@link JobSpec#validated()}). Refused, naming the field: a job
+     * that contradicts itself (a target that is its own source, two disks with one target, under
+     * any spelling), and a target that another job which has not ended reads as its source.
+     */
+    public CompletionStage<JobReply> submit(JobSpec spec) {
+        Map<String, DiskIdentities> identities;
+        try {
+            identities = LocationIdentities.of(spec);
+            LocationIdentities.checkDistinct(spec, identities);
+        } catch (InvalidInputException e) {
+            return CompletableFuture.completedFuture(new JobReply.Rejected(JobReply.Reason.INVALID,
+                    e.getMessage(), e.field()));
+        }
+        return targetsInUse(spec, identities).thenCompose(refused -> refused != null
+                ? CompletableFuture.completedFuture(refused)
+                : job(spec.jobId()).ask(replyTo -> new JobActor.Submit(spec, identities, replyTo), timeout));
+    }
+
+    /** The first target another unfinished job reads, as a refusal; null when there is none. */
+    private CompletionStage<JobReply> targetsInUse(JobSpec spec, Map<String, DiskIdentities> identities) {
+        List<CompletableFuture<JobReply>> checks = new ArrayList<>();
+        for (int i = 0; i < spec.disks().size(); i++) {
+            JobSpec.Disk disk = spec.disks().get(i);
+            String field = "disks[" + i + "].target";
+            String target = identities.get(disk.id()).target();
+            checks.add(AskPattern.<TargetActor.Command, TargetActor.Usage>ask(
+                            sharding.entityRefFor(TargetActor.TYPE_KEY, TargetActor.entityId(target)),
+                            replyTo -> new TargetActor.Peek(spec.jobId(), Role.WRITE, replyTo), timeout,
+                            system.scheduler())
+                    .thenApply(u -> u.otherJob() == null ? (JobReply) null : new JobReply.Rejected(
+                            JobReply.Reason.LOCATION_IN_USE, field + ": '" + disk.target() + "' is the source of job "
+                            + u.otherJob() + ", which has not ended (" + target + ")", field))
+                    .toCompletableFuture());
+        }
+        return CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new))
+                .thenApply(v -> checks.stream().map(CompletableFuture::join).filter(r -> r != null).findFirst()
+                        .orElse(null));
+    }
+
+    /** The live state of a job (status NEW when there is no such job). */
+    public CompletionStage<JobState> get(String jobId) {
+        return job(jobId).ask(JobActor.Get::new, timeout);
+    }
+
+    public CompletionStage<JobReply> cancel(String jobId) {
+        return job(jobId).ask(JobActor.Cancel::new, timeout);
+    }
+
+    /** Wakes a job after a node start so that it resumes by itself. */
+    public void resume(String jobId) {
+        job(jobId).tell(JobActor.Resume.INSTANCE);
+    }
+}

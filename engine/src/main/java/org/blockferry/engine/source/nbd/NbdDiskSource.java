@@ -1,0 +1,110 @@
+package org.blockferry.engine.source.nbd;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.plan.AllocationMap;
+import org.blockferry.engine.plan.DirtyBitmapPlan;
+import org.blockferry.engine.plan.DiskPlan;
+import org.blockferry.engine.source.DiskSource;
+import org.blockferry.nbd.NbdConnection;
+import org.blockferry.nbd.NbdOptions;
+
+/**
+ * A plain NBD source: an NBD URI, or a local raw/qcow2 image exported read-only on a private
+ * socket. Its plan is always full, from {@code base:allocation}. The QEMU and VMware sources
+ * reach their disks through one of these.
+ */
+public final class NbdDiskSource implements DiskSource {
+    private static final String FULL = "full copy";
+    private final String description;
+    private final String uri;
+    private final NbdOptions options;
+    private final LocalExport export;
+    private final String reason;
+
+    private NbdDiskSource(String description, String uri, NbdOptions options, LocalExport export, String reason) {
+        this.description = description;
+        this.uri = uri;
+        this.options = options;
+        this.export = export;
+        this.reason = reason;
+    }
+
+    /** The same source, with why its sync is a full copy (what the job's state shows). */
+    public NbdDiskSource because(String why) {
+        return new NbdDiskSource(description, uri, options, export, why);
+    }
+
+    @Override
+    public String modeReason() {
+        return reason;
+    }
+
+    /** Opens {@code location}; a local image is exported read-only. */
+    public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools)
+            throws IOException {
+        return open(field, location, tls, tools, List.of());
+    }
+
+    /**
+     * Opens {@code location} with the dirty {@code bitmaps} negotiated as meta contexts; a local
+     * qcow2 image is exported read-only offering them.
+     */
+    public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools,
+                                     List<String> bitmaps) throws IOException {
+        List<String> contexts = new ArrayList<>(BASE_CONTEXTS);
+        bitmaps.forEach(b -> contexts.add(DirtyBitmapPlan.context(b)));
+        NbdOptions options = tls.withMetaContexts(contexts);
+        if (location instanceof DiskLocation.LocalImage local) {
+            LocalExport export = bitmaps.isEmpty() ? LocalExport.start(field, local.path(), false, tools)
+                    : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
+            return new NbdDiskSource(location.display(), export.uri(), options, export, FULL);
+        }
+        return new NbdDiskSource(location.display(), ((DiskLocation.NbdUri) location).uri(), options, null, FULL);
+    }
+
+    /**
+     * A source served by a server the caller started ({@code nbdkit vddk}); closing the source
+     * stops it. {@code description} names it in messages.
+     */
+    public static NbdDiskSource served(String description, LocalExport export, NbdOptions tls) {
+        return new NbdDiskSource(description, export.uri(), tls.withMetaContexts(BASE_CONTEXTS), export, FULL);
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    @Override
+    public String uri() {
+        return uri;
+    }
+
+    @Override
+    public NbdOptions options() {
+        return options;
+    }
+
+    /** A full plan from {@code base:allocation}: a plain NBD source keeps no change tracking. */
+    @Override
+    public DiskPlan plan(NbdConnection connection) throws IOException {
+        return fullPlan(connection);
+    }
+
+    /** Every extent of the export, classified by {@code base:allocation}. */
+    public static DiskPlan fullPlan(NbdConnection connection) throws IOException {
+        long size = connection.size();
+        return DiskPlan.of(size, AllocationMap.read(connection, size));
+    }
+
+    @Override
+    public void close() {
+        if (export != null) {
+            export.close();
+        }
+    }
+}

@@ -1,8 +1,0 @@
-package org.blockferry.engine.vmware;
-
-/** A byte range of a disk reported by QueryChangedDiskAreas: allocated (changeId "*") or changed. */
-public record ChangedArea(long start, long length) {
-    public long end() {
-        return start + length;
-    }
-}

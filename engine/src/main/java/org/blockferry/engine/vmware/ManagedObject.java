@@ -1,9 +1,0 @@
-package org.blockferry.engine.vmware;
-
-/** A vim25 managed object reference: its type (e.g. VirtualMachine) and its id (e.g. vm-42). */
-public record ManagedObject(String type, String value) {
-    @Override
-    public String toString() {
-        return type + ":" + value;
-    }
-}
