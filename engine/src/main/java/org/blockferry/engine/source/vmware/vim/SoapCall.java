@@ -1,7 +1,8 @@
 package org.blockferry.engine.source.vmware.vim;
 
-import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,6 +13,7 @@ import java.util.List;
 import javax.xml.stream.XMLOutputFactory;
 import javax.xml.stream.XMLStreamException;
 import javax.xml.stream.XMLStreamWriter;
+import org.blockferry.engine.endpoint.InvalidInputException;
 
 /** One vim25 SOAP request: writes the envelope, posts it, and returns the reply's body element or throws its fault. */
 final class SoapCall {
@@ -38,8 +40,13 @@ final class SoapCall {
         return new Arg(name, value);
     }
 
+    /**
+     * Posts the call and reads its reply, at most {@code maxReplyBytes} of it: a longer reply (a
+     * broken or hostile peer) fails the call without being read further, so it cannot exhaust
+     * the node's memory.
+     */
     static Reply invoke(HttpClient http, URI sdk, String apiVersion, String cookie, Duration timeout,
-            String method, ManagedObject target, List<Arg> args) throws IOException {
+            long maxReplyBytes, String method, ManagedObject target, List<Arg> args) throws IOException {
         HttpRequest.Builder req = HttpRequest.newBuilder(sdk).timeout(timeout)
                 .header("Content-Type", "text/xml; charset=utf-8")
                 .header("SOAPAction", "urn:vim25/" + apiVersion)
@@ -47,27 +54,86 @@ final class SoapCall {
         if (cookie != null) {
             req.header("Cookie", SESSION_COOKIE + "=" + cookie);
         }
-        HttpResponse<byte[]> res;
+        HttpResponse<InputStream> res;
         try {
-            res = http.send(req.build(), HttpResponse.BodyHandlers.ofByteArray());
+            res = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(method + " interrupted", e);
         }
-        String ctype = res.headers().firstValue("Content-Type").orElse("");
-        if (!ctype.contains("xml")) {
-            throw new IOException(method + " to " + sdk + ": HTTP " + res.statusCode() + " without a SOAP reply");
+        try (InputStream in = res.body()) { // closed early, the rest of the body is never received
+            String ctype = res.headers().firstValue("Content-Type").orElse("");
+            if (!ctype.contains("xml")) {
+                throw new IOException(method + " to " + sdk + ": HTTP " + res.statusCode() + " without a SOAP reply");
+            }
+            long declared = res.headers().firstValueAsLong("Content-Length").orElse(-1);
+            if (declared > maxReplyBytes) {
+                throw tooLarge(sdk, method, maxReplyBytes, "it announced " + declared + " bytes");
+            }
+            BoundedInput bounded = new BoundedInput(in, maxReplyBytes);
+            XmlNode envelope;
+            try {
+                envelope = XmlNode.parse(bounded);
+            } catch (IOException e) {
+                if (bounded.exceeded) {
+                    throw tooLarge(sdk, method, maxReplyBytes, "stopped reading there");
+                }
+                throw new IOException(method + " to " + sdk + ": " + e.getMessage(), e);
+            }
+            XmlNode body = envelope.child("Body");
+            if (body == null || body.children.isEmpty()) {
+                throw new IOException(method + ": SOAP reply without a body (HTTP " + res.statusCode() + ")");
+            }
+            XmlNode first = body.children.get(0);
+            if (first.name.equals("Fault")) {
+                throw fault(first);
+            }
+            return new Reply(first, sessionCookie(res), sha1Thumbprint(res));
         }
-        XmlNode envelope = XmlNode.parse(new ByteArrayInputStream(res.body()));
-        XmlNode body = envelope.child("Body");
-        if (body == null || body.children.isEmpty()) {
-            throw new IOException(method + ": SOAP reply without a body (HTTP " + res.statusCode() + ")");
+    }
+
+    /** Not worth retrying: the same question gets the same answer until an operator raises the bound. */
+    private static InvalidInputException tooLarge(URI sdk, String method, long max, String what) {
+        return new InvalidInputException(VimClient.MAX_REPLY_KEY, "the reply of " + sdk + " to " + method + " is longer than "
+                + max + " bytes (" + what + "); a genuine vCenter's reply this long needs a larger " + VimClient.MAX_REPLY_KEY);
+    }
+
+    /** Counts the bytes read and fails past the bound. */
+    private static final class BoundedInput extends FilterInputStream {
+        private final long max;
+        private long read;
+        private boolean exceeded;
+
+        BoundedInput(InputStream in, long max) {
+            super(in);
+            this.max = max;
         }
-        XmlNode first = body.children.get(0);
-        if (first.name.equals("Fault")) {
-            throw fault(first);
+
+        private int counted(int n) throws IOException {
+            if (n > 0) {
+                read += n;
+                if (read > max) {
+                    exceeded = true;
+                    throw new IOException("reply longer than " + max + " bytes");
+                }
+            }
+            return n;
         }
-        return new Reply(first, sessionCookie(res), sha1Thumbprint(res));
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                counted(1);
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            // never more than one byte past the bound
+            return counted(super.read(b, off, (int) Math.min(len, Math.max(1, max + 1 - read))));
+        }
     }
 
     /** The leaf certificate's SHA-1 thumbprint, upper-case hex pairs joined by colons; null without TLS. */

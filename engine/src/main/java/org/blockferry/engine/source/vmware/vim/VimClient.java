@@ -26,10 +26,16 @@ public final class VimClient implements AutoCloseable {
     private static final ManagedObject SERVICE_INSTANCE = new ManagedObject("ServiceInstance", "ServiceInstance");
     private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
 
+    private static final Duration TASK_TIMEOUT = Duration.ofHours(1);
+    /** The default bound on one reply: far above what a VM with many disks or a CBT reply holds; see reference.conf. */
+    public static final long DEFAULT_MAX_REPLY_BYTES = 64L << 20;
+    /** The setting that bounds replies, named when one is longer. */
+    public static final String MAX_REPLY_KEY = "blockferry.vmware.max-reply-bytes";
+
     private final URI sdk;
     private final VsphereCredentials credentials;
     private final HttpClient http;
-    private final Duration taskTimeout;
+    private final long maxReplyBytes;
     private String apiVersion = "6.7";
     private ManagedObject propertyCollector;
     private ManagedObject searchIndex;
@@ -37,19 +43,23 @@ public final class VimClient implements AutoCloseable {
     private volatile String cookie;
     private volatile String serverSha1;
 
-    private VimClient(URI sdk, VsphereCredentials credentials, HttpClient http, Duration taskTimeout) {
+    private VimClient(URI sdk, VsphereCredentials credentials, HttpClient http, long maxReplyBytes) {
         this.sdk = sdk;
         this.credentials = credentials;
         this.http = http;
-        this.taskTimeout = taskTimeout;
+        this.maxReplyBytes = maxReplyBytes;
     }
 
-    /** Connects to {@code https://vcenter/sdk}, reads the service content and logs in. */
+    /** Connects to {@code https://vcenter/sdk}, reads the service content and logs in; replies bounded by the default. */
     public static VimClient connect(URI sdk, VsphereCredentials credentials, VimTls tls) throws IOException {
-        return connect(sdk, credentials, tls, Duration.ofHours(1));
+        return connect(sdk, credentials, tls, DEFAULT_MAX_REPLY_BYTES);
     }
 
-    public static VimClient connect(URI sdk, VsphereCredentials credentials, VimTls tls, Duration taskTimeout)
+    /**
+     * Connects, reads the service content and logs in. A reply longer than {@code maxReplyBytes}
+     * fails its call, naming {@link #MAX_REPLY_KEY}, without being read further.
+     */
+    public static VimClient connect(URI sdk, VsphereCredentials credentials, VimTls tls, long maxReplyBytes)
             throws IOException {
         HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(30))
                 .version(HttpClient.Version.HTTP_1_1);
@@ -58,7 +68,7 @@ public final class VimClient implements AutoCloseable {
         } else if ("https".equals(sdk.getScheme())) {
             throw new IllegalArgumentException("an https vCenter URL needs a TLS trust setting");
         }
-        VimClient c = new VimClient(sdk, credentials, b.build(), taskTimeout);
+        VimClient c = new VimClient(sdk, credentials, b.build(), maxReplyBytes);
         c.retrieveServiceContent();
         c.login();
         return c;
@@ -80,8 +90,8 @@ public final class VimClient implements AutoCloseable {
 
     private synchronized void login() throws IOException {
         cookie = null;
-        SoapCall.Reply reply = SoapCall.invoke(http, sdk, apiVersion, null, CALL_TIMEOUT, "Login", sessionManager,
-                List.of(arg("userName", credentials.user()), arg("password", credentials.password())));
+        SoapCall.Reply reply = SoapCall.invoke(http, sdk, apiVersion, null, CALL_TIMEOUT, maxReplyBytes, "Login",
+                sessionManager, List.of(arg("userName", credentials.user()), arg("password", credentials.password())));
         if (reply.sessionCookie() == null) {
             throw new IOException("vCenter " + sdk + " accepted the login of " + credentials.user() + " but set no session cookie");
         }
@@ -121,7 +131,7 @@ public final class VimClient implements AutoCloseable {
     }
 
     private XmlNode raw(String method, ManagedObject target, List<Arg> args) throws IOException {
-        return SoapCall.invoke(http, sdk, apiVersion, cookie, CALL_TIMEOUT, method, target, args).body();
+        return SoapCall.invoke(http, sdk, apiVersion, cookie, CALL_TIMEOUT, maxReplyBytes, method, target, args).body();
     }
 
     /** The object at an inventory path such as {@code DC0/vm/folder/myvm}, if there is one. */
@@ -283,7 +293,7 @@ public final class VimClient implements AutoCloseable {
     /** Polls a task until it ends; returns its result element (or null), or throws its fault. */
     private XmlNode waitForTask(XmlNode reply) throws IOException {
         ManagedObject task = reply.child("returnval").asManagedObject();
-        long deadline = System.nanoTime() + taskTimeout.toNanos();
+        long deadline = System.nanoTime() + TASK_TIMEOUT.toNanos();
         long pause = 20;
         while (true) {
             Map<String, XmlNode> info = retrieve(task, "info.state", "info.error", "info.result");
@@ -298,7 +308,7 @@ public final class VimClient implements AutoCloseable {
                 throw VimFault.of(type, error == null ? null : error.text("localizedMessage"));
             }
             if (System.nanoTime() > deadline) {
-                throw new IOException("task " + task + " still " + state + " after " + taskTimeout);
+                throw new IOException("task " + task + " still " + state + " after " + TASK_TIMEOUT);
             }
             try {
                 Thread.sleep(pause);

@@ -1,15 +1,20 @@
 package org.blockferry.engine.source.vmware.vim;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.KeyStoreException;
 import java.security.MessageDigest;
+import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.Locale;
 import javax.net.ssl.SSLContext;
@@ -36,11 +41,33 @@ public final class VimTls {
         return new VimTls("system CAs", SSLContext.getDefault());
     }
 
-    /** The CA certificates in a trust store file (PKCS12 or JKS). */
+    /**
+     * The CA certificates in a PEM file (one or more {@code BEGIN CERTIFICATE} blocks) or a
+     * PKCS12 store ({@code storePassword} null: a store written without one). The server's
+     * certificate must chain to one of them and name the host it was reached at.
+     */
     public static VimTls trustStore(Path file, char[] storePassword) throws IOException, GeneralSecurityException {
-        KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-        try (InputStream in = Files.newInputStream(file)) {
-            ks.load(in, storePassword);
+        byte[] bytes = Files.readAllBytes(file);
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        boolean pem = new String(bytes, 0, Math.min(bytes.length, 4096), StandardCharsets.US_ASCII)
+                .contains("-----BEGIN CERTIFICATE-----");
+        if (pem) {
+            ks.load(null, null);
+            int i = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509")
+                    .generateCertificates(new ByteArrayInputStream(bytes))) {
+                ks.setCertificateEntry("ca-" + i++, c);
+            }
+        } else {
+            ks.load(new ByteArrayInputStream(bytes), storePassword);
+        }
+        boolean any = false;
+        for (String alias : Collections.list(ks.aliases())) {
+            any |= ks.isCertificateEntry(alias);
+        }
+        if (!any) {
+            throw new KeyStoreException(file + " holds no trusted certificate" + (pem ? ""
+                    : " (a PKCS12 store's certificates may need the store's password to be read)"));
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ks);
