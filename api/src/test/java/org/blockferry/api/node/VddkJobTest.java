@@ -5,6 +5,7 @@ import static org.blockferry.api.node.VmwareSyncJobTest.PASSWORD;
 import static org.blockferry.api.node.VmwareSyncJobTest.USER;
 import static org.blockferry.api.node.VmwareSyncJobTest.assertTargetsEqualImages;
 import static org.blockferry.api.node.VmwareSyncJobTest.sync;
+import static org.blockferry.api.node.VmwareSyncJobTest.vcenter;
 import static org.blockferry.api.node.VmwareSyncJobTest.vm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,8 +27,6 @@ import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.VimClient;
-import org.blockferry.engine.source.vmware.vim.VimTls;
-import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.Test;
 
@@ -58,6 +57,7 @@ class VddkJobTest {
                     echo "$2=$3" >> "$params"
                     case "$2" in
                       password)
+                        env > "$params.env"
                         f="${3#+}"
                         [ "$f" != "$3" ] || { echo "EINVAL password must be +FILE" >&2; exit 1; }
                         [ "$(stat -c %a "$f")" = 600 ] || { echo "EINVAL the password file is not private" >&2; exit 1; }
@@ -110,15 +110,14 @@ class VddkJobTest {
         Path dir = TestPeers.scratchDirectory("vddk-job-");
         Path params = dir.resolve("vddk-params");
         Path libdir = Files.createDirectories(dir.resolve("vmware-vix-disklib-distrib"));
-        try (Vcsim vcsim = Vcsim.start(List.of("-tls", "-username", USER, "-password", PASSWORD));
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of(
-                     "blockferry.vmware.vddk.plugin", standIn(dir, params, dir.resolve("ds")).toString(),
-                     "blockferry.vmware.vddk.libdir", libdir.toString(),
-                     "blockferry.vmware.vddk.transports", "hotadd:nbdssl"))) {
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir,
+                     Map.of("blockferry.vmware.vddk.plugin", standIn(dir, params, dir.resolve("ds")).toString(),
+                             "blockferry.vmware.vddk.libdir", libdir.toString(),
+                             "blockferry.vmware.vddk.transports", "hotadd:nbdssl")))) {
             VmwareSyncJobTest.Vm vm = vm(vcsim, dir);
             String vmMoref;
-            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD),
-                    VimTls.pinnedThumbprint(vcsim.thumbprint()))) {
+            try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
                 vmMoref = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow().value();
             }
 
@@ -148,6 +147,9 @@ class VddkJobTest {
                         "the password file is gone once the server is up: " + l);
             }
             assertFalse(String.join("\n", first).contains(PASSWORD), "the password itself is in no argument");
+            String environment = Files.readString(Path.of(params + ".env"));
+            assertTrue(environment.contains("PATH="), "the plugin's environment was recorded: " + environment);
+            assertFalse(environment.contains(PASSWORD), "the password is not in nbdkit's environment");
 
             vm.write(0, 5 * MIB, 64 * 1024, 21);
             vm.write(1, 16 * MIB, MIB, 22);
@@ -171,10 +173,10 @@ class VddkJobTest {
     void withoutTheVddkPluginOrItsLibdirTheJobFailsClearlyAndLeavesNoSnapshot() throws Exception {
         Path dir = TestPeers.scratchDirectory("vddk-missing-");
         Path libdir = Files.createDirectories(dir.resolve("vmware-vix-disklib-distrib"));
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD)) {
             VmwareSyncJobTest.Vm vm = vm(vcsim, dir);
             try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
-                    Map.of("blockferry.vmware.vddk.libdir", libdir.toString()))) {
+                    vcenter(vcsim, dir, Map.of("blockferry.vmware.vddk.libdir", libdir.toString())))) {
                 JobDocument row = sync(node, vm.jobViaVddk("no-plugin", CopyMode.AUTO));
                 assertEquals("failed", row.status());
                 assertTrue(row.error().contains("no 'vddk' plugin") && row.error().contains("nbdkit-vddk-plugin")
@@ -183,7 +185,8 @@ class VddkJobTest {
             }
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "the snapshot is removed after the failure");
             Path other = Files.createDirectories(dir.resolve("second"));
-            try (Node node = NodeFixture.start(other, TestDatabases.create(TestDatabases.Kind.H2, other), Map.of())) {
+            try (Node node = NodeFixture.start(other, TestDatabases.create(TestDatabases.Kind.H2, other),
+                    vcenter(vcsim, dir))) {
                 JobDocument row = sync(node, vm.jobViaVddk("no-libdir", CopyMode.AUTO));
                 assertEquals("failed", row.status());
                 assertTrue(row.error().contains("blockferry.vmware.vddk.libdir: is not set"), row.error());

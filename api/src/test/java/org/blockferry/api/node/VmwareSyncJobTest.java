@@ -27,9 +27,7 @@ import org.blockferry.engine.source.ChangeToken;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.ManagedObject;
 import org.blockferry.engine.source.vmware.vim.VimClient;
-import org.blockferry.engine.source.vmware.vim.VimTls;
 import org.blockferry.engine.source.vmware.vim.VirtualDiskInfo;
-import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
@@ -38,36 +36,54 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * vmware source kind through the job path on H2, against vcsim with its CBT layer, in
- * datastore-mapped mode: the VM's two VMDKs are local raw images the test writes as the guest
- * would, recording each write with the simulator's CBT as well.
+ * vmware source kind through the job path on H2, against vcsim with its CBT layer over https,
+ * configured on the node as vCenter {@code vc1}, in datastore-mapped mode: the VM's two VMDKs
+ * are local raw images the test writes as the guest would, recording each write with the
+ * simulator's CBT as well.
  */
 class VmwareSyncJobTest {
     static final long MIB = 1L << 20;
     static final String USER = "bf";
     static final String PASSWORD = "s3cret";
     static final String DS_PREFIX = "[LocalDS_0] " + Vcsim.VM + "/";
+    /** The name the node knows the simulator by. */
+    static final String VC = "vc1";
+
+    /**
+     * The node configuration of vCenter {@link #VC}: the simulator, its certificate pinned, the
+     * password in {@code dir/vc-password} (written now: the node checks it is there when it starts).
+     */
+    static Map<String, Object> vcenter(Vcsim vcsim, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        return vcsim.nodeConfig(VC, USER, Files.writeString(dir.resolve("vc-password"), PASSWORD + "\n"));
+    }
+
+    /** {@link #vcenter} and {@code more}. */
+    static Map<String, Object> vcenter(Vcsim vcsim, Path dir, Map<String, Object> more) throws IOException {
+        Map<String, Object> m = new java.util.HashMap<>(vcenter(vcsim, dir));
+        m.putAll(more);
+        return m;
+    }
 
     /** One simulated VM: its disks' keys and images, and the targets. */
     record Vm(Vcsim vcsim, Path dir, Path passwordFile, List<Integer> keys, List<Path> images,
                       List<Path> targets) {
 
         JobSpec job(String jobId, CopyMode mode) {
-            return job(jobId, mode, passwordFile, Vcsim.VM_PATH);
+            return job(jobId, mode, VC, Vcsim.VM_PATH);
         }
 
-        JobSpec job(String jobId, CopyMode mode, Path password, String vmPath) {
-            return job(jobId, mode, password, vmPath, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+        JobSpec job(String jobId, CopyMode mode, String vcenter, String vmPath) {
+            return job(jobId, mode, vcenter, vmPath, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
         }
 
         /** Without a datastore map: the disks are read through nbdkit's vddk plugin. */
         JobSpec jobViaVddk(String jobId, CopyMode mode) {
-            return job(jobId, mode, passwordFile, Vcsim.VM_PATH, null);
+            return job(jobId, mode, VC, Vcsim.VM_PATH, null);
         }
 
-        private JobSpec job(String jobId, CopyMode mode, Path password, String vmPath, Map<String, String> map) {
-            JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
-                    vmPath, vcsim.thumbprint(), false, map);
+        private JobSpec job(String jobId, CopyMode mode, String vcenter, String vmPath, Map<String, String> map) {
+            JobSpec.Source source = JobSpec.Source.vmware(vcenter, vmPath, map);
             return new JobSpec(jobId, Vcsim.VM, source, List.of(
                     new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", targets.get(0).toString()),
                     new JobSpec.Disk("d2", String.valueOf(keys.get(1)), targets.get(1).toString())), mode, null)
@@ -105,13 +121,7 @@ class VmwareSyncJobTest {
             }
         }
         List<Integer> keys;
-        VimTls tls;
-        try {
-            tls = vcsim.thumbprint() == null ? null : VimTls.pinnedThumbprint(vcsim.thumbprint());
-        } catch (java.security.GeneralSecurityException e) {
-            throw new AssertionError(e);
-        }
-        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), tls)) {
+        try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
             ManagedObject m = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
             keys = vim.virtualDisks(m).stream().map(VirtualDiskInfo::key).toList();
         }
@@ -137,8 +147,8 @@ class VmwareSyncJobTest {
     @EnumSource(TestDatabases.Kind.class)
     void fullThenIncrementalThenCbtResetFallsBackToFull(TestDatabases.Kind db) throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-job-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), Map.of())) {
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(db, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
 
             JobDocument full = sync(node, vm.job("full", CopyMode.AUTO));
@@ -200,7 +210,7 @@ class VmwareSyncJobTest {
             assertTargetsEqualImages(vm);
             assertEquals(0, vcsim.snapshots(Vcsim.VM));
 
-            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+            try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
                 // as if a process running job "again" had died with its snapshot
                 vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-again", "", false);
             }
@@ -225,9 +235,9 @@ class VmwareSyncJobTest {
     @Test
     void tenIncrementalSyncsThroughTheApiStayEqualAndLeaveNoSnapshot() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-cycles-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              org.blockferry.api.http.ApiFixture api = org.blockferry.api.http.ApiFixture.start(dir,
-                     TestDatabases.Kind.H2, null, Map.of())) {
+                     TestDatabases.Kind.H2, null, vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             for (int cycle = 0; cycle <= 10; cycle++) {
                 if (cycle > 0) {
@@ -257,8 +267,8 @@ class VmwareSyncJobTest {
     @Test
     void aFailedSnapshotCreationIsRetriedOrAClearError() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-snapfail-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             vcsim.failNext("CreateSnapshot_Task", "FileFault");
             JobDocument row = sync(node, vm.job("snapfail", CopyMode.AUTO));
@@ -275,10 +285,10 @@ class VmwareSyncJobTest {
     @Test
     void aCancelledJobLeavesNoSnapshot() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-cancel-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              NbdkitServer t1 = slowTarget(dir);
              NbdkitServer t2 = slowTarget(dir);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             JobSpec spec = submitSlow(node, vm, "cancel", t1, t2, null);
             awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
@@ -294,54 +304,63 @@ class VmwareSyncJobTest {
     @Test
     void overTlsThePinnedThumbprintDecides() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-tls-");
-        try (Vcsim vcsim = Vcsim.start(List.of("-tls", "-username", USER, "-password", PASSWORD));
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
-            assertTrue(vcsim.sdkUrl().getScheme().equals("https"), vcsim.sdkUrl().toString());
-            Vm vm = vm(vcsim, dir);
-            Path image = vm.images().get(0);
-            Path password = vm.passwordFile();
-            Path ds = dir.resolve("ds");
-            Path target = vm.targets().get(0);
-            for (String thumbprint : List.of("00".repeat(32), vcsim.thumbprint())) {
-                JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password.toString(),
-                        Vcsim.VM_PATH, thumbprint, false, Map.of(DS_PREFIX, ds + "/"));
-                JobSpec spec = new JobSpec(thumbprint.startsWith("00") ? "wrong-cert" : "pinned", Vcsim.VM, source,
-                        List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", target.toString())), CopyMode.AUTO,
-                        null).validated();
-                JobDocument row = sync(node, spec);
-                if (thumbprint.startsWith("00")) {
-                    assertEquals("failed", row.status());
-                    assertTrue(row.error().contains("does not match the pinned thumbprint"), row.error());
-                } else {
-                    assertEquals("completed", row.status(), row.error());
-                    assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofFile(target));
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD)) {
+            Map<String, Object> config = vcenter(vcsim, dir);
+            String wrong = "blockferry.vmware.vcenters.wrong-cert.";
+            config.putAll(Map.of(wrong + "url", vcsim.sdkUrl().toString(), wrong + "user", USER,
+                    wrong + "password-file", dir.resolve("vc-password").toString(), wrong + "thumbprint", "00".repeat(32)));
+            try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), config)) {
+                assertTrue(vcsim.sdkUrl().getScheme().equals("https"), vcsim.sdkUrl().toString());
+                Vm vm = vm(vcsim, dir);
+                Path image = vm.images().get(0);
+                Path target = vm.targets().get(0);
+                for (String vcenter : List.of("wrong-cert", VC)) {
+                    JobSpec spec = new JobSpec(vcenter.equals(VC) ? "pinned" : "wrong-cert", Vcsim.VM,
+                            JobSpec.Source.vmware(vcenter, Vcsim.VM_PATH, Map.of(DS_PREFIX, dir.resolve("ds") + "/")),
+                            List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk", target.toString())), CopyMode.AUTO,
+                            null).validated();
+                    JobDocument row = sync(node, spec);
+                    if (vcenter.equals(VC)) {
+                        assertEquals("completed", row.status(), row.error());
+                        assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofFile(target));
+                    } else {
+                        assertEquals("failed", row.status());
+                        assertTrue(row.error().contains("blockferry.vmware.vcenters.wrong-cert.thumbprint: the TLS"
+                                + " handshake with vCenter wrong-cert"), row.error());
+                        assertTrue(row.error().contains("does not match the pinned thumbprint"), row.error());
+                    }
                 }
+                assertEquals(0, vcsim.snapshots(Vcsim.VM));
             }
-            assertEquals(0, vcsim.snapshots(Vcsim.VM));
         }
     }
 
     @Test
     void badCredentialsAndAMissingVmAreClearJobErrors() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-bad-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
-            Path wrong = dir.resolve("wrong-password");
-            Files.writeString(wrong, "not-it\n");
+            Files.writeString(vm.passwordFile(), "not-it\n");
 
-            JobDocument login = sync(node, vm.job("bad-login", CopyMode.AUTO, wrong, Vcsim.VM_PATH));
+            JobDocument login = sync(node, vm.job("bad-login", CopyMode.AUTO));
             assertEquals("failed", login.status());
-            assertTrue(login.error().contains("refused the login of 'bf'"), login.error());
+            assertTrue(login.error().contains("blockferry.vmware.vcenters.vc1.user: vCenter vc1 (" + vcsim.sdkUrl()
+                    + ") refused the login of 'bf'"), login.error());
             assertFalse(login.error().contains("not-it"), "the password is never shown: " + login.error());
 
-            JobDocument missing = sync(node, vm.job("no-vm", CopyMode.AUTO, vm.passwordFile(), "DC0/vm/nope"));
+            Files.delete(vm.passwordFile());
+            JobDocument noFile = sync(node, vm.job("no-pw", CopyMode.AUTO));
+            assertEquals("failed", noFile.status());
+            assertTrue(noFile.error().contains("blockferry.vmware.vcenters.vc1.password-file: cannot be read"),
+                    noFile.error());
+            assertFalse(noFile.error().contains(vm.passwordFile().toString()), "the node's paths stay on the node: "
+                    + noFile.error());
+
+            Files.writeString(vm.passwordFile(), PASSWORD + "\n"); // fixed: read at the next login, no restart
+            JobDocument missing = sync(node, vm.job("no-vm", CopyMode.AUTO, VC, "DC0/vm/nope"));
             assertEquals("failed", missing.status());
             assertTrue(missing.error().contains("no VM at inventory path 'DC0/vm/nope'"), missing.error());
-
-            JobDocument noFile = sync(node, vm.job("no-pw", CopyMode.AUTO, dir.resolve("absent"), Vcsim.VM_PATH));
-            assertEquals("failed", noFile.status());
-            assertTrue(noFile.error().contains("password_file"), noFile.error());
 
             for (Path t : vm.targets()) {
                 assertFalse(Files.exists(t), "no target was created");
@@ -385,10 +404,10 @@ class VmwareSyncJobTest {
     @Test
     void sessionsExpiredMidCopyLogInAgain() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-expire-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              NbdkitServer t1 = slowTarget(dir);
              NbdkitServer t2 = slowTarget(dir);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             JobSpec spec = submitSlow(node, vm, "expire", t1, t2, null);
             awaitSnapshots(vcsim, n -> n > 0, Duration.ofSeconds(60), "the job took its snapshot");
@@ -400,10 +419,18 @@ class VmwareSyncJobTest {
         }
     }
 
+    /**
+     * The vCenter password is in no log line, event, read-side row, job document, child process's
+     * arguments or environment; the job names the vCenter, never its password file. The job
+     * with the right password copies the disk (the target's bytes are the image's); the one with
+     * a wrong password that contains the right one fails.
+     */
     @Test
     void thePasswordAppearsInNoLogEventOrDocument() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-secret-");
         String secret = "Zq7-unmistakable-pw-41";
+        Path password = Files.writeString(dir.resolve("secret-password"), secret + "\n");
+        Path wrongPassword = Files.writeString(dir.resolve("not-the-secret"), secret + "x\n");
         ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
                 .getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> captured =
@@ -414,48 +441,74 @@ class VmwareSyncJobTest {
         ch.qos.logback.classic.Level level = ours.getLevel();
         ours.setLevel(ch.qos.logback.classic.Level.DEBUG);
         root.addAppender(captured);
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, secret);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
-            Path ds = Files.createDirectories(dir.resolve("ds"));
-            Path image = ds.resolve("disk1.vmdk");
-            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-                f.setLength(8 * MIB);
-            }
-            writeImage(image, MIB, MIB, 7);
-            Path password = dir.resolve("secret-password");
-            Files.writeString(password, secret + "\n");
-            List<String> specs = new java.util.ArrayList<>();
-            for (Path pw : List.of(password, dir.resolve("not-the-secret"))) {
-                if (!Files.exists(pw)) {
-                    Files.writeString(pw, secret + "x\n"); // a wrong password that contains the right one
+        try (Vcsim vcsim = Vcsim.secure(USER, password)) {
+            Map<String, Object> config = new java.util.HashMap<>(vcsim.nodeConfig(VC, USER, password));
+            config.putAll(vcsim.nodeConfig("vc-wrong", USER, wrongPassword));
+            try (NbdkitServer target = slowTarget(dir);
+                 Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), config)) {
+                Path ds = Files.createDirectories(dir.resolve("ds"));
+                Path image = ds.resolve("disk1.vmdk");
+                try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                    f.setLength(32 * MIB);
                 }
-                JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, pw.toString(),
-                        Vcsim.VM_PATH, null, false, Map.of(DS_PREFIX, ds + "/"));
-                String jobId = pw.equals(password) ? "secret" : "secret-wrong";
-                specs.add(jobId);
-                JobDocument row = sync(node, new JobSpec(jobId, Vcsim.VM, source, List.of(new JobSpec.Disk("d1",
-                        DS_PREFIX + "disk1.vmdk", dir.resolve(jobId + ".img").toString())), CopyMode.AUTO, null)
-                        .validated());
-                assertEquals(pw.equals(password) ? "completed" : "failed", row.status(), row.error());
-            }
-            StringBuilder seen = new StringBuilder();
-            JdbcReadJournal journal = PersistenceQuery.get(node.system()).getReadJournalFor(JdbcReadJournal.class,
-                    JdbcReadJournal.Identifier());
-            for (String jobId : specs) {
-                List<EventEnvelope> events = journal.currentEventsByPersistenceId("ReplicationJob|" + jobId, 0,
-                        Long.MAX_VALUE).runWith(Sink.seq(), node.system()).toCompletableFuture().get(60, TimeUnit.SECONDS);
-                assertFalse(events.isEmpty(), "the job's events");
-                for (EventEnvelope e : events) {
-                    seen.append(e.event()).append('\n');
+                writeImage(image, MIB, MIB, 7);
+                try (VimClient vim = vcsim.connect(USER, secret)) {
+                    ManagedObject m = vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow();
+                    vcsim.allocateFromImage(Vcsim.VM, vim.virtualDisks(m).get(0).key(), image);
                 }
-                JobDocument row = node.queries().get(jobId).orElseThrow();
-                seen.append(row).append('\n');
+                StringBuilder children = new StringBuilder();
+                int seenChildren = 0;
+                for (String vcenter : List.of(VC, "vc-wrong")) {
+                    String jobId = vcenter.equals(VC) ? "secret" : "secret-wrong";
+                    JobSpec spec = new JobSpec(jobId, Vcsim.VM, JobSpec.Source.vmware(vcenter, Vcsim.VM_PATH,
+                            Map.of(DS_PREFIX, ds + "/")), List.of(new JobSpec.Disk("d1", DS_PREFIX + "disk1.vmdk",
+                            target.uri())), CopyMode.AUTO, null).validated();
+                    assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                            .get(60, TimeUnit.SECONDS));
+                    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+                    while (!node.jobs().get(jobId).toCompletableFuture().get().status().isFinal()) {
+                        seenChildren += processes(children); // the nbdkit serving the image, while it runs
+                        assertTrue(System.nanoTime() < deadline, "job " + jobId + " ended");
+                        Thread.sleep(20);
+                    }
+                    JobDocument row = NodeFixture.awaitReadSide(node, jobId, Duration.ofMinutes(1));
+                    if (vcenter.equals(VC)) {
+                        assertEquals("completed", row.status(), row.error());
+                        assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofUri(target.uri()),
+                                "the target holds the source's bytes");
+                    } else {
+                        assertEquals("failed", row.status());
+                        assertTrue(row.error().contains("refused the login of 'bf'"), row.error());
+                    }
+                }
+                assertTrue(seenChildren > 0 && children.toString().contains("nbdkit"),
+                        "the child processes were looked at: " + children);
+                assertFalse(children.toString().contains(secret), "the password is in a child's arguments or"
+                        + " environment");
+
+                StringBuilder seen = new StringBuilder();
+                JdbcReadJournal journal = PersistenceQuery.get(node.system()).getReadJournalFor(JdbcReadJournal.class,
+                        JdbcReadJournal.Identifier());
                 var json = new com.fasterxml.jackson.databind.ObjectMapper();
-                seen.append(json.writeValueAsString(JobDocuments.of(row))).append('\n');
-                seen.append(json.writeValueAsString(node.queries().state(jobId).orElseThrow())).append('\n');
+                for (String jobId : List.of("secret", "secret-wrong")) {
+                    List<EventEnvelope> events = journal.currentEventsByPersistenceId("ReplicationJob|" + jobId, 0,
+                            Long.MAX_VALUE).runWith(Sink.seq(), node.system()).toCompletableFuture()
+                            .get(60, TimeUnit.SECONDS);
+                    assertFalse(events.isEmpty(), "the job's events");
+                    for (EventEnvelope e : events) {
+                        seen.append(e.event()).append('\n');
+                        seen.append(json.writeValueAsString(e.event())).append('\n');
+                    }
+                    JobDocument row = node.queries().get(jobId).orElseThrow();
+                    seen.append(row).append('\n');
+                    seen.append(json.writeValueAsString(JobDocuments.of(row))).append('\n');
+                    seen.append(json.writeValueAsString(node.queries().state(jobId).orElseThrow())).append('\n');
+                }
+                assertTrue(seen.toString().contains("\"vcenter\":\"" + VC + "\""), "the job names its vCenter: " + seen);
+                assertFalse(seen.toString().contains(secret), "the password is in an event or document");
+                assertFalse(seen.toString().contains("secret-password") || seen.toString().contains("not-the-secret"),
+                        "the password file's path stays in the node's configuration");
             }
-            assertTrue(seen.toString().contains("secret-password"), "the password file's path is there, not its text");
-            assertFalse(seen.toString().contains(secret), "the password is in an event or document");
             List<String> logs = captured.list.stream().map(e -> e.getFormattedMessage()
                     + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage())).toList();
             assertTrue(logs.stream().anyMatch(l -> l.contains("vsphere_login")), "the logins were logged");
@@ -468,14 +521,30 @@ class VmwareSyncJobTest {
         }
     }
 
+    /** Appends the arguments and environment of this JVM's child processes; returns how many were read. */
+    private static int processes(StringBuilder out) {
+        int n = 0;
+        for (ProcessHandle p : ProcessHandle.current().descendants().toList()) {
+            try {
+                Path proc = Path.of("/proc", String.valueOf(p.pid()));
+                out.append(new String(Files.readAllBytes(proc.resolve("cmdline"))).replace('\0', ' ')).append('\n');
+                out.append(new String(Files.readAllBytes(proc.resolve("environ"))).replace('\0', ' ')).append('\n');
+                n++;
+            } catch (IOException gone) {
+                // ended in between
+            }
+        }
+        return n;
+    }
+
     @Test
     void vcenterDownMidJobIsAClearBoundedFailure() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-down-");
         long started = System.nanoTime();
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              NbdkitServer t1 = slowTarget(dir);
              NbdkitServer t2 = slowTarget(dir);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             // one disk at a time: d2 starts (and logs in) after vCenter is gone
             JobSpec spec = submitSlow(node, vm, "down", t1, t2, new JobSpec.Options(1, false, false, false));
@@ -493,13 +562,13 @@ class VmwareSyncJobTest {
     @Test
     void aFinalSyncShutsTheVmDownThenSyncsTheChanges() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-final-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
-                     Map.of("blockferry.vmware.shutdown-timeout", "20s"))) {
+                     vcenter(vcsim, dir, Map.of("blockferry.vmware.shutdown-timeout", "20s")))) {
             Vm vm = vm(vcsim, dir);
             JobDocument full = sync(node, vm.job("before-cutover", CopyMode.AUTO));
             assertEquals("completed", full.status(), full.error());
-            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+            try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
                 assertEquals("poweredOn", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
             }
             vm.write(0, 5 * MIB, MIB, 11);
@@ -512,7 +581,7 @@ class VmwareSyncJobTest {
             for (JobDocument.Disk d : last.disks()) {
                 assertEquals("incremental", d.mode(), d.modeReason());
             }
-            try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+            try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
                 assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()),
                         "the final sync leaves the VM powered off");
             }
@@ -521,18 +590,21 @@ class VmwareSyncJobTest {
         }
     }
 
-    /** A final sync of the VM in {@code vcsim}, whose guest fails (or ignores) ShutdownGuest as set up by the caller. */
-    private static void finalSyncPowersOff(Node node, Vcsim vcsim, Path dir, String jobId, long atLeastMillis)
-            throws Exception {
+    /**
+     * A final sync of the VM in {@code vcsim} (the node's vCenter {@code vcenter}), whose guest
+     * fails (or ignores) ShutdownGuest as set up by the caller.
+     */
+    private static void finalSyncPowersOff(Node node, Vcsim vcsim, String vcenter, Path dir, String jobId,
+                                           long atLeastMillis) throws Exception {
         Vm vm = vm(vcsim, dir);
-        JobSpec plain = vm.job(jobId, CopyMode.AUTO);
+        JobSpec plain = vm.job(jobId, CopyMode.AUTO, vcenter, Vcsim.VM_PATH);
         long started = System.nanoTime();
         JobDocument row = sync(node, new JobSpec(plain.jobId(), plain.vm(), plain.source(), plain.disks(), CopyMode.AUTO,
                 new JobSpec.Options(0, false, false, false, true)).validated());
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
         assertEquals("completed", row.status(), row.error());
         assertTrue(tookMillis >= atLeastMillis, "waited for the guest first: " + tookMillis + " ms");
-        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+        try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
             assertEquals("poweredOff", vim.powerState(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()));
         }
         assertTargetsEqualImages(vm);
@@ -542,16 +614,17 @@ class VmwareSyncJobTest {
     @Test
     void aFinalSyncPowersOffAVmWhoseGuestCannotOrDoesNotShutDown() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-poweroff-");
-        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
-                Map.of("blockferry.vmware.shutdown-timeout", "3s"))) {
-            try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
-                vcsim.failNext("ShutdownGuest", "ToolsUnavailable"); // refused: powered off at once
-                finalSyncPowersOff(node, vcsim, Files.createDirectories(dir.resolve("refused")), "cutover-hard", 0);
-            }
-            try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD)) {
-                vcsim.ignoreNext("ShutdownGuest"); // accepted, but the guest stays on: powered off after the timeout
-                finalSyncPowersOff(node, vcsim, Files.createDirectories(dir.resolve("ignored")), "cutover-timeout",
-                        3000);
+        try (Vcsim refusing = Vcsim.secure(USER, PASSWORD);
+             Vcsim ignoring = Vcsim.secure(USER, PASSWORD)) {
+            Map<String, Object> config = vcenter(refusing, dir, Map.of("blockferry.vmware.shutdown-timeout", "3s"));
+            config.putAll(ignoring.nodeConfig("vc2", USER, dir.resolve("vc-password")));
+            try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), config)) {
+                refusing.failNext("ShutdownGuest", "ToolsUnavailable"); // refused: powered off at once
+                finalSyncPowersOff(node, refusing, VC, Files.createDirectories(dir.resolve("refused")), "cutover-hard",
+                        0);
+                ignoring.ignoreNext("ShutdownGuest"); // accepted, but the guest stays on: powered off after the timeout
+                finalSyncPowersOff(node, ignoring, "vc2", Files.createDirectories(dir.resolve("ignored")),
+                        "cutover-timeout", 3000);
             }
         }
     }
@@ -559,10 +632,10 @@ class VmwareSyncJobTest {
     @Test
     void aSnapshotLeftByAVcenterOutageIsRemovedOnceVcenterIsBack() throws Exception {
         Path dir = TestPeers.scratchDirectory("vmware-outage-");
-        try (Vcsim vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              NbdkitServer t1 = slowTarget(dir);
              NbdkitServer t2 = slowTarget(dir);
-             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), Map.of())) {
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir))) {
             Vm vm = vm(vcsim, dir);
             JobSpec spec = submitSlow(node, vm, "outage", t1, t2, null);
             long started = System.nanoTime();

@@ -24,6 +24,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.blockferry.engine.CborSerializable;
+import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState.DiskIdentities;
@@ -258,6 +259,14 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onFirstSubmit(JobState state, Submit c) {
+        try {
+            if (c.spec().source().kind().equals("vmware")) {
+                runtime.vmware().checkVcenter(c.spec().source()); // one this node knows, by the name the job gives
+            }
+        } catch (InvalidInputException e) {
+            return Effect().reply(c.replyTo(), new JobReply.Rejected(JobReply.Reason.INVALID, e.getMessage(),
+                    e.field()));
+        }
         return Effect().persist(new JobSubmitted(c.spec(), c.identities(), now()))
                 .thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)))
                 .thenRun(claims::start);

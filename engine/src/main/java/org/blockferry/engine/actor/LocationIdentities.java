@@ -29,7 +29,7 @@ public final class LocationIdentities {
     static DiskIdentities of(JobSpec spec, String diskId) {
         JobSpec.Disk d = spec.disks().stream().filter(x -> x.id().equals(diskId)).findFirst().orElseThrow();
         String source = "vmware".equals(spec.source().kind())
-                ? "vmware:" + spec.source().url() + "#" + spec.source().vm() + "#" + d.source()
+                ? "vmware:" + spec.source().vcenter() + "#" + spec.source().vm() + "#" + d.source()
                 : DiskLocation.parse("source", d.source()).identity();
         return new DiskIdentities(source, DiskLocation.parse("target", d.target()).identity());
     }

@@ -18,7 +18,7 @@ import org.blockferry.engine.plan.CopyMode;
  * how. The body of {@code POST /api/v1/jobs} and of {@code blockferry replicate --job-file}.
  *
  * @param jobId  the caller's idempotency key, or {@code null} to have one generated
- * @param source the kind of source ({@code nbd} now; {@code qemu}, {@code vmware} later)
+ * @param source where the disks come from: the kind of source, and for {@code vmware} the vCenter and VM
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") String vm,
@@ -32,41 +32,46 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
     public static final List<String> SOURCE_KINDS = List.of("nbd", "qemu", "vmware");
 
     /**
-     * Where the disks come from. {@code kind} selects the source type; the other fields are the
-     * vCenter of a {@code vmware} source (and must be absent for the other kinds).
+     * Where the disks come from. {@code kind} selects the source type; the other fields are for a
+     * {@code vmware} source (and must be absent for the other kinds). A job never says where a
+     * vCenter is, who logs in or how its certificate is trusted: it names a vCenter configured on
+     * the node, so that no secret of the node can be sent to a host the client chooses.
      *
-     * @param url          the vCenter SDK endpoint, {@code https://vc.example/sdk}
-     * @param user         the vSphere user
-     * @param passwordFile a file whose first line is the password (never the password itself)
-     * @param passwordEnv  or the name of an environment variable of this node holding it
+     * @param vcenter      the name of a vCenter configured on the node ({@code blockferry.vmware.vcenters.NAME})
      * @param vm           the VM's inventory path, {@code DC0/vm/folder/name}
-     * @param thumbprint   the SHA-256 thumbprint of vCenter's certificate (pinned); without it
-     *                     and without {@code insecure}, the JVM's trusted CAs decide
-     * @param insecure     trust any certificate (tests, labs)
      * @param datastoreMap datastore-mapped mode: a VMDK {@code [datastore] dir/} prefix to the
      *                     local directory where its flat raw image can be read
      */
     @JsonIgnoreProperties(ignoreUnknown = false)
-    public record Source(@JsonProperty("kind") String kind, @JsonProperty("url") String url,
-                         @JsonProperty("user") String user, @JsonProperty("password_file") String passwordFile,
-                         @JsonProperty("password_env") String passwordEnv, @JsonProperty("vm") String vm,
-                         @JsonProperty("thumbprint") String thumbprint, @JsonProperty("insecure") boolean insecure,
+    public record Source(@JsonProperty("kind") String kind, @JsonProperty("vcenter") String vcenter,
+                         @JsonProperty("vm") String vm,
                          @JsonProperty("datastore_map") Map<String, String> datastoreMap) implements CborSerializable {
         public static final Source NBD = new Source("nbd");
+        /** A vCenter's name on the node and in jobs: what a HOCON key holds without quoting. */
+        public static final Pattern VCENTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,63}");
+        /**
+         * Fields of job specs before vCenters were configured on the node. A client refused with
+         * them learns what to do instead; journals that hold them are read without them (the
+         * persisted form ignores fields it does not know).
+         */
+        public static final List<String> REMOVED_FIELDS = List.of("url", "user", "password", "password_file",
+                "password_env", "thumbprint", "insecure");
+        /** Why a removed field is refused. */
+        public static final String NAME_A_VCENTER = "jobs name a vCenter configured on the node (source.vcenter);"
+                + " see blockferry.vmware.vcenters";
 
         public Source(String kind) {
-            this(kind, null, null, null, null, null, null, false, null);
+            this(kind, null, null, null);
         }
 
-        /** A vCenter source; {@code passwordFile} is a path, never the password. */
-        public static Source vmware(String url, String user, String passwordFile, String vm, String thumbprint,
-                                    boolean insecure, Map<String, String> datastoreMap) {
-            return new Source("vmware", url, user, passwordFile, null, vm, thumbprint, insecure, datastoreMap);
+        /** A VM of the vCenter the node knows as {@code vcenter}. */
+        public static Source vmware(String vcenter, String vm, Map<String, String> datastoreMap) {
+            return new Source("vmware", vcenter, vm, datastoreMap);
         }
 
         @Override
-        public String toString() { // no secrets here, but keep the shape short in logs
-            return "vmware".equals(kind) ? "Source[vmware " + user + "@" + url + " vm=" + vm + "]" : "Source[" + kind + "]";
+        public String toString() { // short in logs
+            return "vmware".equals(kind) ? "Source[vmware vcenter=" + vcenter + " vm=" + vm + "]" : "Source[" + kind + "]";
         }
     }
 
@@ -199,42 +204,17 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
     }
 
     private static void vcenter(Source s) {
-        if (s.url() == null || s.url().isBlank()) {
-            throw new InvalidInputException("source.url", "is required for source kind vmware (https://vcenter/sdk)");
+        if (s.vcenter() == null || s.vcenter().isBlank()) {
+            throw new InvalidInputException("source.vcenter", "is required for source kind vmware: the name of a"
+                    + " vCenter configured on the node (blockferry.vmware.vcenters)");
         }
-        java.net.URI uri;
-        try {
-            uri = new java.net.URI(s.url());
-        } catch (java.net.URISyntaxException e) {
-            throw new InvalidInputException("source.url", "'" + s.url() + "' is not a URL: " + e.getReason());
-        }
-        if (!("https".equals(uri.getScheme()) || "http".equals(uri.getScheme())) || uri.getHost() == null) {
-            throw new InvalidInputException("source.url", "'" + s.url() + "' must be an https:// URL of vCenter's SDK");
-        }
-        if (s.user() == null || s.user().isBlank()) {
-            throw new InvalidInputException("source.user", "is required for source kind vmware");
-        }
-        if ((s.passwordFile() == null) == (s.passwordEnv() == null)) {
-            throw new InvalidInputException("source.password_file", "give exactly one of password_file (a file"
-                    + " holding the password) or password_env (an environment variable); never the password itself");
-        }
-        if (s.passwordFile() != null && !java.nio.file.Path.of(s.passwordFile()).isAbsolute()) {
-            throw new InvalidInputException("source.password_file", "'" + s.passwordFile() + "' must be an absolute path");
-        }
-        if (s.passwordEnv() != null && !s.passwordEnv().matches("[A-Za-z_][A-Za-z0-9_]{0,127}")) {
-            throw new InvalidInputException("source.password_env", "'" + s.passwordEnv()
-                    + "' is not an environment variable name");
+        if (!Source.VCENTER_NAME.matcher(s.vcenter()).matches()) {
+            throw new InvalidInputException("source.vcenter", "'" + s.vcenter() + "' is not a vCenter name (1-64"
+                    + " letters, digits, '_' or '-')");
         }
         if (s.vm() == null || s.vm().isBlank() || !s.vm().contains("/")) {
             throw new InvalidInputException("source.vm", "'" + s.vm() + "' must be the VM's inventory path"
                     + " (datacenter/vm/folder/name)");
-        }
-        if (s.thumbprint() != null && !s.thumbprint().matches("([0-9A-Fa-f]{2}:?){32}")) {
-            throw new InvalidInputException("source.thumbprint", "must be the SHA-256 thumbprint of vCenter's"
-                    + " certificate (64 hex digits, colons allowed)");
-        }
-        if (s.thumbprint() != null && s.insecure()) {
-            throw new InvalidInputException("source.insecure", "contradicts source.thumbprint (give one of them)");
         }
         if (s.datastoreMap() == null) {
             return; // disks are read through nbdkit vddk
@@ -256,9 +236,8 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
     }
 
     private static void onlyForVmware(Source s) {
-        String field = s.url() != null ? "url" : s.user() != null ? "user" : s.passwordFile() != null ? "password_file"
-                : s.passwordEnv() != null ? "password_env" : s.vm() != null ? "vm" : s.thumbprint() != null
-                ? "thumbprint" : s.insecure() ? "insecure" : s.datastoreMap() != null ? "datastore_map" : null;
+        String field = s.vcenter() != null ? "vcenter" : s.vm() != null ? "vm"
+                : s.datastoreMap() != null ? "datastore_map" : null;
         if (field != null) {
             throw new InvalidInputException("source." + field, "is for source kind vmware only");
         }

@@ -47,9 +47,9 @@ public final class JobSpecReader {
             }
             return spec;
         } catch (UnrecognizedPropertyException e) {
-            if (path(e).equals("source.password")) {
-                throw new InvalidInputException(path(e), "a job spec never holds the vCenter password: give"
-                        + " password_file (a file holding it) or password_env (an environment variable)");
+            if (path(e).equals("source." + e.getPropertyName())
+                    && JobSpec.Source.REMOVED_FIELDS.contains(e.getPropertyName())) {
+                throw new InvalidInputException(path(e), JobSpec.Source.NAME_A_VCENTER);
             }
             throw new InvalidInputException(path(e), "unknown field '" + e.getPropertyName() + "'");
         } catch (ValueInstantiationException e) {

@@ -4,7 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.cbor.databind.CBORMapper;
 import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -14,10 +18,15 @@ import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import org.apache.pekko.persistence.testkit.javadsl.SnapshotTestKit;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
 import org.blockferry.engine.actor.JobActor.Command;
 import org.blockferry.engine.actor.JobActor.Event;
 import org.blockferry.engine.actor.TargetState.Role;
@@ -30,6 +39,9 @@ import org.blockferry.engine.job.JobState.JobStatus;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.plan.ResumePoint;
+import org.blockferry.engine.source.vmware.Vcenter;
+import org.blockferry.engine.source.vmware.VmwareSettings;
+import org.blockferry.engine.source.vmware.VmwareSources;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -84,8 +96,11 @@ class JobActorTest {
         };
         JobSettings settings = new JobSettings(1, 0, Duration.ofMinutes(1), Duration.ofMillis(10),
                 Duration.ofMillis(10), 4);
+        VmwareSources vcenters = new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(new Vcenter(
+                "vc1", URI.create("https://vc1.example/sdk"), "bf", Path.of("/etc/blockferry/vc1.password"), null, null,
+                null, false)), null);
         job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId,
-                new JobRuntime(null, null, settings, null, peers)));
+                new JobRuntime(null, null, settings, vcenters, peers)));
     }
 
     @AfterAll
@@ -130,6 +145,45 @@ class JobActorTest {
     }
 
     // ---- NEW ----
+
+    private JobSpec vmware(String vcenter) {
+        return new JobSpec(jobId, "web01", JobSpec.Source.vmware(vcenter, "DC0/vm/web01", null),
+                List.of(new JobSpec.Disk("d0", "2000", "/copies/disk0.img")), CopyMode.AUTO, null).validated();
+    }
+
+    @Test
+    void aVmwareJobNamingAVcenterTheNodeDoesNotKnowIsRejectedNamingTheField() {
+        JobReply reply = submit(vmware("vc9"));
+        assertEquals(new JobReply.Rejected(JobReply.Reason.INVALID, "source.vcenter: 'vc9' is not a vCenter of this"
+                + " node (configured: vc1)", "source.vcenter"), reply);
+        assertEquals(JobStatus.NEW, job.getState().status());
+        assertInstanceOf(JobReply.Accepted.class, submit(vmware("vc1")));
+    }
+
+    /**
+     * A journal written before jobs named their vCenter holds {@code JobSubmitted} events whose
+     * source says where vCenter is and how to log in: they are read without those fields (the
+     * job then fails when its disks open, naming source.vcenter).
+     */
+    @Test
+    void aJobSubmittedByAnOlderVersionIsReadWithoutItsVcenterFields() throws Exception {
+        Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+        JobActor.JobSubmitted now = new JobActor.JobSubmitted(vmware("vc1"), IDS, 1L);
+        Serializer serializer = serialization.findSerializerFor(now);
+        String manifest = Serializers.manifestFor(serializer, now);
+        CBORMapper cbor = new CBORMapper();
+        ObjectNode event = (ObjectNode) cbor.readTree(serialization.serialize(now).get());
+        ObjectNode source = (ObjectNode) event.path("spec").path("source");
+        source.remove("vcenter");
+        source.put("url", "https://vc.example/sdk").put("user", "bf").put("password_file", "/run/secrets/vc")
+                .put("password_env", (String) null).put("thumbprint", "ab".repeat(32)).put("insecure", false);
+        byte[] old = cbor.writeValueAsBytes(event);
+        assertTrue(new String(old, java.nio.charset.StandardCharsets.ISO_8859_1).contains("password_file"));
+        JobActor.JobSubmitted read = (JobActor.JobSubmitted) serialization.deserialize(old, serializer.identifier(),
+                manifest).get();
+        assertEquals(JobSpec.Source.vmware(null, "DC0/vm/web01", null), read.spec().source());
+        assertEquals(IDS, read.identities());
+    }
 
     @Test
     void aNewJobIsSubmittedQueuedAndAsksForItsFirstLease() {

@@ -82,12 +82,12 @@ final class JobSnapshotLeases implements Extension {
                     timeout));
         } catch (TimeoutException e) {
             actor.tell(new JobSnapshots.Release(holder, null, null)); // once granted: nobody is left to release it
-            throw new IOException("no snapshot of VM '" + job.source().vm() + "' on " + job.source().url()
+            throw new IOException("no snapshot of VM '" + job.vmPath() + "' on " + job.vcenter().describe()
                     + " for job " + job.jobId() + " within " + timeout + ": vCenter's calls for the VM took longer", e);
         } catch (InterruptedException e) {
             actor.tell(new JobSnapshots.Release(holder, null, null));
             Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting for the snapshot of VM '" + job.source().vm()
+            throw new InterruptedIOException("interrupted while waiting for the snapshot of VM '" + job.vmPath()
                     + "'");
         }
     }
@@ -125,7 +125,7 @@ final class JobSnapshotLeases implements Extension {
             await(AskPattern.<JobSnapshots.Command, Done>ask(actor,
                     r -> new JobSnapshots.Release(lease.holder(), vim, r), timeout, system.scheduler()), timeout);
         } catch (TimeoutException | IOException | RuntimeException e) {
-            log.warn("event=snapshot-release-unanswered vm={} job={} snapshot={} error={}", lease.job().source().vm(),
+            log.warn("event=snapshot-release-unanswered vm={} job={} snapshot={} error={}", lease.job().vmPath(),
                     lease.job().jobId(), lease.snapshot().snapshot().value(), e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -333,7 +333,7 @@ final class JobSnapshots extends AbstractBehavior<JobSnapshots.Command> {
     }
 
     private void retryLater(LateRemoval r, Duration delay, Throwable failure) {
-        String vmPath = r.job().source().vm();
+        String vmPath = r.job().vmPath();
         String jobId = r.job().jobId();
         String error = failure.getMessage() != null ? failure.getMessage() : failure.toString();
         if (System.nanoTime() + delay.toNanos() > r.deadline()) {

@@ -40,7 +40,7 @@ final class VcenterSnapshots {
      */
     static Taken take(VimClient vim, ManagedObject vm, VmJob job, boolean finalSync, Events events)
             throws IOException {
-        String vmPath = job.source().vm();
+        String vmPath = job.vmPath();
         if (!vim.changeTrackingEnabled(vm)) {
             vim.enableChangeTracking(vm);
             events.cbtEnabled();
@@ -70,10 +70,10 @@ final class VcenterSnapshots {
     static void remove(VimClient vim, ManagedObject snapshot, VmJob job, Events events) {
         try {
             vim.removeSnapshot(snapshot);
-            log.info("event=snapshot-removed vm={} job={} snapshot={}", job.source().vm(), job.jobId(),
+            log.info("event=snapshot-removed vm={} job={} snapshot={}", job.vmPath(), job.jobId(),
                     snapshot.value());
         } catch (VimFault.ManagedObjectNotFound gone) {
-            log.info("event=snapshot-gone vm={} job={} snapshot={}", job.source().vm(), job.jobId(), snapshot.value());
+            log.info("event=snapshot-gone vm={} job={} snapshot={}", job.vmPath(), job.jobId(), snapshot.value());
         } catch (IOException | RuntimeException e) {
             events.removalFailed(snapshot, e);
         }
@@ -81,7 +81,7 @@ final class VcenterSnapshots {
 
     /** {@link #remove} with a session of its own (the job's disks have none left). */
     static void removeInOwnSession(ManagedObject snapshot, VmJob job, Events events) {
-        try (VsphereSession session = VsphereSession.open(job.source(), job.credentials())) {
+        try (VsphereSession session = job.session()) {
             remove(session.vim(), snapshot, job, events);
         } catch (IOException | RuntimeException e) {
             events.removalFailed(snapshot, e);
@@ -90,12 +90,12 @@ final class VcenterSnapshots {
 
     /** A background retry of a removal that failed, in a session of its own; throws if it failed again. */
     static void removeLate(ManagedObject snapshot, VmJob job) throws IOException {
-        try (VsphereSession session = VsphereSession.open(job.source(), job.credentials())) {
+        try (VsphereSession session = job.session()) {
             session.vim().removeSnapshot(snapshot);
-            log.info("event=snapshot-removed vm={} job={} snapshot={} late=true", job.source().vm(), job.jobId(),
+            log.info("event=snapshot-removed vm={} job={} snapshot={} late=true", job.vmPath(), job.jobId(),
                     snapshot.value());
         } catch (VimFault.ManagedObjectNotFound gone) {
-            log.info("event=snapshot-gone vm={} job={} snapshot={}", job.source().vm(), job.jobId(), snapshot.value());
+            log.info("event=snapshot-gone vm={} job={} snapshot={}", job.vmPath(), job.jobId(), snapshot.value());
         }
     }
 }

@@ -1,6 +1,7 @@
 package org.blockferry.engine.source.vmware;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -8,30 +9,50 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.source.vmware.vim.VimClient;
 
 /**
- * {@code blockferry.vmware.*}: the cutover's wait for a guest shutdown and the VDDK data path.
+ * {@code blockferry.vmware.*}: the vCenters jobs may name, the cutover's wait for a guest
+ * shutdown, the VDDK data path and the bound on vCenter's replies.
  *
  * @param shutdownTimeout how long a final sync waits for the guest to power off before a hard power-off
  * @param vddkPlugin      nbdkit's plugin and its leading arguments: {@code [vddk]}, or {@code [sh, SCRIPT]}
  * @param vddkLibdir      the VDDK directory ({@code vmware-vix-disklib-distrib}); null when not set
  * @param vddkTransports  VDDK transport modes in order of preference; empty: VDDK's own order
  * @param snapshotCleanupTimeout how long a snapshot removal that failed is retried in the background
+ * @param vcenters        the vCenters configured on the node, by the name jobs give
+ * @param maxReplyBytes   the most bytes read of one SOAP reply; a longer one fails the call
  */
 public record VmwareSettings(Duration shutdownTimeout, List<String> vddkPlugin, Path vddkLibdir,
-                             List<String> vddkTransports, Duration snapshotCleanupTimeout) {
+                             List<String> vddkTransports, Duration snapshotCleanupTimeout, Vcenters vcenters,
+                             long maxReplyBytes) {
     static final Set<String> TRANSPORTS = Set.of("file", "san", "hotadd", "nbd", "nbdssl");
+    /** No vCenter reply BlockFerry asks for comes near this; see reference.conf. */
+    static final long MIN_REPLY_BYTES = 64 << 10;
 
     public VmwareSettings {
         vddkPlugin = List.copyOf(vddkPlugin);
         vddkTransports = List.copyOf(vddkTransports);
+        Objects.requireNonNull(vcenters, "vcenters");
     }
 
-    /** The defaults of reference.conf: 5 minutes, plugin vddk, no libdir, cleanup retried for 30 minutes. */
+    /** The defaults of reference.conf: no vCenter, 5 minutes, plugin vddk, no libdir, cleanup for 30 minutes, 64 MiB replies. */
     public static VmwareSettings defaults() {
-        return new VmwareSettings(Duration.ofMinutes(5), List.of("vddk"), null, List.of(), Duration.ofMinutes(30));
+        return new VmwareSettings(Duration.ofMinutes(5), List.of("vddk"), null, List.of(), Duration.ofMinutes(30),
+                Vcenters.of(List.of()), VimClient.DEFAULT_MAX_REPLY_BYTES);
+    }
+
+    public VmwareSettings withVcenters(Vcenter... configured) {
+        return new VmwareSettings(shutdownTimeout, vddkPlugin, vddkLibdir, vddkTransports, snapshotCleanupTimeout,
+                Vcenters.of(List.of(configured)), maxReplyBytes);
+    }
+
+    public VmwareSettings withTimeouts(Duration shutdown, Duration snapshotCleanup) {
+        return new VmwareSettings(shutdown, vddkPlugin, vddkLibdir, vddkTransports, snapshotCleanup, vcenters,
+                maxReplyBytes);
     }
 
     /** Reads and checks {@code blockferry.vmware}; a bad value is an error naming its key. */
@@ -46,9 +67,25 @@ public record VmwareSettings(Duration shutdownTimeout, List<String> vddkPlugin, 
         String plugin = c.hasPath("vddk.plugin") ? c.getString("vddk.plugin").trim() : "vddk";
         String libdir = c.hasPath("vddk.libdir") ? c.getString("vddk.libdir").trim() : "";
         String transports = c.hasPath("vddk.transports") ? c.getString("vddk.transports").trim() : "";
+        boolean allowInsecure;
+        long maxReply;
+        try {
+            allowInsecure = c.hasPath("allow-insecure") && c.getBoolean("allow-insecure");
+        } catch (ConfigException.WrongType e) {
+            throw new InvalidInputException(prefix + "allow-insecure", "must be true or false");
+        }
+        try {
+            maxReply = c.hasPath("max-reply-bytes") ? c.getBytes("max-reply-bytes") : VimClient.DEFAULT_MAX_REPLY_BYTES;
+        } catch (ConfigException.WrongType | ConfigException.BadValue e) {
+            throw new InvalidInputException(VimClient.MAX_REPLY_KEY, "must be a size such as 64MiB");
+        }
+        if (maxReply < MIN_REPLY_BYTES) {
+            throw new InvalidInputException(VimClient.MAX_REPLY_KEY, "must be at least 64KiB, got " + maxReply + " bytes");
+        }
         return new VmwareSettings(timeout, plugin(prefix + "vddk.plugin", plugin),
                 libdir.isEmpty() ? null : absolute(prefix + "vddk.libdir", libdir),
-                transports(prefix + "vddk.transports", transports), cleanup);
+                transports(prefix + "vddk.transports", transports), cleanup, Vcenters.fromConfig(c, allowInsecure),
+                maxReply);
     }
 
     private static Duration duration(Config c, String prefix, String key, Duration fallback) {

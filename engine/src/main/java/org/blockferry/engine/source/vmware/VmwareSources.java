@@ -3,13 +3,15 @@ package org.blockferry.engine.source.vmware;
 import java.io.IOException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.source.DiskSource;
 import org.blockferry.engine.source.SourceRequest;
 
 /**
  * This node's way to vSphere disks: opens one disk of a job's snapshot for one sync (see
- * {@link VmwareSync}) with the node's {@code blockferry.vmware} settings. The snapshots the
- * node's jobs share live in one actor per actor system, started with the first disk opened.
+ * {@link VmwareSync}) with the node's {@code blockferry.vmware} settings, on the vCenter the node
+ * knows by the job's {@code source.vcenter}. The snapshots the node's jobs share live in one
+ * actor per actor system, started with the first disk opened.
  */
 public final class VmwareSources {
     private final ActorSystem<?> system;
@@ -24,6 +26,14 @@ public final class VmwareSources {
 
     public VmwareSettings settings() {
         return settings;
+    }
+
+    /**
+     * Refuses, naming {@code source.vcenter}, a vmware source that names no vCenter of this node
+     * (listing the names configured): a job is checked when it is submitted.
+     */
+    public void checkVcenter(JobSpec.Source source) {
+        settings.vcenters().named(source.vcenter());
     }
 
     /**

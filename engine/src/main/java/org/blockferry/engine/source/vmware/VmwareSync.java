@@ -28,7 +28,8 @@ import org.blockferry.nbd.NbdOptions;
 /**
  * The sync of one disk of a vSphere VM with Changed Block Tracking.
  *
- * <p>Each disk sync logs in with its own session ({@link VsphereSession}). The disks of a job
+ * <p>Each disk sync logs in with its own session ({@link VsphereSession}) to the vCenter
+ * configured on the node under the name the job gives ({@code source.vcenter}). The disks of a job
  * share ONE snapshot, {@code blockferry-<job>}, so they are copied as of the same moment: the
  * first disk to start enables CBT on the VM if it is off and takes it, later disks of the job
  * (and retries) on this node join it, and the last disk to close removes it, whether it
@@ -62,15 +63,16 @@ final class VmwareSync {
                            JobSnapshotLeases leases) throws IOException {
         JobSpec.Source src = request.source();
         String field = request.field();
-        VsphereSession session = VsphereSession.open(src);
+        Vcenter vcenter = settings.vcenters().named(src.vcenter());
+        VsphereSession session = VsphereSession.open(vcenter, settings.maxReplyBytes());
         VimClient vim = session.vim();
         Lease lease = null;
         try {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
-                    "source.vm", "no VM at inventory path '" + src.vm() + "' on " + src.url()));
+                    "source.vm", "no VM at inventory path '" + src.vm() + "' on " + vcenter.describe()));
             String vmdk = find(vim.virtualDisks(vm), request.disk(), field, src.vm()).fileName();
             DataPath path = DataPath.of(src, settings, field, vmdk); // fails before a snapshot
-            lease = leases.acquire(new VmJob(src, session.credentials(), request.jobId(), settings), vim, vm,
+            lease = leases.acquire(new VmJob(vcenter, src.vm(), request.jobId(), settings), vim, vm,
                     request.finalSync());
             JobSnapshot snapshot = lease.snapshot();
             VirtualDiskInfo at = find(snapshot.disks(), request.disk(), field, src.vm());
@@ -94,7 +96,7 @@ final class VmwareSync {
                     });
         } catch (VimFault.ManagedObjectNotFound e) {
             close(leases, lease, session);
-            throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + src.url()
+            throw new InvalidInputException("source.vm", "VM '" + src.vm() + "' is gone from " + vcenter.describe()
                     + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
             close(leases, lease, session);

@@ -1,51 +1,39 @@
 package org.blockferry.engine.source.vmware;
 
 import java.io.IOException;
-import java.net.URI;
-import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import org.blockferry.engine.endpoint.InvalidInputException;
-import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.source.vmware.vim.VimClient;
 import org.blockferry.engine.source.vmware.vim.VimFault;
-import org.blockferry.engine.source.vmware.vim.VimTls;
 import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A logged-in vim25 session with the vCenter of a job's source: the password read from
- * {@code source.password_file} or {@code source.password_env}, vCenter's certificate checked
- * against the pinned thumbprint, the system's CAs or (asked for by name) nothing, and every
- * failure to log in said in terms of the source field an operator fixes. Closing logs out.
+ * A logged-in vim25 session with a vCenter configured on the node: the password read from its
+ * {@code password-file} now (a rotated password needs no restart), vCenter's certificate checked
+ * as configured, every reply bounded by {@code blockferry.vmware.max-reply-bytes}, and every
+ * failure to log in said in terms of the setting an operator fixes. Closing logs out.
  */
 final class VsphereSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VsphereSession.class);
 
-    private final JobSpec.Source source;
+    private final Vcenter vcenter;
     private final VsphereCredentials credentials;
     private final VimClient vim;
 
-    private VsphereSession(JobSpec.Source source, VsphereCredentials credentials, VimClient vim) {
-        this.source = source;
+    private VsphereSession(Vcenter vcenter, VsphereCredentials credentials, VimClient vim) {
+        this.vcenter = vcenter;
         this.credentials = credentials;
         this.vim = vim;
     }
 
-    /** Reads the source's password and logs in. */
-    static VsphereSession open(JobSpec.Source source) throws IOException {
-        return open(source, credentials(source));
+    /** Reads the vCenter's password and logs in. */
+    static VsphereSession open(Vcenter vcenter, long maxReplyBytes) throws IOException {
+        VsphereCredentials credentials = vcenter.credentials();
+        return new VsphereSession(vcenter, credentials, connect(vcenter, credentials, maxReplyBytes));
     }
 
-    /** Logs in with credentials read before (a later session of the same job, e.g. a background removal). */
-    static VsphereSession open(JobSpec.Source source, VsphereCredentials credentials) throws IOException {
-        return new VsphereSession(source, credentials, connect(source, credentials));
-    }
-
-    JobSpec.Source source() {
-        return source;
-    }
-
+    /** The credentials this session logged in with (VDDK logs in with the same). */
     VsphereCredentials credentials() {
         return credentials;
     }
@@ -60,50 +48,32 @@ final class VsphereSession implements AutoCloseable {
         try {
             vim.close();
         } catch (IOException | RuntimeException e) {
-            log.debug("event=vsphere-logout-failed error={}", e.getMessage());
+            log.debug("event=vsphere-logout-failed vcenter={} error={}", vcenter.name(), e.getMessage());
         }
     }
 
-    private static VsphereCredentials credentials(JobSpec.Source src) {
+    private static VimClient connect(Vcenter vc, VsphereCredentials credentials, long maxReplyBytes)
+            throws IOException {
         try {
-            return src.passwordFile() != null
-                    ? VsphereCredentials.fromFile(src.user(), Path.of(src.passwordFile()))
-                    : VsphereCredentials.fromEnvironment(src.user(), src.passwordEnv());
-        } catch (IOException e) {
-            throw new InvalidInputException("source.password_file", "cannot read " + src.passwordFile() + ": " + e);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidInputException(src.passwordFile() != null ? "source.password_file" : "source.password_env",
-                    e.getMessage());
-        }
-    }
-
-    private static VimClient connect(JobSpec.Source src, VsphereCredentials credentials) throws IOException {
-        URI sdk = URI.create(src.url());
-        VimTls tls;
-        try {
-            tls = !"https".equals(sdk.getScheme()) ? null : src.thumbprint() != null
-                    ? VimTls.pinnedThumbprint(src.thumbprint()) : src.insecure() ? VimTls.insecure() : VimTls.systemTrust();
-        } catch (GeneralSecurityException e) {
-            throw new IOException("cannot set up TLS for " + sdk + ": " + e.getMessage(), e);
-        }
-        try {
-            return VimClient.connect(sdk, credentials, tls);
+            return VimClient.connect(vc.url(), credentials, vc.tls(), maxReplyBytes);
         } catch (VimFault.InvalidLogin e) {
-            throw new InvalidInputException("source.user", "vCenter " + sdk + " refused the login of '" + src.user()
-                    + "' (InvalidLogin: wrong user name or password)");
+            throw new InvalidInputException(vc.key("user"), vc.describe() + " refused the login of '" + vc.user()
+                    + "' (InvalidLogin: wrong user name or password; the password is read from "
+                    + vc.key("password-file") + " at each login)");
         } catch (IOException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof javax.net.ssl.SSLException) { // not transient: retrying will not change the certificate
-                    throw new InvalidInputException(src.thumbprint() != null ? "source.thumbprint" : "source.url",
-                            "the TLS handshake with " + sdk + " failed (" + t.getMessage() + "): "
-                            + (src.thumbprint() != null ? "vCenter's certificate does not match the pinned thumbprint"
-                            : "vCenter's certificate is not trusted; pin it with source.thumbprint"));
+                    throw new InvalidInputException(vc.trustKey(), "the TLS handshake with " + vc.describe()
+                            + " failed (" + t.getMessage() + "): " + (vc.thumbprint() != null
+                            ? "vCenter's certificate does not match the pinned thumbprint"
+                            : "vCenter's certificate is not trusted; pin it with " + vc.key("thumbprint")
+                            + " or trust its CA with " + vc.key("trust-store")));
                 }
             }
             if (e instanceof VimFault) {
                 throw e;
             }
-            throw new IOException("cannot reach vCenter " + sdk + ": " + (e.getMessage() != null ? e.getMessage()
+            throw new IOException("cannot reach " + vc.describe() + ": " + (e.getMessage() != null ? e.getMessage()
                     : e.getClass().getSimpleName()), e);
         }
     }

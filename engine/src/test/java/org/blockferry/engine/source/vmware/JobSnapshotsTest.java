@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,28 +24,27 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.pattern.StatusReply;
-import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.source.vmware.JobSnapshotLeases.Lease;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.ManagedObject;
 import org.blockferry.engine.source.vmware.vim.VimClient;
 import org.blockferry.engine.source.vmware.vim.VimFault;
-import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
+import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The job snapshots of one node against vcsim: a fresh simulator (its VM powered on, CBT off)
+ * The job snapshots of one node against vcsim over https: a fresh simulator (its VM powered on, CBT off)
  * and a fresh actor system per test. Each disk of a job logs in with a session of its own, as
  * {@link VmwareSync} does.
  */
 class JobSnapshotsTest {
-    private static final VsphereCredentials CREDENTIALS = VsphereCredentials.of("user", "pass");
     /** A guest that ignores ShutdownGuest holds up a final sync's snapshot for this long. */
     private static final Duration SHUTDOWN = Duration.ofSeconds(2);
 
     private Vcsim vcsim;
+    private Vcenter vcenter;
     private ActorTestKit kit;
     private JobSnapshotLeases leases;
     private VimClient observer;
@@ -52,7 +53,9 @@ class JobSnapshotsTest {
 
     @BeforeEach
     void start() throws IOException {
-        vcsim = Vcsim.start();
+        vcsim = Vcsim.secure("user", "pass");
+        Path dir = TestPeers.scratchDirectory("job-snapshots-");
+        vcenter = vcsim.vcenter("vc1", "user", Files.writeString(dir.resolve("vc1.password"), "pass\n"));
         kit = ActorTestKit.create();
         leases = JobSnapshotLeases.of(kit.system());
         observer = session();
@@ -69,16 +72,14 @@ class JobSnapshotsTest {
     }
 
     private VimClient session() throws IOException {
-        VimClient vim = VimClient.connect(vcsim.sdkUrl(), CREDENTIALS, null);
+        VimClient vim = vcsim.connect("user", "pass");
         sessions.add(vim);
         return vim;
     }
 
     private VmJob job(String jobId) {
-        JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), "user", "/unused", Vcsim.VM_PATH,
-                null, false, null);
-        return new VmJob(source, CREDENTIALS, jobId, new VmwareSettings(SHUTDOWN, List.of("vddk"), null, List.of(),
-                Duration.ofMinutes(1)));
+        return new VmJob(vcenter, Vcsim.VM_PATH, jobId, VmwareSettings.defaults().withVcenters(vcenter)
+                .withTimeouts(SHUTDOWN, Duration.ofMinutes(1)));
     }
 
     /** One disk of {@code jobId} takes or joins the job's snapshot, in a session of its own. */

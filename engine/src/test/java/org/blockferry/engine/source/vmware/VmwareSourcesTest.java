@@ -21,18 +21,19 @@ import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.source.ChangeToken;
 import org.blockferry.engine.source.DiskSource;
 import org.blockferry.engine.source.SourceRequest;
+import org.blockferry.engine.source.vmware.testing.TestCertificates;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.VimClient;
 import org.blockferry.engine.source.vmware.vim.VirtualDiskInfo;
-import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Opening the disks of a vCenter VM through the node's entry point, against vcsim, in
- * datastore-mapped mode: the VM's two disks are sparse local images of 16 MiB.
+ * Opening the disks of a vCenter VM through the node's entry point, against vcsim over https
+ * configured as the node's vCenter {@code vc1}, in datastore-mapped mode: the VM's two disks are
+ * sparse local images of 16 MiB.
  */
 class VmwareSourcesTest {
     private static final String USER = "bf";
@@ -49,13 +50,12 @@ class VmwareSourcesTest {
 
     @BeforeEach
     void start() throws IOException {
-        vcsim = Vcsim.requiringLogin(USER, PASSWORD);
+        vcsim = Vcsim.secure(USER, PASSWORD);
         kit = ActorTestKit.create();
         dir = TestPeers.scratchDirectory("vmware-sources-");
         Files.writeString(dir.resolve("password"), PASSWORD + "\n");
-        sources = new VmwareSources(kit.system(), VmwareSettings.defaults(),
-                LocalExport.Tools.fromConfig(ConfigFactory.load()).withSocketRoot(dir));
-        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+        sources = sources(vcsim.vcenter("vc1", USER, dir.resolve("password")));
+        try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
             keys = vim.virtualDisks(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow()).stream()
                     .map(VirtualDiskInfo::key).toList();
         }
@@ -76,18 +76,22 @@ class VmwareSourcesTest {
         vcsim.close();
     }
 
-    private SourceRequest request(String jobId, int disk, CopyMode mode, ChangeToken previous, String password,
+    /** The node's way to the vCenters it is configured with. */
+    private VmwareSources sources(Vcenter... vcenters) {
+        return new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(vcenters),
+                LocalExport.Tools.fromConfig(ConfigFactory.load()).withSocketRoot(dir));
+    }
+
+    private SourceRequest request(String jobId, int disk, CopyMode mode, ChangeToken previous, String vcenter,
                                   String vmPath) {
-        JobSpec.Source source = JobSpec.Source.vmware(vcsim.sdkUrl().toString(), USER, password, vmPath, null, false,
-                Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+        JobSpec.Source source = JobSpec.Source.vmware(vcenter, vmPath, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
         JobSpec.Disk d = new JobSpec.Disk("d" + (disk + 1), DS_PREFIX + "disk" + (disk + 1) + ".vmdk",
                 dir.resolve("t" + disk + ".img").toString());
         return new SourceRequest(jobId, d, source, mode, false, Optional.ofNullable(previous), "target", TARGET);
     }
 
     private DiskSource open(String jobId, int disk, CopyMode mode, ChangeToken previous) throws IOException {
-        DiskSource source = sources.open(request(jobId, disk, mode, previous, dir.resolve("password").toString(),
-                Vcsim.VM_PATH));
+        DiskSource source = sources.open(request(jobId, disk, mode, previous, "vc1", Vcsim.VM_PATH));
         opened.add(source);
         return source;
     }
@@ -158,7 +162,7 @@ class VmwareSourcesTest {
 
     @Test
     void aSyncThatFoundAnOrphanOfItsJobLeavesATokenTheNextSyncWillNotTrust() throws IOException {
-        try (VimClient vim = VimClient.connect(vcsim.sdkUrl(), VsphereCredentials.of(USER, PASSWORD), null)) {
+        try (VimClient vim = vcsim.connect(USER, PASSWORD)) {
             vim.createSnapshot(vim.findByInventoryPath(Vcsim.VM_PATH).orElseThrow(), "blockferry-j", "", false);
         }
         ChangeToken token = open("j", 0, CopyMode.AUTO, null).changeToken(16 << 20, TARGET).orElseThrow();
@@ -166,18 +170,56 @@ class VmwareSourcesTest {
     }
 
     @Test
-    void aRefusedLoginIsAnErrorOnSourceUserWithoutThePassword() throws IOException {
-        Path wrong = Files.writeString(dir.resolve("wrong"), "not-it\n");
+    void aRefusedLoginNamesTheVcentersUserAndAFixedPasswordFileWorksWithoutARestart() throws IOException {
+        Files.writeString(dir.resolve("password"), "not-it\n");
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(
-                request("j", 0, CopyMode.AUTO, null, wrong.toString(), Vcsim.VM_PATH)));
-        assertEquals("source.user: vCenter " + vcsim.sdkUrl() + " refused the login of 'bf' (InvalidLogin: wrong user"
-                + " name or password)", e.getMessage());
+                request("j", 0, CopyMode.AUTO, null, "vc1", Vcsim.VM_PATH)));
+        assertEquals("blockferry.vmware.vcenters.vc1.user", e.field());
+        assertEquals("blockferry.vmware.vcenters.vc1.user: vCenter vc1 (" + vcsim.sdkUrl() + ") refused the login of"
+                + " 'bf' (InvalidLogin: wrong user name or password; the password is read from"
+                + " blockferry.vmware.vcenters.vc1.password-file at each login)", e.getMessage());
+        Files.writeString(dir.resolve("password"), PASSWORD + "\n"); // rotated back: read at the next login
+        assertEquals(CopyMode.FULL, open("j", 0, CopyMode.AUTO, null).mode());
+    }
+
+    @Test
+    void anUnreadablePasswordFileNamesItsSettingNotItsPath() throws IOException {
+        Files.delete(dir.resolve("password"));
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(
+                request("j", 0, CopyMode.AUTO, null, "vc1", Vcsim.VM_PATH)));
+        assertEquals("blockferry.vmware.vcenters.vc1.password-file: cannot be read (NoSuchFileException)",
+                e.getMessage());
     }
 
     @Test
     void aMissingVmIsAnErrorOnSourceVm() {
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(
-                request("j", 0, CopyMode.AUTO, null, dir.resolve("password").toString(), "DC0/vm/nope")));
-        assertEquals("source.vm: no VM at inventory path 'DC0/vm/nope' on " + vcsim.sdkUrl(), e.getMessage());
+                request("j", 0, CopyMode.AUTO, null, "vc1", "DC0/vm/nope")));
+        assertEquals("source.vm: no VM at inventory path 'DC0/vm/nope' on vCenter vc1 (" + vcsim.sdkUrl() + ")",
+                e.getMessage());
+    }
+
+    @Test
+    void aVcenterTheNodeDoesNotKnowIsRefusedBeforeAnyLogin() {
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(
+                request("j", 0, CopyMode.AUTO, null, "vc9", Vcsim.VM_PATH)));
+        assertEquals("source.vcenter: 'vc9' is not a vCenter of this node (configured: vc1)", e.getMessage());
+    }
+
+    /** vcsim's certificate is its own CA: as a PEM trust store it is trusted; another CA is not. */
+    @Test
+    void aVcenterIsTrustedThroughTheCaCertificatesOfItsTrustStore() throws Exception {
+        Path own = Files.writeString(dir.resolve("vcsim-ca.pem"), TestCertificates.serverPem(vcsim.sdkUrl()));
+        Vcenter byCa = new Vcenter("ca", vcsim.sdkUrl(), USER, dir.resolve("password"), null, own, null, false);
+        Vcenter wrongCa = new Vcenter("wrong-ca", vcsim.sdkUrl(), USER, dir.resolve("password"), null,
+                TestCertificates.caPem(dir, "other-ca"), null, false);
+        sources = sources(byCa, wrongCa);
+        DiskSource trusted = sources.open(request("j", 0, CopyMode.AUTO, null, "ca", Vcsim.VM_PATH));
+        opened.add(trusted);
+        assertEquals(CopyMode.FULL, trusted.mode());
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(
+                request("k", 0, CopyMode.AUTO, null, "wrong-ca", Vcsim.VM_PATH)));
+        assertEquals("blockferry.vmware.vcenters.wrong-ca.trust-store", e.field());
+        assertTrue(e.getMessage().contains("is not trusted"), e.getMessage());
     }
 }

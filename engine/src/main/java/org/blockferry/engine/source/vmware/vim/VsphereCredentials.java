@@ -22,18 +22,12 @@ public final class VsphereCredentials {
         this.password = password;
     }
 
-    /** Reads the password from the first line of a file (e.g. a mounted secret). */
+    /**
+     * Reads the password from the first line of a file (e.g. a mounted secret). There is no
+     * way from an environment variable: the node's child processes inherit its environment.
+     */
     public static VsphereCredentials fromFile(String user, Path passwordFile) throws IOException {
         return new VsphereCredentials(user, org.blockferry.engine.endpoint.SecretFile.firstLine(passwordFile));
-    }
-
-    /** Reads the password from an environment variable. */
-    public static VsphereCredentials fromEnvironment(String user, String variable) {
-        String value = System.getenv(variable);
-        if (value == null) {
-            throw new IllegalArgumentException("environment variable " + variable + " with the vSphere password is not set");
-        }
-        return new VsphereCredentials(user, value);
     }
 
     /** For tests and callers that already hold the secret. */

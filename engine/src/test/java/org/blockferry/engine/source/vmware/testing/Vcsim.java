@@ -15,11 +15,17 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.blockferry.engine.source.vmware.Vcenter;
+import org.blockferry.engine.source.vmware.vim.VimClient;
+import org.blockferry.engine.source.vmware.vim.VimTls;
+import org.blockferry.engine.source.vmware.vim.VsphereCredentials;
 
 /**
  * The vSphere simulator with BlockFerry's CBT layer (engine/src/test/vcsim), built once with Go
@@ -79,6 +85,45 @@ public final class Vcsim implements AutoCloseable {
     /** Starts a simulator that only accepts this user and password. */
     public static Vcsim requiringLogin(String user, String password) {
         return start(List.of("-username", user, "-password", password));
+    }
+
+    /**
+     * Starts a simulator over https (its own certificate, see {@link #thumbprint()}) that only
+     * accepts this user and password: what a vCenter configured on a node must be.
+     */
+    public static Vcsim secure(String user, String password) {
+        return start(List.of("-tls", "-username", user, "-password", password));
+    }
+
+    /** {@link #secure(String, String)} with the password in a file: it is in no process's arguments. */
+    public static Vcsim secure(String user, Path passwordFile) {
+        return start(List.of("-tls", "-username", user, "-password-file", passwordFile.toString()));
+    }
+
+    /** This simulator as a vCenter configured on a node under {@code name}, its certificate pinned. */
+    public Vcenter vcenter(String name, String user, Path passwordFile) {
+        return new Vcenter(name, sdk, user, passwordFile, thumbprint, null, null, false);
+    }
+
+    /** The node configuration of {@link #vcenter}: {@code blockferry.vmware.vcenters.NAME.*}. */
+    public Map<String, Object> nodeConfig(String name, String user, Path passwordFile) {
+        String key = "blockferry.vmware.vcenters." + name + ".";
+        Map<String, Object> m = new HashMap<>(Map.of(key + "url", sdk.toString(), key + "user", user,
+                key + "password-file", passwordFile.toString()));
+        if (thumbprint != null) {
+            m.put(key + "thumbprint", thumbprint);
+        }
+        return m;
+    }
+
+    /** A session of the test's own (to look at or prepare the simulator), over https when it serves https. */
+    public VimClient connect(String user, String password) throws IOException {
+        try {
+            return VimClient.connect(sdk, VsphereCredentials.of(user, password),
+                    thumbprint == null ? null : VimTls.pinnedThumbprint(thumbprint));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new AssertionError(e);
+        }
     }
 
     /** Starts a simulator with extra vcsim flags (see its README). */
