@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;
+import org.blockferry.engine.endpoint.SecretFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,10 +39,14 @@ public final class Database implements AutoCloseable {
      * job starts must not fail.
      */
     public static Database open(PersistenceSettings settings) throws SQLException {
-        if (settings.backend() == PersistenceSettings.Backend.H2) {
+        boolean h2 = settings.backend() == PersistenceSettings.Backend.H2;
+        if (h2) {
             createParentDirectory(settings.url());
         }
-        String driver = settings.backend() == PersistenceSettings.Backend.H2 ? "org.h2.Driver" : "org.postgresql.Driver";
+        String driver = h2 ? "org.h2.Driver" : "org.postgresql.Driver";
+        if (h2) {
+            H2Password.setIfEmpty(settings);
+        }
         awaitReachable(settings, driver);
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(settings.url());
@@ -54,7 +59,16 @@ public final class Database implements AutoCloseable {
         config.setAutoCommit(true);
         config.setDriverClassName(driver);
         try {
-            return new Database(settings, new HikariDataSource(config));
+            Database db = new Database(settings, new HikariDataSource(config));
+            if (h2) {
+                try {
+                    ownerOnlyFiles(settings.url()); // the pool keeps the database, and its lock file, open
+                } catch (SQLException e) {
+                    db.close();
+                    throw e;
+                }
+            }
+            return db;
         } catch (RuntimeException e) {
             throw cannotOpen(settings, e.getCause() != null ? e.getCause() : e);
         }
@@ -105,14 +119,28 @@ public final class Database implements AutoCloseable {
     }
 
 
+    private static Path h2File(String url) {
+        return Path.of(url.substring("jdbc:h2:file:".length()).split(";")[0]);
+    }
+
     private static void createParentDirectory(String url) throws SQLException {
-        String file = url.substring("jdbc:h2:file:".length()).split(";")[0];
-        Path parent = Path.of(file).getParent();
+        Path parent = h2File(url).getParent();
         if (parent != null) {
             try {
-                Files.createDirectories(parent);
+                SecretFile.ownerOnlyDirectory(parent, false);
             } catch (IOException e) {
                 throw new SQLException("cannot create the data directory " + parent + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The database's files are the owner's only (H2 creates them with the process's umask). */
+    private static void ownerOnlyFiles(String url) throws SQLException {
+        for (Path f : PersistenceSettings.h2Files(h2File(url))) {
+            try {
+                SecretFile.ownerOnly(f);
+            } catch (IOException e) {
+                throw new SQLException("cannot restrict " + f + " to its owner: " + e.getMessage(), e);
             }
         }
     }

@@ -16,6 +16,13 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
     /** The supported databases. */
     public enum Backend { H2, POSTGRES }
 
+    static {
+        // H2's auto-server (other processes of the user read the file while a node runs) listens on
+        // the loopback interface only. H2 reads this once, when its engine first loads: every
+        // process opens its database through these settings first.
+        System.setProperty("h2.bindAddress", System.getProperty("h2.bindAddress", "127.0.0.1"));
+    }
+
     public PersistenceSettings {
         if (poolSize < 1 || poolSize > 64) {
             throw new InvalidInputException("blockferry.persistence.pool-size", "must be 1..64, got " + poolSize);
@@ -35,11 +42,32 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
         };
     }
 
-    /** An embedded H2 database in {@code file} (+ ".mv.db"); other processes may open it too. */
+    /**
+     * An embedded H2 database in {@code file} (+ ".mv.db"); other processes of the same user may
+     * open it too (H2's auto-server, on the loopback interface only). Its password is random, kept
+     * in {@code file + ".password"} (mode 0600), made at first use; see {@link #h2Password}.
+     */
     public static PersistenceSettings h2(Path file, int poolSize) {
         Path absolute = file.toAbsolutePath().normalize();
-        return new PersistenceSettings(Backend.H2, "jdbc:h2:file:" + absolute + ";AUTO_SERVER=TRUE", "sa", "",
-                poolSize);
+        try {
+            return new PersistenceSettings(Backend.H2, "jdbc:h2:file:" + absolute + ";AUTO_SERVER=TRUE", "sa",
+                    SecretFile.readOrCreate(h2Password(absolute)).secret(), poolSize);
+        } catch (IOException e) {
+            throw new InvalidInputException("blockferry.persistence.h2.file", "cannot read or make the database's"
+                    + " password file " + h2Password(absolute) + ": " + e.getMessage());
+        }
+    }
+
+    /** The file that keeps an embedded database's password: next to it, mode 0600. */
+    public static Path h2Password(Path file) {
+        return file.resolveSibling(file.getFileName() + ".password");
+    }
+
+    /** The files an embedded database keeps next to {@code file}: what no job may read or write. */
+    public static java.util.List<Path> h2Files(Path file) {
+        String name = file.getFileName().toString();
+        return java.util.List.of(file.resolveSibling(name + ".mv.db"), file.resolveSibling(name + ".trace.db"),
+                file.resolveSibling(name + ".lock.db"), h2Password(file));
     }
 
     public static PersistenceSettings postgres(String url, String user, String password, int poolSize) {

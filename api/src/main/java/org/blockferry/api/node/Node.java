@@ -6,7 +6,9 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
+import java.nio.file.Path;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.blockferry.engine.endpoint.SecretFile;
 import org.blockferry.engine.actor.JobClient;
 import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
@@ -51,6 +53,8 @@ public final class Node implements AutoCloseable {
     }
 
     public static Node start(Config base, PersistenceSettings persistence, JobSettings jobSettings) throws Exception {
+        // the node's own directory (database, token, keys, exports' sockets): its owner's only
+        SecretFile.ownerOnlyDirectory(Path.of(base.getString("blockferry.data-dir")), true);
         Database database = Database.open(persistence);
         try {
             database.applySchema();
@@ -85,13 +89,14 @@ public final class Node implements AutoCloseable {
     /** The cluster settings of a node: standalone by default, one member that joins itself. */
     static Config clusterConfig(Config base) {
         Config c = base.getConfig("blockferry.cluster");
-        return ConfigFactory.parseMap(Map.of(
+        Map<String, Object> m = new java.util.HashMap<>(ClusterTls.settings(base));
+        m.putAll(Map.of(
                 "pekko.actor.provider", "cluster",
                 "pekko.remote.artery.canonical.hostname", c.getString("hostname"),
                 "pekko.remote.artery.canonical.port", c.getInt("port"),
                 "pekko.cluster.seed-nodes", c.getStringList("seed-nodes"),
-                "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on"))
-                .withFallback(base);
+                "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on"));
+        return ConfigFactory.parseMap(m).withFallback(base);
     }
 
     private void resumeUnfinished() throws SQLException {

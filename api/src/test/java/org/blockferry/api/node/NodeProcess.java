@@ -1,0 +1,100 @@
+package org.blockferry.api.node;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.persistence.PersistenceSettings;
+
+/**
+ * A {@code blockferry serve} node in its own JVM, as an operator runs one: on a test database,
+ * its output in a log file, to be stopped, killed or paused by the test.
+ */
+public final class NodeProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+
+    private NodeProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /**
+     * Starts {@code blockferry serve --port 0} with {@code settings} as -D keys; its output goes to
+     * {@code dir/name.log}. With {@code logbackFile}, logging is configured by that file.
+     */
+    public static NodeProcess start(Path dir, String name, PersistenceSettings db, Map<String, String> settings,
+                                    Path logbackFile) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx384m", "-XX:+UseSerialGC"));
+        settings.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        if (logbackFile != null) {
+            cmd.add("-Dlogback.configurationFile=" + logbackFile);
+        }
+        if (db.backend() == PersistenceSettings.Backend.H2) {
+            cmd.add("-Dblockferry.persistence.h2.file=" + dir.resolve("blockferry-db"));
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.blockferry.api.Main", "serve",
+                "--port", "0"));
+        Path log = dir.resolve(name + ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        Map<String, String> env = pb.environment();
+        env.put("BLOCKFERRY_DATA_DIR", dir.resolve(name).toString());
+        if (db.backend() == PersistenceSettings.Backend.POSTGRES) {
+            env.put("BLOCKFERRY_DB", "postgres");
+            env.put("BLOCKFERRY_DB_URL", db.url());
+            env.put("BLOCKFERRY_DB_USER", db.user());
+        }
+        return new NodeProcess(pb.start(), log);
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    public String log() {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (IOException e) {
+            return "(cannot read " + log + ": " + e + ")";
+        }
+    }
+
+    /** Waits until the log contains {@code text}; false after {@code timeout}, or at once if the process ended. */
+    public boolean awaitLog(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (log().contains(text)) {
+                return true;
+            }
+            if (!process.isAlive()) {
+                return log().contains(text);
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    /** SIGKILL, then waits for the end. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** SIGTERM (a graceful stop), and waits up to {@code timeout}. */
+    public boolean stop(Duration timeout) throws InterruptedException {
+        process.destroy();
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive() && !stop(Duration.ofSeconds(20))) {
+            kill();
+        }
+    }
+}
