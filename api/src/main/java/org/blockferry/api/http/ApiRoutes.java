@@ -3,6 +3,7 @@ package org.blockferry.api.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -265,7 +266,7 @@ final class ApiRoutes extends AllDirectives {
 
     /** Null for an empty body or {@code {}}; else the field at fault. */
     private static String fieldOfCancelBody(byte[] body) {
-        if (new String(body, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
+        if (new String(body, StandardCharsets.UTF_8).isBlank()) {
             return null;
         }
         try {
