@@ -80,7 +80,22 @@ public final class ApiLoad {
 
     public static void main(String[] args) throws Exception {
         parse(args);
+        String dataDir = System.getenv("BLOCKFERRY_DATA_DIR");
+        if ((token == null || token.isEmpty()) && dataDir != null
+                && java.nio.file.Files.exists(java.nio.file.Path.of(dataDir, "api-token"))) {
+            token = readToken(java.nio.file.Path.of(dataDir, "api-token"));
+        }
         System.exit(new ApiLoad().run() ? 0 : 1);
+    }
+
+    /** The first line of the file (a token never goes on the command line, where ps shows it). */
+    private static String readToken(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.readAllLines(file).get(0).trim();
+        } catch (IOException | IndexOutOfBoundsException e) {
+            die("cannot read the API token from " + file + ": " + e);
+            return null;
+        }
     }
 
     private static void parse(String[] args) {
@@ -89,8 +104,9 @@ public final class ApiLoad {
             if (a.equals("-h") || a.equals("--help")) {
                 System.out.println("usage: java bench/ApiLoad.java --url URL --source URI --target URI [--jobs N]"
                         + " [--concurrency C] [--subscribers S] [--connect-concurrency K] [--prefix P] [--label L]"
-                        + " [--vm NAME] [--timeout SECONDS] [--stall SECONDS] [--token TOKEN]   (--source/--target repeatable:"
-                        + " job i uses the (i mod n)-th)");
+                        + " [--vm NAME] [--timeout SECONDS] [--stall SECONDS] [--token-file FILE]   (--source/--target"
+                        + " repeatable: job i uses the (i mod n)-th; the API token: --token-file, else"
+                        + " BLOCKFERRY_API_TOKEN, else $BLOCKFERRY_DATA_DIR/api-token, where serve generates it)");
                 System.exit(0);
             }
             if (i + 1 >= args.length) {
@@ -99,7 +115,7 @@ public final class ApiLoad {
             String v = args[++i];
             switch (a) {
                 case "--url" -> url = v.replaceAll("/+$", "");
-                case "--token" -> token = v;
+                case "--token-file" -> token = readToken(java.nio.file.Path.of(v));
                 case "--jobs" -> jobs = positive(a, v, 1);
                 case "--concurrency" -> concurrency = positive(a, v, 1);
                 case "--subscribers" -> subscribers = positive(a, v, 0);

@@ -103,7 +103,11 @@ serve_nbd small-dst memory "$SMALL"
 
 export BLOCKFERRY_DATA_DIR="$WORK/data"
 export BLOCKFERRY_DB=h2
-unset BLOCKFERRY_API_TOKEN
+unset BLOCKFERRY_API_TOKEN   # serve generates one into $BLOCKFERRY_DATA_DIR/api-token; ApiLoad reads it there
+# room for every submission and subscriber of the run (the node's defaults: 1000 unfinished jobs, 1000 streams)
+SSE_MAX=$(( SUBSCRIBERS + 64 > 1000 ? SUBSCRIBERS + 64 : 1000 ))
+LIMITS="-Dblockferry.jobs.max-queued=$(( SUBMISSIONS + 100 )) -Dblockferry.http.sse.max-connections=$SSE_MAX"
+export BLOCKFERRY_JAVA_OPTS="${BLOCKFERRY_JAVA_OPTS:-} $LIMITS -Dblockferry.http.max-connections=$(( SSE_MAX + 1024 ))"
 "$BF" serve --port 0 > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 URL=""
@@ -121,7 +125,7 @@ load() { # label args...  (ApiLoad's output goes to the log; its exit status is 
   local label="$1"; shift
   local rc=0
   java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m -cp "$WORK/classes" ApiLoad --url "$URL" --label "$label" \
-      --prefix "$label-" "$@" > "$WORK/$label.out" 2>&1 || rc=$?
+      --token-file "$BLOCKFERRY_DATA_DIR/api-token" --prefix "$label-" "$@" > "$WORK/$label.out" 2>&1 || rc=$?
   tee -a "$LOG" < "$WORK/$label.out"
   if [ "$rc" -ne 0 ]; then FAILED=1; say "# $label: ApiLoad exited $rc"; fi
 }

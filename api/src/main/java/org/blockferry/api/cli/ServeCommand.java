@@ -2,9 +2,11 @@ package org.blockferry.api.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.blockferry.api.http.ApiServer;
+import org.blockferry.api.http.ApiToken;
 import org.blockferry.api.http.HttpSettings;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.endpoint.InvalidInputException;
@@ -17,7 +19,9 @@ import picocli.CommandLine.Option;
         description = {"Runs a BlockFerry node with the HTTP API, the live web page and /metrics.", "",
             "Jobs submitted over HTTP (or left unfinished by an earlier process on the same database)",
             "run on this node. Stops on SIGTERM or Ctrl-C: running jobs resume at the next start.",
-            "Binding a non-loopback address needs an API token (BLOCKFERRY_API_TOKEN)."})
+            "Every /api route needs the API token: BLOCKFERRY_API_TOKEN (or blockferry.http.token-file),",
+            "else one generated at the first start into DATA_DIR/api-token (mode 0600) and reused.",
+            "A non-loopback address needs TLS (or blockferry.http.allow-plaintext = true)."})
 final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -40,6 +44,15 @@ final class ServeCommand implements Callable<Integer> {
         Config config = ConfigFactory.load();
         HttpSettings http = HttpSettings.fromConfig(config).listening(bind, port);
         http.checkExposure(); // before anything starts
+        if (http.token() == null) {
+            ApiToken token = ApiToken.inDataDir(Path.of(config.getString("blockferry.data-dir")));
+            http = http.withToken(token.value());
+            // where the token is, never the token: stderr ends up in journals and CI logs
+            spec.commandLine().getErr().println("blockferry serve: " + (token.generated()
+                    ? "generated an API token in " : "API token from ") + token.file() + "; send it as the header"
+                    + " Authorization: Bearer $(cat " + token.file() + ")");
+            spec.commandLine().getErr().flush();
+        }
         Node node = Node.start(config);
         ApiServer server;
         try {

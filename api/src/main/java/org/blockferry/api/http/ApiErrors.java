@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCode;
@@ -51,9 +52,12 @@ final class ApiErrors {
             case 404 -> "not_found";
             case 405 -> "method_not_allowed";
             case 406 -> "not_acceptable";
+            case 408 -> "request_timeout";
             case 409 -> "conflict";
             case 413 -> "payload_too_large";
             case 415 -> "unsupported_media_type";
+            case 421 -> "misdirected_request";
+            case 429 -> "too_many_requests";
             case 503 -> "unavailable";
             default -> status.intValue() >= 500 ? "internal" : "error";
         };
@@ -70,6 +74,11 @@ final class ApiErrors {
             HttpResponse ours = error(response.status(), text.isEmpty() ? response.status().reason() : text, null);
             return ours.withHeaders(response.getHeaders());
         });
+    }
+
+    /** A request the routes did not answer within Pekko's {@code request-timeout}. */
+    static HttpResponse requestTimeout(HttpRequest request) {
+        return error(StatusCodes.SERVICE_UNAVAILABLE, "the server did not answer in time; try again", null);
     }
 
     /** Anything unexpected: 500 with a line for the client, the stack trace for our log only. */

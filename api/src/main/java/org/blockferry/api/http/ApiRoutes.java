@@ -1,8 +1,9 @@
 package org.blockferry.api.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,24 +14,21 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.CacheControl;
 import org.apache.pekko.http.javadsl.model.headers.CacheDirectives;
-import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.model.headers.Location;
-import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
@@ -39,13 +37,19 @@ import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP API (v1), the live page and the node's probes. Every route is listed in
  * {@link #ROUTES}, which the OpenAPI document must match. Job queries read the read side; only
- * submit and cancel talk to the job actors.
+ * submit and cancel talk to the job actors. {@link ApiGuards} checks every request first.
  */
 final class ApiRoutes extends AllDirectives {
+    private static final Logger log = LoggerFactory.getLogger(ApiRoutes.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Seconds a client told 429 should wait before it asks again. */
+    private static final long RETRY_AFTER_SECONDS = 30;
     /** Every route, as "METHOD path" with {id} for the job id (checked against openapi.json). */
     static final List<String> ROUTES = List.of(
             "POST /api/v1/jobs", "GET /api/v1/jobs", "GET /api/v1/jobs/{id}", "POST /api/v1/jobs/{id}/cancel",
@@ -58,139 +62,99 @@ final class ApiRoutes extends AllDirectives {
     private static final Duration READ_SIDE_LAG = Duration.ofSeconds(3);
 
     private final Node node;
-    private final HttpSettings settings;
     private final JobEventStream events;
     private final ApiMetrics metrics;
     private final Executor blocking;
-    private final Materializer materializer;
-    private final byte[] tokenDigest;
+    private final ApiGuards guards;
+    private final JobAdmission admission;
+    private final StreamSlots streams;
+    private final int maxDisks;
 
-    ApiRoutes(Node node, HttpSettings settings, JobEventStream events, ApiMetrics metrics) {
+    ApiRoutes(Node node, HttpSettings settings, HostCheck hosts, JobEventStream events, ApiMetrics metrics) {
         this.node = node;
-        this.settings = settings;
         this.events = events;
         this.metrics = metrics;
         ActorSystem<?> system = node.system();
         this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-        this.materializer = Materializer.matFromSystem(system);
-        this.tokenDigest = settings.token() == null ? null : sha256(settings.token());
+        this.guards = new ApiGuards(settings, hosts, Materializer.matFromSystem(system));
+        this.admission = new JobAdmission(node.queries(), settings.limits().maxQueuedJobs());
+        this.streams = new StreamSlots(system, settings.sse().maxConnections());
+        this.maxDisks = settings.limits().maxDisksPerJob();
     }
 
     Route routes() {
-        return handleExceptions(ApiErrors.exceptions(), () -> handleRejections(ApiErrors.rejections(), () -> concat(
-                path("health", () -> get(() -> complete(ApiErrors.json(StatusCodes.OK, Map.of("status", "ok"))))),
-                path("ready", () -> get(this::ready)),
-                path("metrics", () -> get(this::metrics)),
-                pathPrefix("api", () -> authenticated(() -> pathPrefix("v1", this::v1))),
-                pathSingleSlash(() -> get(() -> getFromResource(WEB + "/index.html", ContentTypes.TEXT_HTML_UTF8))),
-                pathPrefix("static", () -> get(() -> getFromResourceDirectory(WEB))))));
+        return handleExceptions(ApiErrors.exceptions(), () -> handleRejections(ApiErrors.rejections(),
+                () -> withRequestTimeoutResponse(ApiErrors::requestTimeout, () -> guards.hostAllowed(() -> concat(
+                        path("health", () -> get(() -> complete(ApiErrors.json(StatusCodes.OK,
+                                Map.of("status", "ok"))))),
+                        path("ready", () -> get(this::ready)),
+                        path("metrics", () -> get(this::metrics)),
+                        pathPrefix("api", () -> guards.authenticated(() -> pathPrefix("v1", this::v1))),
+                        pathSingleSlash(() -> get(() -> getFromResource(WEB + "/index.html",
+                                ContentTypes.TEXT_HTML_UTF8))),
+                        pathPrefix("static", () -> get(() -> getFromResourceDirectory(WEB))))))));
     }
 
     private Route v1() {
         return concat(
                 pathPrefix("jobs", () -> concat(
-                        pathEndOrSingleSlash(() -> concat(post(this::submit), get(this::list))),
+                        pathEndOrSingleSlash(() -> concat(post(() -> guards.jsonBody(this::submit)), get(this::list))),
                         pathPrefix(PathMatchers.segment(), id -> concat(
                                 pathEnd(() -> get(() -> job(id))),
-                                path("cancel", () -> post(() -> cancel(id))),
+                                path("cancel", () -> post(() -> guards.jsonBody(body -> cancel(id, body)))),
                                 path("events", () -> get(() -> events(id))))))),
-                path(PathMatchers.segment("replication").slash("start"), () -> post(this::submit)),
+                path(PathMatchers.segment("replication").slash("start"),
+                        () -> post(() -> guards.jsonBody(this::submit))),
                 path(PathMatchers.segment("progress").slash(PathMatchers.segment()), id -> get(() -> progress(id))),
                 path("openapi.json", () -> get(() -> getFromResource("org/blockferry/api/http/openapi.json",
                         ContentTypes.APPLICATION_JSON))));
     }
 
-    // ---- auth ----
-
-    /** Bearer token in constant time (digests compared, so not even the length leaks). */
-    private Route authenticated(Supplier<Route> inner) {
-        if (tokenDigest == null) {
-            return inner.get();
-        }
-        return extractRequest(request -> {
-            String presented = presentedToken(request);
-            if (presented != null && MessageDigest.isEqual(tokenDigest, sha256(presented))) {
-                return inner.get();
-            }
-            String why = presented == null ? "a bearer token is required (Authorization: Bearer TOKEN)"
-                    : "the bearer token is not valid";
-            return complete(ApiErrors.error(StatusCodes.UNAUTHORIZED, why, "Authorization")
-                    .addHeader(WWWAuthenticate.create(HttpChallenge.create("Bearer", "blockferry"))));
-        });
-    }
-
-    private static String presentedToken(HttpRequest request) {
-        Optional<String> header = request.getHeader("Authorization").map(h -> h.value());
-        if (header.isPresent()) {
-            String v = header.get().trim();
-            return v.regionMatches(true, 0, "Bearer ", 0, 7) ? v.substring(7).trim() : null;
-        }
-        return request.getUri().query().get("access_token").orElse(null);
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JVM has no SHA-256", e);
-        }
-    }
-
     // ---- jobs ----
-
-    private Route submit() {
-        return extractRequest(request -> {
-            var type = request.entity().getContentType();
-            if (!type.mediaType().equals(MediaTypes.APPLICATION_JSON)) {
-                return complete(ApiErrors.error(StatusCodes.UNSUPPORTED_MEDIA_TYPE, "the body must be a job spec in"
-                        + " JSON (Content-Type: application/json), got " + type.mediaType(), "Content-Type"));
-            }
-            var length = request.entity().getContentLengthOption();
-            if (length.isPresent() && length.getAsLong() > settings.maxBodyBytes()) {
-                return complete(tooLarge());
-            }
-            CompletionStage<HttpResponse> response = request.entity().withSizeLimit(settings.maxBodyBytes())
-                    .toStrict(10_000, materializer)
-                    .thenCompose(strict -> submit(strict.getData().toArray()))
-                    .exceptionally(this::bodyFailure);
-            return completeWithFuture(response);
-        });
-    }
 
     private CompletionStage<HttpResponse> submit(byte[] body) {
         JobSpec spec;
         try {
-            spec = JobSpecReader.read(body).validated();
+            spec = JobSpecReader.read(body, maxDisks).validated();
         } catch (InvalidInputException e) {
             return CompletableFuture.completedFuture(invalid(e));
         }
-        return node.jobs().submit(spec).thenApply(reply -> {
-            if (reply instanceof JobReply.Rejected r) {
-                return rejected(r, r.field() != null ? r.field() : "job_id");
+        return query(admission::tryReserve).thenCompose(room -> {
+            if (!room) {
+                log.info("event=job-refused reason=max-queued max={}", admission.max());
+                return CompletableFuture.completedFuture(tooMany("this node has " + admission.max()
+                        + " unfinished jobs, its limit (blockferry.jobs.max-queued); submit again later",
+                        "blockferry.jobs.max-queued"));
             }
-            JobState state = ((JobReply.Accepted) reply).state();
-            String location = "/api/v1/jobs/" + spec.jobId();
-            Map<String, Object> body1 = new LinkedHashMap<>();
-            body1.put("job_id", spec.jobId());
-            body1.put("status", state.status().json());
-            body1.put("location", location);
-            body1.put("events", location + "/events");
-            return ApiErrors.json(StatusCodes.ACCEPTED, body1).addHeader(Location.create(location));
+            CompletionStage<JobReply> submitted;
+            try {
+                submitted = node.jobs().submit(spec);
+            } catch (RuntimeException e) {
+                admission.release(null);
+                throw e;
+            }
+            return submitted.whenComplete((reply, e) -> admission.release(reply instanceof JobReply.Accepted
+                    ? spec.jobId() : null)).thenApply(reply -> accepted(spec, reply));
         });
     }
 
-    private HttpResponse bodyFailure(Throwable t) {
-        for (Throwable e = t; e != null; e = e.getCause()) {
-            if (e instanceof EntityStreamSizeException) {
-                return tooLarge();
-            }
+    private static HttpResponse accepted(JobSpec spec, JobReply reply) {
+        if (reply instanceof JobReply.Rejected r) {
+            return rejected(r, r.field() != null ? r.field() : "job_id");
         }
-        throw t instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(t);
+        JobState state = ((JobReply.Accepted) reply).state();
+        String location = "/api/v1/jobs/" + spec.jobId();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("job_id", spec.jobId());
+        body.put("status", state.status().json());
+        body.put("location", location);
+        body.put("events", location + "/events");
+        return ApiErrors.json(StatusCodes.ACCEPTED, body).addHeader(Location.create(location));
     }
 
-    private HttpResponse tooLarge() {
-        return ApiErrors.error(StatusCodes.PAYLOAD_TOO_LARGE, "the body is larger than "
-                + settings.maxBodyBytes() + " bytes (blockferry.http.max-body)", "body");
+    private static HttpResponse tooMany(String message, String field) {
+        return ApiErrors.error(StatusCodes.TOO_MANY_REQUESTS, message, field)
+                .addHeader(RetryAfter.create(RETRY_AFTER_SECONDS));
     }
 
     private Route list() {
@@ -209,7 +173,7 @@ final class ApiRoutes extends AllDirectives {
                 return complete(invalid(e));
             }
             for (String name : params.keySet()) {
-                if (!List.of("status", "limit", "offset", "access_token").contains(name)) {
+                if (!List.of("status", "limit", "offset").contains(name)) {
                     return complete(ApiErrors.error(StatusCodes.BAD_REQUEST, name + ": unknown query parameter"
                             + " (status, limit, offset)", name));
                 }
@@ -283,14 +247,37 @@ final class ApiRoutes extends AllDirectives {
         return node.jobs().get(id).thenApply(s -> s.status() != JobState.JobStatus.NEW);
     }
 
-    private Route cancel(String id) {
-        return completeWithFuture(node.jobs().cancel(id).thenApply(reply -> {
+    /** Cancel takes an empty body or {@code {}}: JSON all the same, so that no cross-site form can send it. */
+    private CompletionStage<HttpResponse> cancel(String id, byte[] body) {
+        String field = fieldOfCancelBody(body);
+        if (field != null) {
+            return CompletableFuture.completedFuture(ApiErrors.error(StatusCodes.BAD_REQUEST, field.equals("body")
+                    ? "must be empty or {} (a cancel takes no fields)" : "unknown field (a cancel takes no fields)",
+                    field));
+        }
+        return node.jobs().cancel(id).thenApply(reply -> {
             if (reply instanceof JobReply.Rejected r) {
                 return rejected(r, "id");
             }
             JobState state = ((JobReply.Accepted) reply).state();
             return ApiErrors.json(StatusCodes.ACCEPTED, JobDocuments.state(state));
-        }));
+        });
+    }
+
+    /** Null for an empty body or {@code {}}; else the field at fault. */
+    private static String fieldOfCancelBody(byte[] body) {
+        if (new String(body, StandardCharsets.UTF_8).isBlank()) {
+            return null;
+        }
+        try {
+            JsonNode node = JSON.readTree(body);
+            if (node != null && node.isObject()) {
+                return node.isEmpty() ? null : node.fieldNames().next();
+            }
+        } catch (IOException e) {
+            // not JSON: named as the body below
+        }
+        return "body";
     }
 
     private Route events(String id) {
@@ -302,13 +289,21 @@ final class ApiRoutes extends AllDirectives {
                 return complete(invalid(e));
             }
             long start = from;
-            return completeWithFuture(exists(id).thenApply(known -> known
-                    ? HttpResponse.create().withStatus(StatusCodes.OK)
-                            .addHeader(CacheControl.create(CacheDirectives.NO_CACHE))
-                            .withEntity(HttpEntities.create(ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM),
-                                    events.subscribe(id, start)))
-                    : unknownJob(id)));
+            return completeWithFuture(exists(id).thenApply(known -> known ? stream(id, start) : unknownJob(id)));
         });
+    }
+
+    private HttpResponse stream(String id, long from) {
+        var held = streams.tryHold(events.subscribe(id, from));
+        if (held == null) {
+            log.info("event=stream-refused reason=max-connections max={}", streams.max());
+            return tooMany("this node serves " + streams.max() + " event streams, its limit"
+                    + " (blockferry.http.sse.max-connections); connect again later",
+                    "blockferry.http.sse.max-connections").addHeader(Connection.create("close"));
+        }
+        return HttpResponse.create().withStatus(StatusCodes.OK)
+                .addHeader(CacheControl.create(CacheDirectives.NO_CACHE))
+                .withEntity(HttpEntities.create(ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM), held));
     }
 
     private static long parseEventId(String v) {
@@ -336,12 +331,24 @@ final class ApiRoutes extends AllDirectives {
             return up;
         }).handle((up, failure) -> {
             if (failure != null) {
-                return ApiErrors.error(StatusCodes.SERVICE_UNAVAILABLE, "the database does not answer: "
-                        + rootMessage(failure), null);
+                // the cause stays in our log: a probe is open to anyone who can connect
+                log.warn("event=ready-check-failed error={}", rootMessage(failure));
+                return unavailable("database unavailable");
             }
             return up ? ApiErrors.json(StatusCodes.OK, Map.of("status", "ready"))
-                    : ApiErrors.error(StatusCodes.SERVICE_UNAVAILABLE, "this node has not joined its cluster yet", null);
+                    : unavailable("this node has not joined its cluster yet");
         }));
+    }
+
+    private static HttpResponse unavailable(String message) {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("code", ApiErrors.code(StatusCodes.SERVICE_UNAVAILABLE));
+        error.put("message", message);
+        error.put("field", null);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", "unavailable");
+        body.put("error", error);
+        return ApiErrors.json(StatusCodes.SERVICE_UNAVAILABLE, body);
     }
 
     private Route metrics() {

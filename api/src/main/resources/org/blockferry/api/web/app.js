@@ -283,7 +283,8 @@
       page = await api('/api/v1/jobs?limit=50');
     } catch (e) {
       errorBox.textContent = 'Cannot list jobs: ' + e.message
-          + (e.status === 401 ? ' — set the API token at the top right.' : '');
+          + (e.status === 401 ? ' — set the API token at the top right (the server\'s BLOCKFERRY_API_TOKEN,'
+            + ' or the file api-token in its data directory, ~/.blockferry/api-token by default).' : '');
       errorBox.hidden = false;
       return;
     }
@@ -309,7 +310,10 @@
   async function cancel(jobId) {
     const job = jobs.get(jobId);
     try {
-      await api(jobPath(jobId) + '/cancel', {method: 'POST'});
+      // a JSON body, like every state-changing request: the server refuses anything a plain
+      // cross-site form could send
+      await api(jobPath(jobId) + '/cancel', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: '{}'});
       setStatus(jobId, 'cancelling');
     } catch (e) {
       const error = $('.job-error', job.card);

@@ -107,8 +107,9 @@ class CliTest {
                         + "must be 4K..32M"),
                 new Bad(new String[] {"copy", source.toString()}, "Missing required parameter: 'DST'"),
                 new Bad(new String[] {"verify", absent, source.toString()}, "does not exist"),
-                new Bad(new String[] {"serve", "--bind", "0.0.0.0", "--port", "0"}, "blockferry.http.interface: '0.0.0.0'"
-                        + " is not a loopback address and no API token is set"),
+                new Bad(new String[] {"serve", "--bind", "0.0.0.0", "--port", "0"}, "blockferry.http.tls.enabled: '0.0.0.0'"
+                        + " is not a loopback address: refusing to send the API's token and job specs over the network"
+                        + " in plain HTTP"),
                 new Bad(new String[] {"serve", "--port", "70000"}, "--port: 70000 is not a port"),
                 new Bad(new String[] {"serve", "--port", "eighty"}, "Invalid value for option '--port'"),
                 new Bad(new String[] {"frob"}, "Unmatched argument"),

@@ -31,7 +31,10 @@ public final class ApiFixture implements AutoCloseable {
         this.token = token;
     }
 
-    /** @param token the API token, or null for none */
+    /**
+     * @param token the API token, or null for a random one (the server always requires one): the
+     *              fixture keeps it in {@link #token} and {@link #request} sends it
+     */
     public static ApiFixture start(Path dir, TestDatabases.Kind db, String token, Map<String, Object> overrides)
             throws Exception {
         return start(dir, TestDatabases.create(db, dir), token, overrides);
@@ -40,11 +43,12 @@ public final class ApiFixture implements AutoCloseable {
     /** A node on the database {@code db}; {@code token} as above. */
     public static ApiFixture start(Path dir, org.blockferry.persistence.PersistenceSettings db, String token,
                                    Map<String, Object> overrides) throws Exception {
+        String apiToken = token != null ? token : ApiToken.generate();
         Node node = NodeFixture.start(dir, db, overrides);
         try {
             HttpSettings settings = HttpSettings.fromConfig(NodeFixture.config(dir, overrides))
-                    .listening("127.0.0.1", 0).withToken(token);
-            return new ApiFixture(node, ApiServer.start(node, settings), token);
+                    .listening("127.0.0.1", 0).withToken(apiToken);
+            return new ApiFixture(node, ApiServer.start(node, settings), apiToken);
         } catch (Exception e) {
             node.close();
             throw e;
@@ -55,10 +59,14 @@ public final class ApiFixture implements AutoCloseable {
         return server.url() + path;
     }
 
-    /** A request to {@code path} carrying the token (when there is one). */
+    /** A request to {@code path} carrying the token. */
     public HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(60));
-        return token == null ? b : b.header("Authorization", "Bearer " + token);
+        return anonymous(path).header("Authorization", "Bearer " + token);
+    }
+
+    /** A request to {@code path} without the token. */
+    public HttpRequest.Builder anonymous(String path) {
+        return HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(60));
     }
 
     public HttpResponse<String> send(HttpRequest request) throws Exception {
@@ -72,6 +80,11 @@ public final class ApiFixture implements AutoCloseable {
     public HttpResponse<String> postJson(String path, String body) throws Exception {
         return send(request(path).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    /** {@code POST path/cancel} as a client must send it: JSON ({@code {}}). */
+    public HttpResponse<String> cancel(String jobId) throws Exception {
+        return postJson("/api/v1/jobs/" + jobId + "/cancel", "{}");
     }
 
     public static JsonNode json(HttpResponse<String> response) throws Exception {

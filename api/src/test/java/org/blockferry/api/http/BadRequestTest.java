@@ -102,6 +102,30 @@ class BadRequestTest {
         c.add(new Case("unknown route", "GET", "/api/v1/nothing-here", null, null, 404, null));
         c.add(new Case("wrong method", "DELETE", "/api/v1/jobs", null, null, 405, null));
         c.add(new Case("wrong method on a job", "PUT", "/api/v1/jobs/x", "application/json", "{}", 405, null));
+        c.add(new Case("a token in the query of a submission", "POST", "/api/v1/jobs?access_token=x",
+                "application/json", job(""), 401, "access_token"));
+        c.add(new Case("a token in the query of a list", "GET", "/api/v1/jobs?access_token=x", null, null, 401,
+                "access_token"));
+        c.add(new Case("the seed's submission as text", "POST", "/api/v1/replication/start", "text/plain", job(""), 415,
+                "Content-Type"));
+        c.add(new Case("cancel without a content type", "POST", "/api/v1/jobs/x/cancel", null, "", 415,
+                "Content-Type"));
+        c.add(new Case("cancel as a form", "POST", "/api/v1/jobs/x/cancel", "application/x-www-form-urlencoded", "a=b",
+                415, "Content-Type"));
+        c.add(new Case("cancel with a field", "POST", "/api/v1/jobs/x/cancel", "application/json", "{\"now\": 1}", 400,
+                "now"));
+        c.add(post("a key twice", job("\"vm\": \"vm2\""), 400, "vm"));
+        c.add(post("nested 33 deep", job("\"x\": " + "[".repeat(33) + "]".repeat(33)), 400, "x" + "[0]".repeat(31)));
+        c.add(post("a control character in a target", "{\"vm\": \"vm1\", \"disks\": [{\"id\": \"d0\", \"source\":"
+                + " \"/a.img\", \"target\": \"/b\\n.img\"}]}", 400, "disks[0].target"));
+        c.add(post("a 4097-character target", "{\"vm\": \"vm1\", \"disks\": [{\"id\": \"d0\", \"source\":"
+                + " \"/a.img\", \"target\": \"/" + "b".repeat(4096) + "\"}]}", 400, "disks[0].target"));
+        StringBuilder disks = new StringBuilder();
+        for (int i = 0; i < 65; i++) {
+            disks.append(i == 0 ? "" : ", ").append("{\"id\": \"d").append(i).append("\", \"source\": \"/a").append(i)
+                    .append(".img\", \"target\": \"/b").append(i).append(".img\"}");
+        }
+        c.add(post("65 disks", "{\"vm\": \"vm1\", \"disks\": [" + disks + "]}", 400, "disks"));
         return c;
     }
 

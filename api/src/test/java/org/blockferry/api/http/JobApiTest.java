@@ -89,8 +89,7 @@ class JobApiTest {
             HttpResponse<String> conflict = api.postJson("/api/v1/jobs", spec(job, source.uri(), "/tmp/other.img"));
             assertEquals(409, conflict.statusCode(), conflict.body());
             assertEquals("job_id", ApiFixture.json(conflict).path("error").path("field").asText());
-            HttpResponse<String> cancelDone = api.send(api.request("/api/v1/jobs/" + job + "/cancel")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build());
+            HttpResponse<String> cancelDone = api.cancel(job);
             assertEquals(409, cancelDone.statusCode(), cancelDone.body());
 
             // a finished job's stream: its final figures and state, then the end
@@ -132,8 +131,7 @@ class JobApiTest {
             assertEquals(List.of("queued"), waiting.states());
             assertEquals(3, waiting.events().stream().filter(e -> "heartbeat".equals(e.comment())).count(),
                     waiting.events().toString());
-            assertEquals(202, api.send(api.request("/api/v1/jobs/" + queued + "/cancel")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+            assertEquals(202, api.cancel(queued).statusCode());
 
             var subscriber = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
@@ -144,8 +142,7 @@ class JobApiTest {
                 }
             });
             Thread.sleep(4_000);
-            HttpResponse<String> cancelled = api.send(api.request("/api/v1/jobs/" + job + "/cancel")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build());
+            HttpResponse<String> cancelled = api.cancel(job);
             assertEquals(202, cancelled.statusCode(), cancelled.body());
             SseClient.Seen seen = subscriber.get(3, java.util.concurrent.TimeUnit.MINUTES);
             assertTrue(seen.ended());

@@ -52,9 +52,11 @@ class OpenApiTest {
             JsonNode spec = doc.path("components").path("schemas").path("JobSpec");
             assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options"), fields(spec.path("properties")));
             JsonNode submit = doc.path("paths").path("/api/v1/jobs").path("post");
-            for (String status : new String[] {"202", "400", "401", "409", "413", "415"}) {
+            for (String status : new String[] {"202", "400", "401", "408", "409", "413", "415", "421", "429"}) {
                 assertTrue(submit.path("responses").has(status), "POST /api/v1/jobs documents " + status);
             }
+            JsonNode events = doc.path("paths").path("/api/v1/jobs/{id}/events").path("get").path("responses");
+            assertTrue(events.has("429") && events.has("421"), "the event stream documents its limit and Host");
         }
     }
 

@@ -39,7 +39,7 @@ class WebPageBrowserTest {
              NbdkitServer target3 = slowTarget(dir, "256M");
              ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of());
              HeadlessChromium browser = HeadlessChromium.start(dir)) {
-            browser.open(api.url("/"));
+            openWithToken(browser, api);
             browser.await("the empty job list", Duration.ofSeconds(20), () -> browser.visible("#no-jobs"));
 
             fillForm(browser, "web-job-1", "web-vm-1", source.uri(), target.uri());
@@ -94,7 +94,8 @@ class WebPageBrowserTest {
         try (NbdkitServer small = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=50", "seed=5");
              NbdkitServer smallTarget = NbdkitServer.start(dir, "memory", "size=16M");
              NbdkitServer big = NbdkitServer.start(dir, "sparse-random", "size=512M", "percent=100", "seed=6");
-             NbdkitServer bigTarget = slowTarget(dir);
+             // slow enough that the page is open and its cancel clicked long before the disk is done
+             NbdkitServer bigTarget = NbdkitServer.start(dir, "--filter=delay", "memory", "size=512M", "wdelay=50ms");
              ApiFixture api = ApiFixture.start(dir, PersistenceSettings.h2(database, 4), null, Map.of());
              HeadlessChromium browser = HeadlessChromium.start(dir)) {
             String spec = "{\"job_id\": \"two-disks\", \"vm\": \"web02\", \"disks\": ["
@@ -106,8 +107,11 @@ class WebPageBrowserTest {
                     e -> "progress".equals(e.event()) && "completed".equals(e.data().path("disks").get(0)
                             .path("status").asText()) && e.data().path("disks").get(1).path("bytes_transferred")
                             .asLong() > 0, Duration.ofMinutes(2));
-            assertEquals(202, api.send(api.request("/api/v1/jobs/two-disks/cancel")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+            // cancelled on the page: its request is JSON, as the server requires of every state change
+            openWithToken(browser, api);
+            String cancel = card("two-disks") + " .job-cancel";
+            browser.await("the job's cancel button", Duration.ofSeconds(20), () -> browser.visible(cancel));
+            browser.click(cancel);
 
             JsonNode doc = api.awaitFinal("two-disks", Duration.ofMinutes(1));
             assertEquals("cancelled", doc.path("status").asText());
@@ -178,7 +182,7 @@ class WebPageBrowserTest {
         Path dir = TestPeers.scratchDirectory("web-");
         try (ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of());
              HeadlessChromium browser = HeadlessChromium.start(dir)) {
-            browser.open(api.url("/"));
+            openWithToken(browser, api);
             browser.await("the empty job list", Duration.ofSeconds(20), () -> browser.visible("#no-jobs"));
 
             fillForm(browser, "web-bad", "web-vm-bad", "ftp://example.org/disk.img", "nbd://127.0.0.1:1/target");
@@ -205,6 +209,13 @@ class WebPageBrowserTest {
     }
 
     // ---- helpers ----
+
+    /** Opens the page with the fixture's token in the browser's storage, as an operator who entered it once. */
+    private static void openWithToken(HeadlessChromium browser, ApiFixture api) {
+        browser.open(api.url("/"));
+        browser.script("localStorage.setItem('blockferry.token', arguments[0]); return null;", api.token);
+        browser.open(api.url("/"));
+    }
 
     /** A 512 MiB memory target whose writes are slowed so that a copy takes some seconds. */
     private static NbdkitServer slowTarget(Path dir) {

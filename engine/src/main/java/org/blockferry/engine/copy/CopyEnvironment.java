@@ -10,9 +10,16 @@ import org.blockferry.nbd.NbdException;
 /**
  * What every copy in the process shares: the actor system (streams, scheduler), the memory
  * budget, the NBD I/O threads, a pool for blocking setup work and the local export tools.
+ *
+ * <p>The blocking setup work (NBD handshakes, opening exports, snapshots, waiting for a guest to
+ * shut down) runs on {@value #DISK_SETUP_DISPATCHER}, threads of its own: a server that never
+ * answers a handshake then holds one of those, never one of Pekko's default blocking dispatcher,
+ * where the HTTP API runs its database queries.
  */
 public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops loops, Executor blocking,
                               LocalExport.Tools tools) implements AutoCloseable {
+    /** The dispatcher (defined in reference.conf) that disk setup blocks on. */
+    public static final String DISK_SETUP_DISPATCHER = "blockferry.disk-setup-dispatcher";
 
     /** Builds the environment from {@code blockferry.*} in the system's configuration. */
     public static CopyEnvironment create(ActorSystem<?> system) throws NbdException {
@@ -26,7 +33,7 @@ public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops lo
         }
         BufferPool pool = BufferPool.create(budget, settings.chunkSize());
         IoLoops loops = IoLoops.start(ioThreads, settings.requestTimeout());
-        Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+        Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(DISK_SETUP_DISPATCHER));
         return new CopyEnvironment(system, pool, loops, blocking, LocalExport.Tools.fromConfig(config));
     }
 

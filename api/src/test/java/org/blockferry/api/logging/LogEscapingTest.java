@@ -1,0 +1,68 @@
+package org.blockferry.api.logging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.LoggingEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What BlockFerry's log encoder writes: one line per event whatever its message and arguments
+ * hold, stack traces indented, so a value from a request cannot forge an event.
+ */
+class LogEscapingTest {
+    /** The start of an event as {@link StderrLogging#PATTERN} writes it. */
+    private static final Pattern EVENT = Pattern.compile("\\d\\d:\\d\\d:\\d\\d\\.\\d{3} (TRACE|DEBUG|INFO |WARN |ERROR) .*");
+    private static final String FORGED = "12:00:00.000 ERROR ApiRoutes event=admin-login user=root";
+
+    private static String render(String message, Object[] args, Throwable t) {
+        LoggerContext context = new LoggerContext();
+        PatternLayoutEncoder encoder = StderrLogging.encoder(context);
+        LoggingEvent event = new LoggingEvent("org.blockferry.Test", context.getLogger("org.blockferry.api.http.ApiRoutes"),
+                Level.WARN, message, t, args);
+        return new String(encoder.encode(event), StandardCharsets.UTF_8);
+    }
+
+    /** Lines that start without white space: each must be an event of its own. */
+    private static List<String> eventLines(String text) {
+        return text.lines().filter(l -> !l.isEmpty() && !Character.isWhitespace(l.charAt(0))).toList();
+    }
+
+    @Test
+    void aLineBreakInAnArgumentCannotStartAnotherEvent() {
+        String out = render("event=job-refused vm={}", new Object[] {"web01\n" + FORGED + "\r\n" + FORGED}, null);
+        assertEquals(1, out.lines().count(), out);
+        assertTrue(out.contains("vm=web01\\n" + FORGED + "\\r\\n" + FORGED), out);
+        assertTrue(EVENT.matcher(out.trim()).matches(), out);
+    }
+
+    @Test
+    void terminalEscapesAndOtherControlsAreShownNotSent() {
+        String out = render("path={}", new Object[] {"/tmp/\u001b[31mred\u0000\u007f\u0085\u2028x\ty"}, null);
+        assertEquals(1, out.lines().count(), out);
+        assertTrue(out.contains("/tmp/\\u001b[31mred\\u0000\\u007f\\u0085\\u2028x\\ty"), out);
+    }
+
+    @Test
+    void aStackTraceIsIndentedWhateverItsMessagesHold() {
+        Exception e = new IllegalStateException("bad value\n" + FORGED, new java.io.IOException("cause\r\n" + FORGED));
+        String out = render("event=api-internal-error error={}", new Object[] {e.toString()}, e);
+        List<String> events = eventLines(out);
+        assertEquals(1, events.size(), "one line starts an event; the rest are indented:\n" + out);
+        assertTrue(out.lines().count() > 3, "the stack trace is there:\n" + out);
+        assertTrue(out.contains("\tat org.blockferry.api.logging.LogEscapingTest"), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("\tCaused by: java.io.IOException")), out);
+    }
+
+    @Test
+    void cleanTextIsLeftAsItIs() {
+        assertEquals("event=copy-completed disk=root bytes=42", LogText.escape("event=copy-completed disk=root bytes=42"));
+        assertEquals("C:\\images\\x.img", LogText.escape("C:\\images\\x.img"));
+    }
+}
