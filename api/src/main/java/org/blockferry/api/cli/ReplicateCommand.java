@@ -102,7 +102,8 @@ final class ReplicateCommand implements Callable<Integer> {
             if (!Files.isRegularFile(jobFile)) {
                 throw new InvalidInputException("--job-file", jobFile + " does not exist");
             }
-            JobSpec fromFile = JobSpecReader.read(Files.readAllBytes(jobFile));
+            JobSpec fromFile = JobSpecReader.read(Files.readAllBytes(jobFile),
+                    JobSpecReader.maxDisks(ConfigFactory.load()));
             return jobId == null ? fromFile : new JobSpec(jobId, fromFile.vm(), fromFile.source(), fromFile.disks(),
                     fromFile.mode(), fromFile.options());
         }

@@ -1,7 +1,6 @@
 package org.blockferry.api.http;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -25,7 +24,6 @@ public final class ApiToken {
     public static final String FILE_NAME = "api-token";
     private static final Logger log = LoggerFactory.getLogger(ApiToken.class);
     private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
-    private static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
 
     private final String value;
     private final Path file;
@@ -37,7 +35,7 @@ public final class ApiToken {
         this.generated = generated;
     }
 
-    /** A new random token: 32 bytes from {@link SecureRandom}, as 64 hex digits. */
+    /** A new random token: 32 bytes from {@link SecureRandom}, as 64 hex digits (for tests and tools). */
     public static String generate() {
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
@@ -60,41 +58,21 @@ public final class ApiToken {
                     PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
         }
         Path file = dir.resolve(FILE_NAME);
-        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-            String token = generate();
-            Path scratch = Files.createTempFile(dir, "." + FILE_NAME + "-", ".new",
-                    PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE));
-            try {
-                Files.writeString(scratch, token + "\n");
-                Files.createLink(file, scratch); // atomic, and never over a token another process just wrote
-                log.info("event=api-token-generated file={}", file);
-                return new ApiToken(token, file, true);
-            } catch (FileAlreadyExistsException e) {
-                // another serve on this data directory was first: use its token
-            } finally {
-                Files.deleteIfExists(scratch);
-            }
+        SecretFile.Made made;
+        try {
+            made = SecretFile.readOrCreate(file);
+        } catch (IOException e) {
+            throw new InvalidInputException("blockferry.http.token", e.getMessage()
+                    + "; or set blockferry.http.token-file");
         }
-        return read(file);
-    }
-
-    private static ApiToken read(Path file) throws IOException {
-        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-            throw new InvalidInputException("blockferry.http.token", file + " is not a regular file; remove it to"
-                    + " have a new token generated, or set blockferry.http.token-file");
+        if (made.created()) {
+            log.info("event=api-token-generated file={}", file);
         }
-        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
-        if (!OWNER_ONLY_FILE.containsAll(mode)) {
-            throw new InvalidInputException("blockferry.http.token", file + " may be read by other users (mode "
-                    + PosixFilePermissions.toString(mode) + "): its token may be known; remove the file to have a"
-                    + " new token generated (or chmod 600 it to keep the token)");
-        }
-        String token = SecretFile.firstLine(file).trim();
-        if (token.length() < HttpSettings.MIN_TOKEN_LENGTH) {
+        if (made.secret().length() < HttpSettings.MIN_TOKEN_LENGTH) {
             throw new InvalidInputException("blockferry.http.token", file + " holds no token of at least "
                     + HttpSettings.MIN_TOKEN_LENGTH + " characters; remove it to have a new one generated");
         }
-        return new ApiToken(token, file, false);
+        return new ApiToken(made.secret(), file, made.created());
     }
 
     /** The token itself: give it only to {@link HttpSettings#withToken}. */

@@ -27,31 +27,41 @@ public final class SecretFile {
 
     /**
      * The secret in {@code file}, made first if the file does not exist: 32 random bytes, base64url,
-     * written to a temporary file of mode 0600 and moved into place (two processes starting at
-     * once read the same secret). The directory is created with mode 0700 when missing.
+     * written to a temporary file of mode 0600 and linked into place (link(2) never replaces a file:
+     * two processes starting at once read the same secret). The directory is created with mode 0700
+     * when missing. An existing file must be a regular file only its owner may read: otherwise the
+     * secret may be known to others, and this fails saying so.
      *
      * @return the secret, and whether this call made it
      */
     public static Made readOrCreate(Path file) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         ownerOnlyDirectory(dir, false);
-        if (Files.exists(file)) {
-            return new Made(firstLine(file).strip(), false);
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            byte[] bytes = new byte[32];
+            RANDOM.nextBytes(bytes);
+            String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+            Path tmp = Files.createTempFile(dir, "." + file.getFileName() + "-", ".new",
+                    PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            try {
+                Files.writeString(tmp, secret + "\n", StandardCharsets.UTF_8);
+                Files.createLink(file, tmp);
+                return new Made(secret, true);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                // another process was first: use its secret
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
         }
-        byte[] bytes = new byte[32];
-        RANDOM.nextBytes(bytes);
-        String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp",
-                PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-        try {
-            Files.writeString(tmp, secret + "\n", StandardCharsets.UTF_8);
-            Files.move(tmp, file); // no REPLACE_EXISTING: the first of two racing processes wins
-            return new Made(secret, true);
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-            return new Made(firstLine(file).strip(), false);
-        } finally {
-            Files.deleteIfExists(tmp);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(file + " is not a regular file");
         }
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+        if (!OWNER_ONLY.containsAll(mode)) {
+            throw new IOException(file + " may be read by other users (mode " + PosixFilePermissions.toString(mode)
+                    + "): its secret may be known; remove the file to have a new one made (or chmod 600 it)");
+        }
+        return new Made(firstLine(file).strip(), false);
     }
 
     /** A secret read from, or just made in, its file. */
