@@ -17,7 +17,9 @@ import picocli.CommandLine.Option;
         description = {"Runs a BlockFerry node with the HTTP API, the live web page and /metrics.", "",
             "Jobs submitted over HTTP (or left unfinished by an earlier process on the same database)",
             "run on this node. Stops on SIGTERM or Ctrl-C: running jobs resume at the next start.",
-            "Binding a non-loopback address needs an API token (BLOCKFERRY_API_TOKEN)."})
+            "Binding a non-loopback address needs an API token (BLOCKFERRY_API_TOKEN).",
+            "Every job this node runs may only read and write local files under",
+            "blockferry.storage.allowed-roots (and block devices matching allowed-devices)."})
 final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -40,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
         Config config = ConfigFactory.load();
         HttpSettings http = HttpSettings.fromConfig(config).listening(bind, port);
         http.checkExposure(); // before anything starts
-        Node node = Node.start(config);
+        Node node = Node.start(config, Node.Access.SERVE); // API clients' jobs: blockferry.storage applies
         ApiServer server;
         try {
             server = ApiServer.start(node, http);

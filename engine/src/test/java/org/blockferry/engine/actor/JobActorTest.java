@@ -22,6 +22,7 @@ import org.blockferry.engine.actor.JobActor.Command;
 import org.blockferry.engine.actor.JobActor.Event;
 import org.blockferry.engine.actor.TargetState.Role;
 import org.blockferry.engine.copy.CopyProgress;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState.DiskIdentities;
@@ -85,7 +86,7 @@ class JobActorTest {
         JobSettings settings = new JobSettings(1, 0, Duration.ofMinutes(1), Duration.ofMillis(10),
                 Duration.ofMillis(10), 4);
         job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId,
-                new JobRuntime(null, null, settings, null, peers)));
+                new JobRuntime(null, null, settings, null, peers, StoragePolicy.UNRESTRICTED)));
     }
 
     @AfterAll
