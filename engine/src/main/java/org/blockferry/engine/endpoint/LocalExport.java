@@ -3,6 +3,7 @@ package org.blockferry.engine.endpoint;
 import com.typesafe.config.Config;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -97,7 +98,7 @@ public final class LocalExport implements AutoCloseable {
         if (checked.kind() == StoragePolicy.Checked.Kind.ABSENT && policy.restricted()) {
             throw new InvalidInputException(field, image + " does not exist");
         }
-        if (checked.kind() == StoragePolicy.Checked.Kind.FILE && ImageFormat.detect(checked.path()) == ImageFormat.QCOW2) {
+        if (checked.kind() == StoragePolicy.Checked.Kind.FILE && format(checked) == ImageFormat.QCOW2) {
             return checked.withOpenable(BackingChain.check(policy, field, checked, tools.qemuImg()));
         }
         return checked;
@@ -124,7 +125,7 @@ public final class LocalExport implements AutoCloseable {
         if (writable && !Files.isWritable(image)) {
             throw new InvalidInputException(field, checked.requested() + " is not writable by this user");
         }
-        ImageFormat format = ImageFormat.detect(image);
+        ImageFormat format = format(checked);
         if (!bitmaps.isEmpty() && format != ImageFormat.QCOW2) {
             throw new InvalidInputException(field, checked.requested() + " is not a qcow2 image (dirty bitmaps need"
                     + " qcow2)");
@@ -136,6 +137,12 @@ public final class LocalExport implements AutoCloseable {
         return launch(field, checked.requested().toString(), command,
                 format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit", true, tools,
                 checked.verifiable() ? checked : null);
+    }
+
+    /** A checked real path is read without following a symlink it may have become since. */
+    private static ImageFormat format(StoragePolicy.Checked checked) throws IOException {
+        return checked.verifiable() ? ImageFormat.detect(checked.path(), LinkOption.NOFOLLOW_LINKS)
+                : ImageFormat.detect(checked.path());
     }
 
     /** The command of an NBD server that serves one export on {@code socket}. */

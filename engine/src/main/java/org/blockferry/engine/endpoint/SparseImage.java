@@ -1,7 +1,7 @@
 package org.blockferry.engine.endpoint;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
+import java.io.RandomAccessFile;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -19,8 +20,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A new target image: a sparse raw file of the source's size, readable and writable by the
- * node's user only (0600), created where the check allowed it and nowhere else.
+ * A new target image: a sparse raw file of the source's size (no byte written), readable and
+ * writable by the node's user only (0600), created where the check allowed it and nowhere else.
  *
  * <p>Restricted, the file is created relative to its allowed root's open directory, each
  * directory on the way opened without following symlinks ({@link SecureDirectoryStream}, i.e.
@@ -72,8 +73,8 @@ public final class SparseImage {
     /** Unrestricted: at the path, still never through a symlink at its last name. */
     private static void createAt(String field, StoragePolicy.Checked checked, Path path, long size)
             throws IOException {
-        try (SeekableByteChannel channel = Files.newByteChannel(path, CREATE, OWNER_ONLY)) {
-            extend(channel, size);
+        try (SeekableByteChannel held = Files.newByteChannel(path, CREATE, OWNER_ONLY)) { // open while extended
+            extend(Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey(), size);
         } catch (FileAlreadyExistsException e) {
             throw new InvalidInputException(field, "cannot create " + checked.requested() + ": it appeared meanwhile"
                     + " (or is a symbolic link that leads nowhere)");
@@ -97,11 +98,12 @@ public final class SparseImage {
                     opened.add(current);
                 }
                 Path name = relative.getFileName();
-                try (SeekableByteChannel channel = current.newByteChannel(name, CREATE, OWNER_ONLY)) {
-                    extend(channel, size);
+                try (SeekableByteChannel held = current.newByteChannel(name, CREATE, OWNER_ONLY)) { // see extend
+                    Object key = current.getFileAttributeView(name, BasicFileAttributeView.class,
+                            LinkOption.NOFOLLOW_LINKS).readAttributes().fileKey();
+                    extend(key, size);
+                    return key;
                 }
-                return current.getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                        .readAttributes().fileKey();
             } finally {
                 for (SecureDirectoryStream<Path> s : opened) {
                     s.close();
@@ -116,11 +118,33 @@ public final class SparseImage {
         }
     }
 
-    /** Sparse: one zero byte at the end makes the size; the rest reads as zeros and takes no space. */
-    private static void extend(SeekableByteChannel channel, long size) throws IOException {
-        if (size > 0) {
-            channel.position(size - 1);
-            channel.write(ByteBuffer.wrap(new byte[1]));
+    /**
+     * Sets the size of the file just created, which this process holds open, without writing a
+     * byte (sparse: it reads as zeros and takes no space). Java can only extend a file it opens by
+     * name, so the file is reopened through this process's own descriptor of it
+     * ({@code /proc/self/fd/N}, found by device and inode): whatever its name leads to by now,
+     * that is the file we created.
+     */
+    private static void extend(Object key, long size) throws IOException {
+        if (size == 0) {
+            return;
         }
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds) {
+                Object open;
+                try {
+                    open = Files.readAttributes(fd, BasicFileAttributes.class).fileKey();
+                } catch (IOException closedMeanwhile) {
+                    continue;
+                }
+                if (key.equals(open)) {
+                    try (RandomAccessFile file = new RandomAccessFile(fd.toFile(), "rw")) {
+                        file.setLength(size);
+                    }
+                    return;
+                }
+            }
+        }
+        throw new IOException("the created file is no longer the one open (it was replaced)");
     }
 }
