@@ -191,15 +191,18 @@ public final class StoragePolicy {
     // ---- a job's locations ----
 
     /**
-     * Checks a disk location of a job: a local path ({@link #checkPath}), or an NBD URI's query
-     * options ({@link NbdUriRules}). Nothing is opened; a refusal names {@code field}.
+     * Checks a disk location of a job as it is submitted: a local path by the rules of
+     * {@link #checkPath} — except that a source may not exist yet (whether it does is checked when
+     * the disk opens) — or an NBD URI's query options ({@link NbdUriRules}). Nothing is opened; a
+     * refusal names {@code field}.
      */
     public void checkLocation(String field, DiskLocation location, Access access) {
         if (!restricted) {
             return;
         }
         if (location instanceof DiskLocation.LocalImage local) {
-            checkPath(field, local.path(), access);
+            Path requested = local.path().toAbsolutePath().normalize();
+            check(field, "'" + requested + "'", requested, access, false);
         } else {
             checkUri(field, ((DiskLocation.NbdUri) location).uri());
         }
@@ -223,6 +226,10 @@ public final class StoragePolicy {
 
     /** As {@link #checkPath(String, Path, Access)}, with {@code subject} naming the path in messages. */
     Checked checkPath(String field, String subject, Path requested, Access access) {
+        return check(field, subject, requested, access, access == Access.READ);
+    }
+
+    private Checked check(String field, String subject, Path requested, Access access, boolean mustExist) {
         if (!restricted) {
             Checked.Kind kind = Files.exists(requested) ? Checked.Kind.UNCHECKED : Checked.Kind.ABSENT;
             return new Checked(requested, requested, kind, null, null, Set.of());
@@ -243,7 +250,7 @@ public final class StoragePolicy {
             throw new InvalidInputException(field, subject + " is a symbolic link that leads nowhere");
         }
         if (!resolved.exists()) {
-            if (access == Access.READ) {
+            if (mustExist) {
                 throw new InvalidInputException(field, subject + " does not exist");
             }
             return new Checked(requested, real, Checked.Kind.ABSENT, root, null, Set.of());
