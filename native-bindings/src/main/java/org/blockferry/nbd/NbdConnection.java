@@ -83,12 +83,18 @@ public final class NbdConnection implements AutoCloseable {
         return c;
     }
 
-    /** Creates a handle, applies {@code options} and connects to {@code uri}. */
+    /**
+     * Creates a handle, applies {@code options} and connects to {@code uri}; then runs the options'
+     * {@link NbdOptions.ConnectCheck}, if any, and closes the connection when it throws.
+     */
     public static NbdConnection open(String uri, NbdOptions options) throws NbdException {
         NbdConnection c = create();
         try {
             options.applyTo(c);
             c.connect(uri, options.connectTimeout());
+            if (options.connectCheck() != null) {
+                options.connectCheck().connected();
+            }
             return c;
         } catch (NbdException | RuntimeException e) {
             c.close();

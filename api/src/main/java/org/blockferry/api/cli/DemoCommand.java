@@ -57,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
             disks.add(new JobSpec.Disk(s.name(), s.path().toString(), copy.toString()));
         }
         String run = Long.toString(System.currentTimeMillis());
-        try (Node node = Node.start(config, persistence, JobSettings.fromConfig(config))) {
+        try (Node node = Node.start(config, persistence, JobSettings.fromConfig(config), Node.Access.OPERATOR)) {
             JobState first = sync(node, "demo-" + run + "-1", disks, "sync 1: both disks at once");
             out().println();
             out().println("guest writes (qemu-io) into both images:");

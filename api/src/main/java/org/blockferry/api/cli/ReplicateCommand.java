@@ -64,7 +64,7 @@ final class ReplicateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         JobSpec job = spec().validated();
-        try (Node node = Node.start(ConfigFactory.load())) {
+        try (Node node = Node.start(ConfigFactory.load(), Node.Access.OPERATOR)) {
             JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
             if (reply instanceof JobReply.Rejected r) {
                 throw new InvalidInputException(r.field() != null ? r.field() : "job_id", r.message());

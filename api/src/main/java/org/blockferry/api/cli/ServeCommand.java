@@ -21,7 +21,9 @@ import picocli.CommandLine.Option;
             "run on this node. Stops on SIGTERM or Ctrl-C: running jobs resume at the next start.",
             "Every /api route needs the API token: BLOCKFERRY_API_TOKEN (or blockferry.http.token-file),",
             "else one generated at the first start into DATA_DIR/api-token (mode 0600) and reused.",
-            "A non-loopback address needs TLS (or blockferry.http.allow-plaintext = true)."})
+            "A non-loopback address needs TLS (or blockferry.http.allow-plaintext = true).",
+            "Every job this node runs may only read and write local files under",
+            "blockferry.storage.allowed-roots (and block devices matching allowed-devices)."})
 final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -53,7 +55,7 @@ final class ServeCommand implements Callable<Integer> {
                     + " Authorization: Bearer $(cat " + token.file() + ")");
             spec.commandLine().getErr().flush();
         }
-        Node node = Node.start(config);
+        Node node = Node.start(config, Node.Access.SERVE); // API clients' jobs: blockferry.storage applies
         ApiServer server;
         try {
             server = ApiServer.start(node, http);

@@ -14,6 +14,7 @@ import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
@@ -39,20 +40,48 @@ public final class Node implements AutoCloseable {
     private final JobQueries queries;
     private final java.util.List<Runnable> beforeClose = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy) {
+    private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage) {
         this.system = system;
         this.database = database;
         this.copy = copy;
-        this.jobs = new JobClient(system, Duration.ofSeconds(30));
+        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage);
         this.queries = new JobQueries(database.dataSource(), database.settings().backend());
     }
 
-    /** Starts a node from {@code base} (the process configuration). */
-    public static Node start(Config base) throws Exception {
-        return start(base, PersistenceSettings.fromConfig(base), JobSettings.fromConfig(base));
+    // ---- who the node's jobs act for (the storage policy) ----
+
+    /** Whose jobs a node runs, which decides what they may read and write on this host. */
+    public enum Access {
+        /** The local operator's commands ({@code replicate}, {@code demo}): any path, as the operator's shell. */
+        OPERATOR,
+        /**
+         * {@code blockferry serve}: jobs come from API clients. Every job the node runs — submitted
+         * over the API or resumed from the journal, whoever started it — is held to the configured
+         * storage policy ({@code blockferry.storage}, {@code blockferry.nbd}), at submission and
+         * when its disks are opened.
+         */
+        SERVE
     }
 
-    public static Node start(Config base, PersistenceSettings persistence, JobSettings jobSettings) throws Exception {
+    private static StoragePolicy storage(Access access, Config config, PersistenceSettings persistence) {
+        if (access == Access.OPERATOR) {
+            return StoragePolicy.UNRESTRICTED;
+        }
+        StoragePolicy policy = ServePolicy.of(config, persistence);
+        log.info("event=storage-policy roots={} devices={}", policy.roots(), policy.deviceGlobs());
+        return policy;
+    }
+
+    // ----
+
+    /** Starts a node from {@code base} (the process configuration). */
+    public static Node start(Config base, Access access) throws Exception {
+        return start(base, PersistenceSettings.fromConfig(base), JobSettings.fromConfig(base), access);
+    }
+
+    public static Node start(Config base, PersistenceSettings persistence, JobSettings jobSettings, Access access)
+            throws Exception {
+        StoragePolicy storage = storage(access, base, persistence); // a bad setting fails before anything starts
         // the node's own directory (database, token, keys, exports' sockets): its owner's only
         SecretFile.ownerOnlyDirectory(Path.of(base.getString("blockferry.data-dir")), true);
         Database database = Database.open(persistence);
@@ -68,7 +97,8 @@ public final class Node implements AutoCloseable {
                 VmwareSettings vmware = VmwareSettings.fromConfig(config); // checked at start, naming the key
                 copy = CopyEnvironment.create(system);
                 runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
-                        new VmwareSources(system, vmware, copy.tools()), JobPeers.sharded(system));
+                        new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
+                        storage);
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();
@@ -77,7 +107,7 @@ public final class Node implements AutoCloseable {
                 throw e;
             }
             NodeWiring.wire(system, runtime, database, joinSelf);
-            Node node = new Node(system, database, copy);
+            Node node = new Node(system, database, copy, storage);
             node.resumeUnfinished();
             return node;
         } catch (Exception e) {

@@ -86,7 +86,8 @@ class JobApiTest {
             HttpResponse<String> again = api.postJson("/api/v1/replication/start", spec(job, source.uri(), target.uri()));
             assertEquals(202, again.statusCode(), again.body());
             assertEquals("completed", ApiFixture.json(again).path("status").asText());
-            HttpResponse<String> conflict = api.postJson("/api/v1/jobs", spec(job, source.uri(), "/tmp/other.img"));
+            HttpResponse<String> conflict = api.postJson("/api/v1/jobs", spec(job, source.uri(),
+                    dir.resolve("other.img").toString()));
             assertEquals(409, conflict.statusCode(), conflict.body());
             assertEquals("job_id", ApiFixture.json(conflict).path("error").path("field").asText());
             HttpResponse<String> cancelDone = api.cancel(job);

@@ -11,14 +11,19 @@ import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.persistence.PersistenceSettings;
 
-/** Test nodes: small chunks and frequent checkpoints so that small disks behave like big ones. */
+/**
+ * Test nodes: small chunks and frequent checkpoints so that small disks behave like big ones.
+ * They run as {@code blockferry serve} does ({@link Node.Access#SERVE}: the storage policy holds),
+ * with the test's scratch directory as the allowed root and their data directory inside it
+ * ({@code DIR/node}), unless {@code overrides} say otherwise.
+ */
 public final class NodeFixture {
     private NodeFixture() {
     }
 
     public static Config config(Path dir, Map<String, Object> overrides) {
         Map<String, Object> m = new java.util.HashMap<>(Map.of(
-                "blockferry.data-dir", dir.toString(),
+                "blockferry.data-dir", dir.resolve("node").toString(),
                 "blockferry.copy.chunk-size", "4MiB",
                 "blockferry.copy.request-size", "1MiB",
                 "blockferry.copy.memory-budget", "64MiB",
@@ -28,13 +33,14 @@ public final class NodeFixture {
                 "blockferry.jobs.retry.min-backoff", "200ms",
                 "blockferry.jobs.retry.max-backoff", "1s",
                 "pekko.loglevel", "WARNING"));
+        m.put("blockferry.storage.allowed-roots", java.util.List.of(dir.toString()));
         m.putAll(overrides);
         return ConfigFactory.parseMap(m).withFallback(ConfigFactory.load()).resolve();
     }
 
     public static Node start(Path dir, PersistenceSettings db, Map<String, Object> overrides) throws Exception {
         Config config = config(dir, overrides);
-        Node node = Node.start(config, db, JobSettings.fromConfig(config));
+        Node node = Node.start(config, db, JobSettings.fromConfig(config), Node.Access.SERVE);
         node.onClose(() -> ReadSideAudit.check(node)); // the read side equals the journal, folded
         return node;
     }

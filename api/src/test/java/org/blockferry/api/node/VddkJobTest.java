@@ -186,7 +186,7 @@ class VddkJobTest {
             assertEquals(0, vcsim.snapshots(Vcsim.VM), "the snapshot is removed after the failure");
             Path other = Files.createDirectories(dir.resolve("second"));
             try (Node node = NodeFixture.start(other, TestDatabases.create(TestDatabases.Kind.H2, other),
-                    vcenter(vcsim, dir))) {
+                    vcenter(vcsim, dir, Map.of("blockferry.storage.allowed-roots", List.of(dir.toString()))))) {
                 JobDocument row = sync(node, vm.jobViaVddk("no-libdir", CopyMode.AUTO));
                 assertEquals("failed", row.status());
                 assertTrue(row.error().contains("blockferry.vmware.vddk.libdir: is not set"), row.error());

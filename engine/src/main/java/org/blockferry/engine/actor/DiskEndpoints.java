@@ -22,15 +22,17 @@ final class DiskEndpoints {
 
     /**
      * On a blocking thread: the source (maybe a local export with its bitmap, or a snapshot), its
-     * size, then the target. Bad input fails before the target is touched.
+     * size, then the target. Bad input fails before the target is touched. Both ends are opened
+     * under the node's storage policy ({@link JobRuntime#tools()}), checked on their real paths
+     * now, whatever was checked at submission.
      */
     static Opened open(SourceRequest request, DiskLocation target, String targetField, JobRuntime runtime) {
         DiskSource opened = null;
         try {
-            opened = SourceOpener.open(request, runtime.copy().tools(), runtime.vmware());
+            opened = SourceOpener.open(request, runtime.tools(), runtime.vmware());
             long size = opened.size();
             return new Opened(opened, NbdDiskTarget.open(targetField, target, size, NbdOptions.DEFAULT,
-                    runtime.copy().tools()));
+                    runtime.tools()));
         } catch (IOException e) {
             closeQuietly(opened);
             throw new CompletionException(e);
@@ -45,7 +47,7 @@ final class DiskEndpoints {
                                                             JobRuntime runtime) {
         return CompletableFuture.supplyAsync(() -> {
             try {
-                return NbdDiskSource.open(field, target, NbdOptions.DEFAULT, runtime.copy().tools());
+                return NbdDiskSource.open(field, target, NbdOptions.DEFAULT, runtime.tools());
             } catch (IOException e) {
                 throw new CompletionException(e);
             }

@@ -1,5 +1,6 @@
 package org.blockferry.engine.actor;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +12,9 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.blockferry.engine.actor.TargetState.Role;
+import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState.DiskIdentities;
 import org.blockferry.engine.job.JobState;
@@ -24,11 +27,14 @@ public final class JobClient {
     private final ActorSystem<?> system;
     private final ClusterSharding sharding;
     private final Duration timeout;
+    private final StoragePolicy storage;
 
-    public JobClient(ActorSystem<?> system, Duration timeout) {
+    /** {@code storage}: what the node's jobs may read and write, checked at submission (and again at use). */
+    public JobClient(ActorSystem<?> system, Duration timeout, StoragePolicy storage) {
         this.system = system;
         this.sharding = ClusterSharding.get(system);
         this.timeout = timeout;
+        this.storage = storage;
     }
 
     private EntityRef<JobActor.Command> job(String jobId) {
@@ -36,13 +42,16 @@ public final class JobClient {
     }
 
     /**
-     * Submits a validated spec ({@link JobSpec#validated()}). Refused, naming the field: a job
-     * that contradicts itself (a target that is its own source, two disks with one target, under
-     * any spelling), and a target that another job which has not ended reads as its source.
+     * Submits a validated spec ({@link JobSpec#validated()}). Refused, naming the field: a location
+     * the node's storage policy does not allow (checked first, before anything resolves or reports
+     * where a path leads), a job that contradicts itself (a target that is its own source, two
+     * disks with one target, under any spelling), and a target that another job which has not
+     * ended reads as its source.
      */
     public CompletionStage<JobReply> submit(JobSpec spec) {
         Map<String, DiskIdentities> identities;
         try {
+            checkStorage(spec);
             identities = LocationIdentities.of(spec);
             LocationIdentities.checkDistinct(spec, identities);
         } catch (InvalidInputException e) {
@@ -52,6 +61,28 @@ public final class JobClient {
         return targetsInUse(spec, identities).thenCompose(refused -> refused != null
                 ? CompletableFuture.completedFuture(refused)
                 : job(spec.jobId()).ask(replyTo -> new JobActor.Submit(spec, identities, replyTo), timeout));
+    }
+
+    /** Every local path and NBD URI of the job, and a vmware job's mapped image directories, against the policy. */
+    private void checkStorage(JobSpec spec) {
+        if (!storage.restricted()) {
+            return;
+        }
+        boolean vmware = "vmware".equals(spec.source().kind());
+        for (int i = 0; i < spec.disks().size(); i++) {
+            JobSpec.Disk disk = spec.disks().get(i);
+            if (!vmware) {
+                String field = "disks[" + i + "].source";
+                storage.checkLocation(field, DiskLocation.parse(field, disk.source()), StoragePolicy.Access.READ);
+            }
+            String field = "disks[" + i + "].target";
+            storage.checkLocation(field, DiskLocation.parse(field, disk.target()), StoragePolicy.Access.WRITE);
+        }
+        if (vmware && spec.source().datastoreMap() != null) {
+            for (Map.Entry<String, String> e : spec.source().datastoreMap().entrySet()) {
+                storage.checkDirectory("source.datastore_map[" + e.getKey() + "]", Path.of(e.getValue()));
+            }
+        }
     }
 
     /** The first target another unfinished job reads, as a refusal; null when there is none. */

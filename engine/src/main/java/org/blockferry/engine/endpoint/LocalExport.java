@@ -3,12 +3,15 @@ package org.blockferry.engine.endpoint;
 import com.typesafe.config.Config;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdException;
@@ -24,16 +27,26 @@ import org.blockferry.nbd.NbdOptions;
  */
 public final class LocalExport implements AutoCloseable {
 
-    /** The programs and limits for local exports ({@code blockferry.local-export}). */
-    public record Tools(String nbdkit, String qemuNbd, String qemuImg, Duration startTimeout, Path socketRoot) {
+    /**
+     * The programs and limits for local exports ({@code blockferry.local-export}), and the storage
+     * policy every image exported with them must pass ({@link StoragePolicy#UNRESTRICTED} from the
+     * configuration alone; a serving node's jobs get theirs with {@link #withStorage}).
+     */
+    public record Tools(String nbdkit, String qemuNbd, String qemuImg, Duration startTimeout, Path socketRoot,
+                        StoragePolicy storage) {
         public static Tools fromConfig(Config config) {
             Config c = config.getConfig("blockferry.local-export");
             return new Tools(c.getString("nbdkit"), c.getString("qemu-nbd"), c.getString("qemu-img"),
-                    c.getDuration("start-timeout"), Path.of(System.getProperty("java.io.tmpdir")));
+                    c.getDuration("start-timeout"), Path.of(System.getProperty("java.io.tmpdir")),
+                    StoragePolicy.UNRESTRICTED);
         }
 
         public Tools withSocketRoot(Path root) {
-            return new Tools(nbdkit, qemuNbd, qemuImg, startTimeout, root);
+            return new Tools(nbdkit, qemuNbd, qemuImg, startTimeout, root, storage);
+        }
+
+        public Tools withStorage(StoragePolicy policy) {
+            return new Tools(nbdkit, qemuNbd, qemuImg, startTimeout, socketRoot, policy);
         }
     }
 
@@ -41,21 +54,27 @@ public final class LocalExport implements AutoCloseable {
     private final Path socket;
     private final Process process;
     private final NbdConnection keepAlive;
+    private final Opened opened;
 
-    private LocalExport(Path dir, Path socket, Process process,
-                        NbdConnection keepAlive) {
+    private LocalExport(Path dir, Path socket, Process process, NbdConnection keepAlive, Opened opened) {
         this.dir = dir;
         this.socket = socket;
         this.process = process;
         this.keepAlive = keepAlive;
+        this.opened = opened;
+    }
+
+    /** What the server must hold open, verified after it starts and after every connection; null: nothing. */
+    private record Opened(String field, StoragePolicy policy, StoragePolicy.Checked checked, Set<Object> log) {
     }
 
     /**
-     * Exports {@code image} (which must exist). {@code field} names the operator's input in
-     * error messages.
+     * Exports {@code image} (which must exist), checked by the tools' storage policy first.
+     * {@code field} names the operator's input in error messages.
      */
     public static LocalExport start(String field, Path image, boolean writable, Tools tools) throws IOException {
-        return start(field, image, writable, List.of(), tools);
+        StoragePolicy.Access access = writable ? StoragePolicy.Access.WRITE : StoragePolicy.Access.READ;
+        return startChecked(field, checkImage(field, image, access, tools), writable, List.of(), tools);
     }
 
     /**
@@ -64,33 +83,66 @@ public final class LocalExport implements AutoCloseable {
      */
     public static LocalExport startWithBitmaps(String field, Path image, List<String> bitmaps, Tools tools)
             throws IOException {
-        return start(field, image, false, bitmaps, tools);
+        return startChecked(field, checkImage(field, image, StoragePolicy.Access.READ, tools), false, bitmaps, tools);
     }
 
-    private static LocalExport start(String field, Path image, boolean writable, List<String> bitmaps, Tools tools)
+    /**
+     * Checks {@code image} with the tools' storage policy: the path, and for a qcow2 image every
+     * file of its backing chain (each before anything opens it). Restricted, a missing image is
+     * refused here; unrestricted, the export says so.
+     */
+    public static StoragePolicy.Checked checkImage(String field, Path image, StoragePolicy.Access access, Tools tools)
             throws IOException {
-        if (!Files.exists(image)) {
+        StoragePolicy policy = tools.storage();
+        StoragePolicy.Checked checked = policy.checkPath(field, image, access);
+        if (checked.kind() == StoragePolicy.Checked.Kind.ABSENT && policy.restricted()) {
             throw new InvalidInputException(field, image + " does not exist");
         }
+        if (checked.kind() == StoragePolicy.Checked.Kind.FILE && format(checked) == ImageFormat.QCOW2) {
+            return checked.withOpenable(BackingChain.check(policy, field, checked, tools.qemuImg()));
+        }
+        return checked;
+    }
+
+    /**
+     * Exports what {@link #checkImage} (or {@link SparseImage#create}) allowed. When the check is
+     * verifiable (a restricted policy), the server's open files are compared with it once it is up
+     * and after every connection made with {@link #guard}ed options: a file swapped between the
+     * check and the server's open stops the export and fails naming {@code field}.
+     */
+    public static LocalExport startChecked(String field, StoragePolicy.Checked checked, boolean writable,
+                                           List<String> bitmaps, Tools tools) throws IOException {
+        Path image = checked.path();
+        if (!Files.exists(image)) {
+            throw new InvalidInputException(field, checked.requested() + " does not exist");
+        }
         if (Files.isDirectory(image)) {
-            throw new InvalidInputException(field, image + " is a directory, not a disk image");
+            throw new InvalidInputException(field, checked.requested() + " is a directory, not a disk image");
         }
         if (!Files.isReadable(image)) {
-            throw new InvalidInputException(field, image + " is not readable by this user");
+            throw new InvalidInputException(field, checked.requested() + " is not readable by this user");
         }
         if (writable && !Files.isWritable(image)) {
-            throw new InvalidInputException(field, image + " is not writable by this user");
+            throw new InvalidInputException(field, checked.requested() + " is not writable by this user");
         }
-        ImageFormat format = ImageFormat.detect(image);
+        ImageFormat format = format(checked);
         if (!bitmaps.isEmpty() && format != ImageFormat.QCOW2) {
-            throw new InvalidInputException(field, image + " is not a qcow2 image (dirty bitmaps need qcow2)");
+            throw new InvalidInputException(field, checked.requested() + " is not a qcow2 image (dirty bitmaps need"
+                    + " qcow2)");
         }
         ServerCommand command = (dir, socket) -> format == ImageFormat.QCOW2
                 ? qemuNbdCommand(tools, socket, image, writable, bitmaps)
                 : nbdkitCommand(tools, socket, image, writable);
         // qemu-nbd exits when its last client leaves: the export holds one connection until close
-        return launch(field, image.toString(), command, format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit",
-                true, tools);
+        return launch(field, checked.requested().toString(), command,
+                format == ImageFormat.QCOW2 ? "qemu-utils" : "nbdkit", true, tools,
+                checked.verifiable() ? checked : null);
+    }
+
+    /** A checked real path is read without following a symlink it may have become since. */
+    private static ImageFormat format(StoragePolicy.Checked checked) throws IOException {
+        return checked.verifiable() ? ImageFormat.detect(checked.path(), LinkOption.NOFOLLOW_LINKS)
+                : ImageFormat.detect(checked.path());
     }
 
     /** The command of an NBD server that serves one export on {@code socket}. */
@@ -114,11 +166,12 @@ public final class LocalExport implements AutoCloseable {
             throws IOException {
         // no idle connection: for nbdkit vddk it would be a second VDDK session (with hotadd, a
         // second open of the disk) for nothing; nbdkit lives until close without a client
-        return launch(field, what, command, installHint, false, tools);
+        return launch(field, what, command, installHint, false, tools, null);
     }
 
     private static LocalExport launch(String field, String what, ServerCommand command, String installHint,
-                                      boolean holdConnection, Tools tools) throws IOException {
+                                      boolean holdConnection, Tools tools, StoragePolicy.Checked checked)
+            throws IOException {
         Files.createDirectories(tools.socketRoot());
         Path dir = Files.createTempDirectory(tools.socketRoot(), "bf-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -133,7 +186,8 @@ public final class LocalExport implements AutoCloseable {
             throw e;
         }
         try {
-            process = spawn(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()));
+            process = spawn(ChildEnvironment.minimal(new ProcessBuilder(cmd)).redirectErrorStream(true)
+                    .redirectOutput(log.toFile()));
         } catch (IOException e) {
             deleteTree(dir);
             throw new IOException("cannot run " + cmd.get(0) + " to export " + what + ": " + e.getMessage()
@@ -142,14 +196,35 @@ public final class LocalExport implements AutoCloseable {
         String uri = "nbd+unix:///?socket=" + socket;
         try {
             NbdConnection probe = awaitServer(field, process, uri, socket, log, tools.startTimeout(), what);
+            Opened opened = null;
+            if (checked != null) {
+                opened = new Opened(field, tools.storage(), checked, Set.of(Files.readAttributes(log,
+                        BasicFileAttributes.class).fileKey()));
+                try {
+                    verify(opened, process);
+                } catch (RuntimeException e) {
+                    probe.close();
+                    throw e;
+                }
+            }
             if (!holdConnection) {
                 probe.close();
                 probe = null;
             }
-            return new LocalExport(dir, socket, process, probe);
+            return new LocalExport(dir, socket, process, probe, opened);
         } catch (IOException | RuntimeException e) {
             process.destroyForcibly();
             deleteTree(dir);
+            throw e;
+        }
+    }
+
+    /** The server holds only what was checked, or it is killed (no later request reaches it) and this throws. */
+    private static void verify(Opened opened, Process process) {
+        try {
+            opened.policy().verifyOpened(opened.field(), process.pid(), opened.checked(), opened.log());
+        } catch (RuntimeException e) {
+            process.destroyForcibly();
             throw e;
         }
     }
@@ -255,6 +330,20 @@ public final class LocalExport implements AutoCloseable {
     /** {@code nbd+unix:///?socket=...} of the private socket. */
     public String uri() {
         return "nbd+unix:///?socket=" + socket;
+    }
+
+    /**
+     * {@code options} for connections to this export: when its image was checked by a restricted
+     * policy, every connection verifies, once connected and before it is used, that the server
+     * (which may open the image again for each connection) still holds only the checked files.
+     */
+    public NbdOptions guard(NbdOptions options) {
+        return opened == null ? options : options.withConnectCheck(() -> verify(opened, process));
+    }
+
+    /** The server's process id (what {@code /proc} knows it by). */
+    public long pid() {
+        return process.pid();
     }
 
     /** Stops the server and removes the private socket directory. */

@@ -1,19 +1,19 @@
 package org.blockferry.engine.target;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.endpoint.SparseImage;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdOptions;
 
 /**
  * An NBD target: an NBD URI, or a local image exported writable on a private socket. A local
- * path that does not exist yet is created as a sparse raw file of the source's size.
+ * path that does not exist yet is created as a sparse raw file of the source's size, readable and
+ * writable by the node's user only.
  */
 public final class NbdDiskTarget implements DiskTarget {
     private final DiskLocation location;
@@ -30,39 +30,32 @@ public final class NbdDiskTarget implements DiskTarget {
         this.created = created;
     }
 
-    /** Opens {@code location} for writing a disk of {@code size} bytes. */
+    /**
+     * Opens {@code location} for writing a disk of {@code size} bytes. A local path passes the
+     * tools' storage policy (on its real path) and is exported writable; one that does not exist
+     * yet is created (0600, sparse) where the policy allowed it. An NBD URI's options pass it too.
+     */
     public static NbdDiskTarget open(String field, DiskLocation location, long size, NbdOptions tls,
                                      LocalExport.Tools tools) throws IOException {
         NbdOptions options = tls.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION));
-        if (location instanceof DiskLocation.LocalImage local) {
-            boolean created = createIfMissing(field, local.path(), size);
-            try {
-                LocalExport export = LocalExport.start(field, local.path(), true, tools);
-                return new NbdDiskTarget(location, export.uri(), options, export, created);
-            } catch (IOException | RuntimeException e) {
-                if (created) {
-                    Files.deleteIfExists(local.path());
-                }
-                throw e;
+        if (!(location instanceof DiskLocation.LocalImage local)) {
+            String uri = ((DiskLocation.NbdUri) location).uri();
+            tools.storage().checkUri(field, uri);
+            return new NbdDiskTarget(location, uri, options, null, false);
+        }
+        StoragePolicy.Checked checked = tools.storage().checkPath(field, local.path(), StoragePolicy.Access.WRITE);
+        boolean created = checked.kind() == StoragePolicy.Checked.Kind.ABSENT;
+        checked = created ? SparseImage.create(field, checked, size, tools.storage())
+                : LocalExport.checkImage(field, local.path(), StoragePolicy.Access.WRITE, tools);
+        try {
+            LocalExport export = LocalExport.startChecked(field, checked, true, List.of(), tools);
+            return new NbdDiskTarget(location, export.uri(), export.guard(options), export, created);
+        } catch (IOException | RuntimeException e) {
+            if (created) {
+                Files.deleteIfExists(checked.path());
             }
+            throw e;
         }
-        return new NbdDiskTarget(location, ((DiskLocation.NbdUri) location).uri(), options, null, false);
-    }
-
-    private static boolean createIfMissing(String field, Path path, long size) throws IOException {
-        if (Files.exists(path)) {
-            return false;
-        }
-        Path parent = path.getParent();
-        if (parent == null || !Files.isDirectory(parent)) {
-            throw new InvalidInputException(field, "cannot create " + path + ": directory " + parent + " does not exist");
-        }
-        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
-            file.setLength(size); // sparse: reads as zeros, takes no space
-        } catch (IOException e) {
-            throw new InvalidInputException(field, "cannot create " + path + ": " + e.getMessage());
-        }
-        return true;
     }
 
     @Override

@@ -31,6 +31,7 @@ import org.blockferry.engine.actor.JobActor.Command;
 import org.blockferry.engine.actor.JobActor.Event;
 import org.blockferry.engine.actor.TargetState.Role;
 import org.blockferry.engine.copy.CopyProgress;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState.DiskIdentities;
@@ -100,7 +101,7 @@ class JobActorTest {
                 "vc1", URI.create("https://vc1.example/sdk"), "bf", Path.of("/etc/blockferry/vc1.password"), null, null,
                 null, false)), null);
         job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId,
-                new JobRuntime(null, null, settings, vcenters, peers)));
+                new JobRuntime(null, null, settings, vcenters, peers, StoragePolicy.UNRESTRICTED)));
     }
 
     @AfterAll

@@ -43,7 +43,11 @@ public final class NbdDiskSource implements DiskSource {
         return reason;
     }
 
-    /** Opens {@code location}; a local image is exported read-only. */
+    /**
+     * Opens {@code location}; a local image is exported read-only. Both pass the tools' storage
+     * policy first (a local path, or an NBD URI's options), and a local export's connections
+     * verify what its server opened.
+     */
     public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools)
             throws IOException {
         return open(field, location, tls, tools, List.of());
@@ -61,9 +65,11 @@ public final class NbdDiskSource implements DiskSource {
         if (location instanceof DiskLocation.LocalImage local) {
             LocalExport export = bitmaps.isEmpty() ? LocalExport.start(field, local.path(), false, tools)
                     : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
-            return new NbdDiskSource(location.display(), export.uri(), options, export, FULL);
+            return new NbdDiskSource(location.display(), export.uri(), export.guard(options), export, FULL);
         }
-        return new NbdDiskSource(location.display(), ((DiskLocation.NbdUri) location).uri(), options, null, FULL);
+        String uri = ((DiskLocation.NbdUri) location).uri();
+        tools.storage().checkUri(field, uri);
+        return new NbdDiskSource(location.display(), uri, options, null, FULL);
     }
 
     /**

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Optional;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.plan.DirtyBitmapPlan;
 import org.blockferry.engine.plan.DiskPlan;
 import org.blockferry.engine.source.ChangeToken;
@@ -45,10 +46,14 @@ public final class Qcow2Source extends TrackedDiskSource {
 
     /**
      * Decides the sync of {@code image} and exports it. Bad input (not a qcow2, a locked image,
-     * {@code incremental} without a usable token) fails before anything is exported.
+     * {@code incremental} without a usable token) fails before anything is exported. The image and
+     * its backing chain pass the tools' storage policy before qemu-img reads or changes anything,
+     * and qemu-img works on the real path that was checked.
      */
-    public static Qcow2Source open(SourceRequest request, Path image, LocalExport.Tools tools) throws IOException {
+    public static Qcow2Source open(SourceRequest request, Path requested, LocalExport.Tools tools)
+            throws IOException {
         String field = request.field();
+        Path image = LocalExport.checkImage(field, requested, StoragePolicy.Access.READ, tools).path();
         QemuImg img = QemuImg.of(tools.qemuImg(), field, image);
         QemuImg.Info info = img.info();
         ModeDecision.Decision decision = ModeDecision.decide(request, KIND, info.virtualSize(), List.of(),

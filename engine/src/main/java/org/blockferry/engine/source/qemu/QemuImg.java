@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.endpoint.ChildEnvironment;
 import org.blockferry.engine.endpoint.ImageFormat;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
@@ -87,7 +88,7 @@ public final class QemuImg {
     private String run(List<String> cmd) throws IOException {
         Process p;
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            p = ChildEnvironment.minimal(new ProcessBuilder(cmd).redirectErrorStream(true)).start();
         } catch (IOException e) {
             throw new IOException("cannot run " + program + " (install it with: apt-get install qemu-utils): "
                     + e.getMessage(), e);

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.plan.ChangedArea;
 import org.blockferry.engine.plan.CopyMode;
@@ -167,6 +168,7 @@ final class VmwareSync {
                 return VddkSource.open(field, settings, libdir, tools, session.vim(), session.credentials(),
                         snapshot.vm(), snapshot.snapshot(), at.fileName());
             }
+            tools.storage().checkPath(field, image, StoragePolicy.Access.READ); // before saying whether it exists
             if (!Files.isRegularFile(image)) {
                 throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
                         + " does not exist");
