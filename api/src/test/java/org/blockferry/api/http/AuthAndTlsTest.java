@@ -104,7 +104,7 @@ class AuthAndTlsTest {
         ApiToken first = ApiToken.inDataDir(dataDir);
         assertTrue(first.generated());
         assertEquals(dataDir.resolve("api-token").toAbsolutePath(), first.file());
-        assertTrue(first.value().matches("[0-9a-f]{64}"), "32 random bytes in hex");
+        assertTrue(first.value().matches("[A-Za-z0-9_-]{43}"), "32 random bytes, base64url: " + first.value().length());
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(first.file())));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir)));
         assertEquals(first.value(), Files.readString(first.file()).trim());

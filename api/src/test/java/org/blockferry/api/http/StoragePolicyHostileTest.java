@@ -196,11 +196,8 @@ class StoragePolicyHostileTest {
     }
 
     private String vmware(String id, Path mapped) throws Exception {
-        Files.writeString(roots.resolve("vc-password"), "pw\n");
-        ObjectNode source = ApiFixture.JSON.createObjectNode().put("kind", "vmware")
-                .put("url", "https://127.0.0.1:9/sdk").put("user", "u")
-                .put("password_file", roots.resolve("vc-password").toString()).put("vm", "DC0/vm/x")
-                .put("insecure", true);
+        ObjectNode source = ApiFixture.JSON.createObjectNode().put("kind", "vmware").put("vcenter", "vc1")
+                .put("vm", "DC0/vm/x");
         source.putObject("datastore_map").put("[ds] vm/", mapped.toString());
         ObjectNode spec = (ObjectNode) ApiFixture.JSON.readTree(job(id, "[ds] vm/disk.vmdk", roots + "/" + id
                 + ".img"));

@@ -46,12 +46,15 @@ import org.junit.jupiter.api.Test;
  * vCenter, and the test's own small https server for a host that pretends to be one.
  */
 class NamedVcentersTest {
+    /** Where the refused jobs say they would write (allowed: the refusals are about the vCenter). */
+    private static final String TARGET = "/var/tmp/bf-vcenters-never-written.img";
     private static final String VC = "blockferry.vmware.vcenters.";
 
     /** Two vCenters the node knows but this test never reaches: refused jobs must not need them. */
     private static Map<String, Object> twoVcenters(Path dir) throws Exception {
         Path password = Files.writeString(dir.resolve("vc.password"), "never-sent\n");
         Map<String, Object> m = new HashMap<>();
+        m.put("blockferry.storage.allowed-roots", List.of(dir.toString(), "/var/tmp"));
         for (String name : List.of("vc1", "vc2")) {
             m.put(VC + name + ".url", "https://" + name + ".example.invalid/sdk");
             m.put(VC + name + ".user", "migrate@vsphere.local");
@@ -63,7 +66,7 @@ class NamedVcentersTest {
 
     private static String job(String source) {
         return "{\"job_id\": \"j1\", \"vm\": \"web01\", \"source\": {" + source + "}, \"disks\": [{\"id\": \"d0\","
-                + " \"source\": \"2000\", \"target\": \"/data/web01-d0.img\"}]}";
+                + " \"source\": \"2000\", \"target\": \"" + TARGET + "\"}]}";
     }
 
     @Test
