@@ -11,20 +11,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.cert.X509Certificate;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.vmware.testing.TestCertificates;
 import org.blockferry.engine.source.vmware.testing.Vcsim;
 import org.blockferry.engine.source.vmware.vim.VimClient;
 import org.blockferry.nbd.testing.TestPeers;
@@ -80,31 +73,6 @@ class VddkJobTest {
         return file;
     }
 
-    /** The SHA-1 of the certificate the server presents, computed here independently of the client. */
-    private static String sha1Thumbprint(URI https) throws Exception {
-        X509TrustManager any = new X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        };
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, new TrustManager[] {any}, null);
-        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(https.getHost(), https.getPort())) {
-            socket.startHandshake();
-            byte[] der = socket.getSession().getPeerCertificates()[0].getEncoded();
-            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-1").digest(der));
-        }
-    }
-
     @Test
     void jobsReadTheSnapshotThroughNbdkitVddkWithThePasswordInAPrivateFile() throws Exception {
         Path dir = TestPeers.scratchDirectory("vddk-job-");
@@ -133,7 +101,7 @@ class VddkJobTest {
             assertTrue(first.contains("libdir=" + libdir), first.toString());
             assertTrue(first.contains("server=" + vcsim.sdkUrl().getHost()), first.toString());
             assertTrue(first.contains("user=" + USER), first.toString());
-            assertTrue(first.contains("thumbprint=" + sha1Thumbprint(vcsim.sdkUrl())), first.toString());
+            assertTrue(first.contains("thumbprint=" + TestCertificates.sha1Thumbprint(vcsim.sdkUrl())), first.toString());
             assertTrue(first.contains("vm=moref=" + vmMoref), first.toString());
             assertTrue(first.contains("file=[LocalDS_0] " + Vcsim.VM + "/disk1.vmdk"), first.toString());
             assertTrue(first.contains("file=[LocalDS_0] " + Vcsim.VM + "/disk2.vmdk"), first.toString());

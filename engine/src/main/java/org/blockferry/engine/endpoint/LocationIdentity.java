@@ -23,23 +23,7 @@ final class LocationIdentity {
      * before and after the first sync creates it).
      */
     static String realPath(Path path) {
-        Path absolute = path.toAbsolutePath().normalize();
-        Path existing = absolute;
-        Path rest = null;
-        while (existing != null && !Files.exists(existing)) {
-            Path name = existing.getFileName();
-            rest = rest == null ? name : name.resolve(rest);
-            existing = existing.getParent();
-        }
-        if (existing == null) {
-            return absolute.toString();
-        }
-        try {
-            Path real = existing.toRealPath();
-            return (rest == null ? real : real.resolve(rest)).toString();
-        } catch (IOException e) {
-            return absolute.toString();
-        }
+        return RealPath.bestEffort(path).toString();
     }
 
     /**

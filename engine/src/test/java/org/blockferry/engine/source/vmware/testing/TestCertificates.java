@@ -57,6 +57,16 @@ public final class TestCertificates {
     }
 
     /** The SHA-256 thumbprint of the certificate the server at {@code https} presents (hex, colon separated). */
+    /** The SHA-1 of the certificate the server presents, as nbdkit vddk's {@code thumbprint=} wants it. */
+    public static String sha1Thumbprint(URI https) {
+        try {
+            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-1")
+                    .digest(serverCertificate(https)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     public static String sha256Thumbprint(URI https) {
         try {
             return HexFormat.ofDelimiter(":").formatHex(MessageDigest.getInstance("SHA-256")
