@@ -282,7 +282,8 @@ class StoragePolicyHostileTest {
     }
 
     private static void awaitCopying(ApiFixture api, String id) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        // under the load of a full parallel test run the first chunk (500 ms a read) can take long
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
         while (System.nanoTime() < deadline) {
             if (ApiFixture.json(api.get("/api/v1/jobs/" + id)).path("bytes_transferred").asLong() > 0) {
                 return;
