@@ -121,6 +121,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     public record JobStarted(long at) implements Event {
     }
 
+    /** The job was taken up by {@code node} ("host:port" of the cluster member): it runs there from now on. */
+    public record JobRunsOn(String node, long at) implements Event {
+    }
+
     public record DiskPlanned(String disk, long capacity, long plannedBytes, CopyMode mode, String reason, long at)
             implements Event {
     }

@@ -13,6 +13,7 @@ import org.blockferry.engine.actor.JobActor.JobCancelRequested;
 import org.blockferry.engine.actor.JobActor.JobCancelled;
 import org.blockferry.engine.actor.JobActor.JobCompleted;
 import org.blockferry.engine.actor.JobActor.JobFailed;
+import org.blockferry.engine.actor.JobActor.JobRunsOn;
 import org.blockferry.engine.actor.JobActor.JobStarted;
 import org.blockferry.engine.actor.JobActor.JobSubmitted;
 import org.blockferry.engine.actor.JobActor.JobWaiting;
@@ -30,6 +31,7 @@ public final class JobEventHandler {
             .onEvent(JobSubmitted.class, (s, e) -> s.submitted(e.spec(), e.identities(), e.at()))
             .onEvent(JobWaiting.class, (s, e) -> s.waiting(e.reason()))
             .onEvent(JobStarted.class, (s, e) -> s.started(e.at()))
+            .onEvent(JobRunsOn.class, (s, e) -> s.runsOn(e.node()))
             .onEvent(DiskPlanned.class, (s, e) -> s.withDisk(e.disk(),
                     d -> d.planned(e.mode(), e.reason(), e.capacity(), e.plannedBytes(), e.at())))
             .onEvent(DiskProgressed.class, (s, e) -> s.withDisk(e.disk(), d -> d.progressed(e.checkpoint(),

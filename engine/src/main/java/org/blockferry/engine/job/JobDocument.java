@@ -12,6 +12,7 @@ import java.util.List;
 public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("vm") String vm,
                           @JsonProperty("status") String status, @JsonProperty("mode") String mode,
                           @JsonProperty("waiting_for") String waitingFor,
+                          @JsonProperty("node") String node,
                           @JsonProperty("total_bytes") long totalBytes,
                           @JsonProperty("bytes_transferred") long bytesTransferred,
                           @JsonProperty("bytes_written") long bytesWritten,
@@ -66,7 +67,7 @@ public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("v
         JobSpec spec = s.spec();
         boolean ended = s.status().isFinal();
         return new JobDocument(s.jobId(), spec == null ? null : spec.vm(), s.status().json(),
-                spec == null ? null : spec.mode().json(), s.waitingFor(), s.totalBytes(), s.bytesTransferred(),
+                spec == null ? null : spec.mode().json(), s.waitingFor(), s.node(), s.totalBytes(), s.bytesTransferred(),
                 s.bytesWritten(), s.bytesZeroed(), s.bytesSkipped(), s.bytesZeroSent(), s.percent(),
                 s.throughputBps(), s.etaSeconds(), s.retries(), s.error(), time(s.submittedAt()),
                 time(s.startedAt()), time(s.finishedAt()),

@@ -16,9 +16,11 @@ import org.blockferry.engine.CborSerializable;
  * store it as is.
  *
  * @param waitingFor why a queued job does not run yet (a busy target, no free slot), or null
+ * @param node the cluster member ("host:port") that runs the job, or ran it last; null before
  */
 public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String, DiskState> disks, long submittedAt,
-                       long startedAt, long finishedAt, String error, String waitingFor) implements CborSerializable {
+                       long startedAt, long finishedAt, String error, String waitingFor, String node)
+        implements CborSerializable {
 
     /** Where a job stands. */
     public enum JobStatus {
@@ -47,7 +49,7 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
     }
 
     public static JobState empty(String jobId) {
-        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null, null);
+        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null, null, null);
     }
 
     // ---- figures: sums over the disks ----
@@ -138,16 +140,21 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
             DiskIdentities ids = identities == null ? null : identities.get(disk.id());
             d.put(disk.id(), DiskState.pending(disk, ids));
         }
-        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null, null);
+        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null, null, node);
     }
 
     public JobState waiting(String reason) {
-        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, reason);
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, reason, node);
+    }
+
+    /** The job runs on {@code member} now (taken up there, after a submission, restart or failover). */
+    public JobState runsOn(String member) {
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, waitingFor, member);
     }
 
     public JobState started(long at) {
         return new JobState(jobId, JobStatus.RUNNING, spec, disks, submittedAt, startedAt == 0 ? at : startedAt, 0,
-                null, null);
+                null, null, node);
     }
 
     /**
@@ -156,7 +163,7 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
      */
     public JobState withStatus(JobStatus s, long at, String reason) {
         JobState next = new JobState(jobId, s, spec, disks, submittedAt, startedAt, s.isFinal() ? at : finishedAt,
-                reason, s == JobStatus.QUEUED ? waitingFor : null);
+                reason, s == JobStatus.QUEUED ? waitingFor : null, node);
         return s.isFinal() ? next.withDisks(d -> d.status().isFinal() ? d.stopped() : d.cancelled(at)) : next;
     }
 
@@ -165,14 +172,14 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
         Map<String, DiskState> d = new LinkedHashMap<>(disks);
         d.computeIfPresent(id, (k, v) -> change.apply(v));
         return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
-                error, waitingFor);
+                error, waitingFor, node);
     }
 
     private JobState withDisks(UnaryOperator<DiskState> change) {
         Map<String, DiskState> d = new LinkedHashMap<>();
         disks.forEach((k, v) -> d.put(k, change.apply(v)));
         return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
-                error, waitingFor);
+                error, waitingFor, node);
     }
 
     /** What a disk's source and target are, whatever their spelling ({@code DiskLocation#identity()}). */
