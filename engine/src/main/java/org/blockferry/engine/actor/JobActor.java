@@ -13,6 +13,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -27,6 +29,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.blockferry.engine.CborSerializable;
 import org.blockferry.engine.cluster.JobOwnership;
+import org.blockferry.engine.cluster.LoadPlacement;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
@@ -187,8 +190,32 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         // No automatic passivation: it counts only messages that come through the shard region, so
         // it would stop a job that is queued, or copying for hours (its disks report to it
         // directly). A job passivates itself once it has ended and gone idle.
+        // One shard per job, remembered (in the journal): the placement puts each job where there
+        // is room and moves a waiting one, and when a node is downed the coordinator starts its
+        // jobs on the survivors by itself; they resume from their checkpoints.
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime, ctx.getShard()))
-                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
+                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()
+                        .withRememberEntities(true))
+                .withMessageExtractor(new ShardPerJob())
+                .withAllocationStrategy(new LoadPlacement()));
+    }
+
+    /** A job is its own shard. */
+    private static final class ShardPerJob extends ShardingMessageExtractor<ShardingEnvelope<Command>, Command> {
+        @Override
+        public String entityId(ShardingEnvelope<Command> envelope) {
+            return envelope.entityId();
+        }
+
+        @Override
+        public String shardId(String entityId) {
+            return entityId;
+        }
+
+        @Override
+        public Command unwrapMessage(ShardingEnvelope<Command> envelope) {
+            return envelope.message();
+        }
     }
 
     public static Behavior<Command> create(String jobId, JobRuntime runtime) {
