@@ -125,8 +125,7 @@ public final class Node implements AutoCloseable {
 
     /** A node's name in job documents and logs: its cluster address as "host:port". */
     public static String name(ActorSystem<?> system) {
-        org.apache.pekko.actor.Address a = org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().address();
-        return a.getHost().orElse("local") + ":" + a.getPort().map(String::valueOf).orElse("0");
+        return MembershipLog.name(org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().address());
     }
 
     private void resumeUnfinished() throws SQLException {
