@@ -28,8 +28,9 @@ final class MembershipLog {
     private static Behavior<ClusterEvent.ClusterDomainEvent> behavior() {
         return Behaviors.setup(ctx -> {
             Cluster cluster = Cluster.get(ctx.getSystem());
-            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf(), ClusterEvent.MemberEvent.class));
-            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf(), ClusterEvent.ReachabilityEvent.class));
+            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().<ClusterEvent.MemberEvent>narrow(), ClusterEvent.MemberEvent.class));
+            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().<ClusterEvent.ReachabilityEvent>narrow(),
+                    ClusterEvent.ReachabilityEvent.class));
             return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
                     .onMessage(ClusterEvent.MemberUp.class, e -> line(cluster, "member-up", e.member().address()))
                     .onMessage(ClusterEvent.MemberLeft.class, e -> line(cluster, "member-leaving", e.member().address()))
