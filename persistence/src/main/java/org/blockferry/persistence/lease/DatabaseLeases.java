@@ -4,8 +4,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import javax.sql.DataSource;
 import org.blockferry.persistence.PersistenceSettings.Backend;
 
@@ -18,6 +22,8 @@ public final class DatabaseLeases {
     /** The widths of the table's columns (characters). */
     public static final int MAX_NAME = 255;
     public static final int MAX_OWNER = 500;
+    /** Most leases renewed by one statement. */
+    public static final int MAX_BATCH = 500;
 
     // Insert, or take the row over when it is ours already or has not been renewed for the expiry.
     // Losers of a race for a new name find the winner's row and leave it: 0 rows, not an error.
@@ -35,6 +41,9 @@ public final class DatabaseLeases {
             + " VALUES (?, ?, CURRENT_TIMESTAMP)";
     private static final String RENEW = "UPDATE blockferry_lease SET renewed_at = CURRENT_TIMESTAMP"
             + " WHERE name = ? AND owner = ?";
+    private static final String RENEW_MANY = "UPDATE blockferry_lease SET renewed_at = CURRENT_TIMESTAMP"
+            + " WHERE owner = ? AND name IN (";
+    private static final String OWNED = "SELECT name FROM blockferry_lease WHERE owner = ? AND name IN (";
     private static final String RELEASE = "DELETE FROM blockferry_lease WHERE name = ? AND owner = ?";
     private static final String OWNER = "SELECT owner FROM blockferry_lease WHERE name = ?";
     /** SQLSTATE of a unique-key violation, in both databases. */
@@ -91,6 +100,44 @@ public final class DatabaseLeases {
         checkOwner(owner);
         try (Connection c = dataSource.getConnection()) {
             return update(c, RENEW, name, owner) == 1;
+        }
+    }
+
+    /**
+     * Renews every one of {@code names} that {@code owner} still holds, in one statement; returns
+     * those it holds now (renewed by this call, or acquired again meanwhile by the same owner).
+     * At most {@link #MAX_BATCH} names.
+     */
+    public Set<String> renew(String owner, Collection<String> names) throws SQLException {
+        checkOwner(owner);
+        if (names.size() > MAX_BATCH) {
+            throw new IllegalArgumentException("at most " + MAX_BATCH + " leases per renewal, got " + names.size());
+        }
+        names.forEach(DatabaseLeases::checkName);
+        if (names.isEmpty()) {
+            return Set.of();
+        }
+        String in = String.join(", ", Collections.nCopies(names.size(), "?"));
+        Object[] args = new Object[names.size() + 1];
+        args[0] = owner;
+        System.arraycopy(names.toArray(), 0, args, 1, names.size());
+        try (Connection c = dataSource.getConnection()) {
+            if (update(c, RENEW_MANY + in + ")", args) == names.size()) {
+                return Set.copyOf(names);
+            }
+            try (PreparedStatement s = c.prepareStatement(OWNED + in + ")")) {
+                s.setQueryTimeout(queryTimeoutSeconds);
+                for (int i = 0; i < args.length; i++) {
+                    s.setObject(i + 1, args[i]);
+                }
+                Set<String> owned = new HashSet<>();
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        owned.add(r.getString(1));
+                    }
+                }
+                return owned;
+            }
         }
     }
 

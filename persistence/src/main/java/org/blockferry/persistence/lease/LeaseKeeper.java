@@ -2,9 +2,12 @@ package org.blockferry.persistence.lease;
 
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,12 +16,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Keeps this process's leases: one daemon thread renews every {@link Held} lease each
- * heartbeat-interval. A held lease is valid on the monotonic clock until heartbeat-timeout after
+ * heartbeat-interval, in one statement per owner (and per {@link DatabaseLeases#MAX_BATCH} leases). A held lease is valid on the monotonic clock until heartbeat-timeout after
  * the last successful acquire or renewal was <em>sent</em>; a renewal that finds the row another's
  * or gone ends it at once, one that fails (database down) lets it run out. So a paused or cut-off
  * process stops before the database lets anyone take over (timeout plus margin after its renewal).
@@ -88,15 +92,29 @@ public final class LeaseKeeper implements AutoCloseable {
         thread.shutdownNow();
     }
 
+    /** One round: one statement per owner and batch; a failed batch leaves its validities running out. */
     private void renewAll() {
+        Map<String, List<Held>> byOwner = new HashMap<>();
+        for (Held h : held.values()) {
+            if (h.valid()) {
+                byOwner.computeIfAbsent(h.owner, o -> new ArrayList<>()).add(h);
+            } else {
+                h.end(h.lostReason().orElse("released"));
+                held.remove(h.name, h);
+            }
+        }
         int failed = 0;
         Exception first = null;
-        for (Held h : held.values()) {
-            try {
-                renew(h);
-            } catch (SQLException | RuntimeException e) {
-                failed++;
-                first = first == null ? e : first;
+        for (Map.Entry<String, List<Held>> e : byOwner.entrySet()) {
+            List<Held> all = e.getValue();
+            for (int from = 0; from < all.size(); from += DatabaseLeases.MAX_BATCH) {
+                List<Held> batch = all.subList(from, Math.min(all.size(), from + DatabaseLeases.MAX_BATCH));
+                try {
+                    renew(e.getKey(), batch);
+                } catch (SQLException | RuntimeException x) {
+                    failed += batch.size();
+                    first = first == null ? x : first;
+                }
             }
         }
         if (failed > 0) {
@@ -104,21 +122,18 @@ public final class LeaseKeeper implements AutoCloseable {
         }
     }
 
-    /** One renewal; a failure leaves the validity running out. */
-    private void renew(Held h) throws SQLException {
-        if (!h.valid()) {
-            h.end(h.lostReason().orElse("released"));
-            held.remove(h.name, h);
-            return;
-        }
+    private void renew(String owner, List<Held> batch) throws SQLException {
         long sent = System.nanoTime();
-        if (leases.renew(h.name, h.owner)) {
-            h.extend(sent + timeoutNanos);
-            return;
+        Set<String> ours = leases.renew(owner, batch.stream().map(h -> h.name).collect(Collectors.toList()));
+        for (Held h : batch) {
+            if (ours.contains(h.name)) {
+                h.extend(sent + timeoutNanos);
+            } else {
+                held.remove(h.name, h);
+                Optional<String> now = leases.owner(h.name);
+                h.end(now.map(o -> "taken over by " + o).orElse("its row was deleted (released elsewhere)"));
+            }
         }
-        held.remove(h.name, h);
-        Optional<String> now = leases.owner(h.name);
-        h.end(now.map(o -> "taken over by " + o).orElse("its row was deleted (released elsewhere)"));
     }
 
     /** The release of a hold, in turn with acquisitions of the same name. */

@@ -101,6 +101,24 @@ class LeaseKeeperTest {
         }
     }
 
+    /** Renewed together in one statement: only the lease taken over is lost. */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void oneLeaseTakenOverAmongSeveralIsLostAndTheOthersStayValid(Kind kind) throws Exception {
+        DatabaseLeases leases = databases.leases(kind, LeaseDatabases.fast());
+        String prefix = LeaseDatabases.unique("several");
+        try (LeaseKeeper keeper = new LeaseKeeper(leases, "test-keeper")) {
+            Held one = acquire(keeper, prefix + "-1", "a");
+            Held two = acquire(keeper, prefix + "-2", "a");
+            Held three = acquire(keeper, prefix + "-3", "a");
+            databases.overwriteOwner(kind, prefix + "-2", "b");
+            assertEquals("taken over by b", two.whenLost().toCompletableFuture().get(1, TimeUnit.SECONDS));
+            Thread.sleep(1_500);
+            assertTrue(one.valid() && three.valid(), one + ", " + three);
+            assertFalse(two.valid());
+        }
+    }
+
     /** The database unreachable from a (its pool closed): renewals fail, the hold runs out, the row stays. */
     @ParameterizedTest
     @EnumSource(Kind.class)
