@@ -85,11 +85,12 @@ public final class LeaseKeeper implements AutoCloseable {
 
     /**
      * Stops renewing (a stopped process, as far as the database can tell): every held lease runs
-     * out within heartbeat-timeout; rows stay until they expire or someone releases them.
+     * out within heartbeat-timeout; rows stay until they expire or someone releases them. Releases
+     * already asked for still run. No interrupt: an interrupted thread inside H2 closes its file.
      */
     @Override
     public void close() {
-        thread.shutdownNow();
+        thread.shutdown();
     }
 
     /** One round: one statement per owner and batch; a failed batch leaves its validities running out. */
