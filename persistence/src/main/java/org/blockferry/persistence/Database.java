@@ -26,6 +26,7 @@ public final class Database implements AutoCloseable {
 
     private final PersistenceSettings settings;
     private final HikariDataSource pool;
+    private volatile HikariDataSource leasePool;
 
     private Database(PersistenceSettings settings, HikariDataSource pool) {
         this.settings = settings;
@@ -149,6 +150,28 @@ public final class Database implements AutoCloseable {
         return pool;
     }
 
+    /**
+     * A pool of its own for the leases (two connections, short waits): a busy read side or journal
+     * never delays a renewal past a lease's timeout.
+     */
+    public synchronized DataSource leaseDataSource() {
+        if (leasePool == null) {
+            HikariConfig config = new HikariConfig();
+            config.setJdbcUrl(settings.url());
+            config.setUsername(settings.user());
+            config.setPassword(settings.password());
+            config.setMaximumPoolSize(2);
+            config.setMinimumIdle(1);
+            config.setConnectionTimeout(2_000);
+            config.setPoolName("blockferry-leases");
+            config.setAutoCommit(true);
+            config.setDriverClassName(settings.backend() == PersistenceSettings.Backend.H2 ? "org.h2.Driver"
+                    : "org.postgresql.Driver");
+            leasePool = new HikariDataSource(config);
+        }
+        return leasePool;
+    }
+
     public PersistenceSettings settings() {
         return settings;
     }
@@ -200,6 +223,9 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        if (leasePool != null) {
+            leasePool.close();
+        }
         pool.close();
     }
 }

@@ -87,6 +87,7 @@ record ClusterSettings(String hostname, int port, List<String> seedNodes, String
         // Unreachable nodes are downed by the split-brain resolver; their jobs then move.
         m.put("pekko.cluster.downing-provider-class", "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
         m.put("pekko.cluster.split-brain-resolver.active-strategy", downingStrategy);
+        m.put("pekko.cluster.split-brain-resolver.lease-majority.lease-implementation", "blockferry.cluster.sbr-lease");
         m.put("pekko.cluster.split-brain-resolver.stable-after", stableAfter.toMillis() + "ms");
         m.put("pekko.cluster.down-removal-margin", removalMargin.toMillis() + "ms");
         m.put("pekko.cluster.failure-detector.heartbeat-interval", heartbeatInterval.toMillis() + "ms");

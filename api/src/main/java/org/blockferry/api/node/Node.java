@@ -22,6 +22,12 @@ import org.blockferry.engine.source.vmware.VmwareSources;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
 import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.lease.DatabaseJobOwnership;
+import org.blockferry.persistence.lease.DatabaseLeases;
+import org.blockferry.persistence.lease.LeaseDatabase;
+import org.blockferry.persistence.lease.LeaseKeeper;
+import org.blockferry.persistence.lease.LeaseTiming;
+import javax.sql.DataSource;
 import org.blockferry.persistence.readside.JobQueries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +39,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
+    private static final Map<ActorSystem<?>, LeaseKeeper> KEEPERS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final ActorSystem<Void> system;
     private final Database database;
@@ -100,7 +107,7 @@ public final class Node implements AutoCloseable {
                 copy = CopyEnvironment.create(system);
                 runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
-                        storage).withOwnership(JobOwnership.LOCAL, name(system));
+                        storage).withOwnership(ownership(system, database, copy, base), name(system));
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();
@@ -121,6 +128,24 @@ public final class Node implements AutoCloseable {
     /** The cluster settings of a node ({@link ClusterSettings}): standalone by default, one member that joins itself. */
     static Config clusterConfig(Config base) {
         return ClusterSettings.fromConfig(base).pekko(base);
+    }
+
+    /**
+     * Who owns which job, across every process on the database: leases in the database, renewed
+     * by one keeper thread, owned as this cluster member (address, uid and pid: what an operator
+     * needs to find the process).
+     */
+    private static JobOwnership ownership(ActorSystem<?> system, Database database, CopyEnvironment copy,
+                                          Config base) {
+        LeaseTiming timing = LeaseTiming.fromConfig(base);
+        DataSource leases = database.leaseDataSource();
+        LeaseDatabase.set(system, leases, database.settings().backend()); // the split-brain resolver's lease too
+        LeaseKeeper keeper = new LeaseKeeper(new DatabaseLeases(leases, database.settings().backend(), timing),
+                "blockferry-leases");
+        KEEPERS.put(system, keeper); // closed by the node once its actors stopped, before the database
+        var self = org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().uniqueAddress();
+        String owner = self.address() + "#" + self.longUid() + " (pid " + ProcessHandle.current().pid() + ")";
+        return new DatabaseJobOwnership(keeper, owner, copy.blocking());
     }
 
     /** A node's name in job documents and logs: its cluster address as "host:port". */
@@ -190,6 +215,14 @@ public final class Node implements AutoCloseable {
             system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         } catch (Exception e) {
             log.warn("event=node-stop-slow error={}", e.toString());
+        }
+        LeaseKeeper keeper = KEEPERS.remove(system);
+        if (keeper != null) {
+            try {
+                keeper.closeAndWait(Duration.ofSeconds(5)); // jobs given back are free for the others at once
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         copy.close();
         database.close();

@@ -93,6 +93,12 @@ public final class LeaseKeeper implements AutoCloseable {
         thread.shutdown();
     }
 
+    /** {@link #close()}, then waits up to {@code timeout} for the releases already asked for. */
+    public boolean closeAndWait(java.time.Duration timeout) throws InterruptedException {
+        close();
+        return thread.awaitTermination(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     /** One round: one statement per owner and batch; a failed batch leaves its validities running out. */
     private void renewAll() {
         Map<String, List<Held>> byOwner = new HashMap<>();
