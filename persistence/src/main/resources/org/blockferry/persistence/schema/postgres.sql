@@ -103,3 +103,6 @@ ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_recopied BIGINT NOT NULL DEF
 -- filtering. A database whose rows predate it is re-projected from the journal at start.
 ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS state TEXT;
 ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_zero_sent BIGINT NOT NULL DEFAULT 0;
+-- Cluster: the member ("host:port") that runs each job, or ran it last (JobState.node), for the
+-- per-node counts of GET /api/v1/cluster.
+ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS node VARCHAR(255);
