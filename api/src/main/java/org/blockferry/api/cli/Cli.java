@@ -27,7 +27,8 @@ public final class Cli {
 
         @Override
         public void run() {
-            throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (copy, verify, replicate, jobs, job, cluster, serve, demo)");
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "a command is required (copy, verify, replicate, jobs, job, cluster, serve, demo)");
         }
     }
 
