@@ -101,6 +101,8 @@ final class NodeApi {
                 throw new InvalidInputException(field, file + " is empty");
             }
             return line;
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new InvalidInputException(field, "cannot read " + file + ": it does not exist");
         } catch (IOException e) {
             throw new InvalidInputException(field, "cannot read " + file + ": " + e.getMessage());
         }
