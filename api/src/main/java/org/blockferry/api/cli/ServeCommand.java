@@ -64,12 +64,25 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         CountDownLatch stopped = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Thread hook = new Thread(() -> {
+            stopping.set(true);
             server.close();
             node.close();
             stopped.countDown();
         }, "blockferry-stop");
         Runtime.getRuntime().addShutdownHook(hook);
+        // Downed by the others (unreachable too long: paused, cut off): the actor system stops by
+        // itself. The process ends too, so that a supervisor starts it again as a new member.
+        java.io.PrintWriter err = spec.commandLine().getErr();
+        node.system().getWhenTerminated().thenRun(() -> {
+            if (!stopping.get()) {
+                err.println("blockferry serve: this node was removed from its cluster (the others could not reach"
+                        + " it for too long, or it left); its jobs run on the other nodes. Start it again to rejoin.");
+                err.flush();
+                System.exit(1);
+            }
+        });
         spec.commandLine().getOut().println("BlockFerry serving on " + server.url() + "  (API " + server.url()
                 + "/api/v1, page " + server.url() + "/)");
         spec.commandLine().getOut().flush();

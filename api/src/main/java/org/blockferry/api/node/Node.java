@@ -12,6 +12,7 @@ import org.blockferry.engine.endpoint.SecretFile;
 import org.blockferry.engine.actor.JobClient;
 import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
+import org.blockferry.engine.cluster.JobOwnership;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.endpoint.StoragePolicy;
@@ -82,6 +83,7 @@ public final class Node implements AutoCloseable {
     public static Node start(Config base, PersistenceSettings persistence, JobSettings jobSettings, Access access)
             throws Exception {
         StoragePolicy storage = storage(access, base, persistence); // a bad setting fails before anything starts
+        ClusterSettings.fromConfig(base);
         // the node's own directory (database, token, keys, exports' sockets): its owner's only
         SecretFile.ownerOnlyDirectory(Path.of(base.getString("blockferry.data-dir")), true);
         Database database = Database.open(persistence);
@@ -98,7 +100,7 @@ public final class Node implements AutoCloseable {
                 copy = CopyEnvironment.create(system);
                 runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
-                        storage);
+                        storage).withOwnership(JobOwnership.LOCAL, name(system));
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();
@@ -116,17 +118,14 @@ public final class Node implements AutoCloseable {
         }
     }
 
-    /** The cluster settings of a node: standalone by default, one member that joins itself. */
+    /** The cluster settings of a node ({@link ClusterSettings}): standalone by default, one member that joins itself. */
     static Config clusterConfig(Config base) {
-        Config c = base.getConfig("blockferry.cluster");
-        Map<String, Object> m = new java.util.HashMap<>(ClusterTls.settings(base));
-        m.putAll(Map.of(
-                "pekko.actor.provider", "cluster",
-                "pekko.remote.artery.canonical.hostname", c.getString("hostname"),
-                "pekko.remote.artery.canonical.port", c.getInt("port"),
-                "pekko.cluster.seed-nodes", c.getStringList("seed-nodes"),
-                "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on"));
-        return ConfigFactory.parseMap(m).withFallback(base);
+        return ClusterSettings.fromConfig(base).pekko(base);
+    }
+
+    /** A node's name in job documents and logs: its cluster address as "host:port". */
+    public static String name(ActorSystem<?> system) {
+        return MembershipLog.name(org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().address());
     }
 
     private void resumeUnfinished() throws SQLException {

@@ -25,6 +25,7 @@ final class NodeWiring {
             Cluster cluster = Cluster.get(system);
             cluster.manager().tell(Join.create(cluster.selfMember().address()));
         }
+        MembershipLog.start(system);
         RunSlots.start(system, runtime.jobs().maxRunning());
         TargetActor.init(system, JobPeers.notifier(system));
         JobActor.init(system, runtime);

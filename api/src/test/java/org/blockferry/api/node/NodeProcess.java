@@ -79,6 +79,23 @@ public final class NodeProcess implements AutoCloseable {
         return false;
     }
 
+    /** SIGSTOP: the process freezes (as in a long GC pause or a VM freeze). */
+    public void pause() throws IOException, InterruptedException {
+        signal("STOP");
+    }
+
+    /** SIGCONT: a paused process goes on. */
+    public void resume() throws IOException, InterruptedException {
+        signal("CONT");
+    }
+
+    private void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     /** SIGKILL, then waits for the end. */
     public void kill() throws InterruptedException {
         process.destroyForcibly();
@@ -93,6 +110,13 @@ public final class NodeProcess implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            try {
+                resume(); // a paused process cannot stop
+            } catch (IOException e) {
+                // gone meanwhile
+            }
+        }
         if (process.isAlive() && !stop(Duration.ofSeconds(20))) {
             kill();
         }

@@ -23,6 +23,7 @@ import org.blockferry.engine.copy.CopyResult;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.copy.DiskCopy;
+import org.blockferry.engine.copy.WriteFence;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
@@ -111,13 +112,13 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     }
 
     static Behavior<Command> create(String jobId, DiskState disk, JobSpec spec, ResumePoint resume,
-                                    ActorRef<VmActor.Command> vm, JobRuntime runtime) {
+                                    ActorRef<VmActor.Command> vm, JobRuntime runtime, WriteFence fence) {
         // Shared by every attempt: the latest flushed checkpoint and the failures in a row.
         AtomicReference<ResumePoint> checkpoint = new AtomicReference<>(resume);
         FailureBudget budget = new FailureBudget(runtime.jobs().maxRetries(), runtime.jobs().retryWindow());
         DiskIdentities ids = disk.identities() != null ? disk.identities() : LocationIdentities.of(spec, disk.id());
         Behavior<Command> attempt = Behaviors.setup(ctx ->
-                new DiskActor(ctx, jobId, disk, ids, spec, checkpoint, budget, vm, runtime));
+                new DiskActor(ctx, jobId, disk, ids, spec, checkpoint, budget, vm, runtime, fence));
         var jobs = runtime.jobs();
         // The actor decides when the budget is spent; the supervisor only spaces the attempts out.
         return Behaviors.supervise(attempt).onFailure(FailureBudget.TransientDiskFault.class,
@@ -134,6 +135,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private final FailureBudget budget;
     private final ActorRef<VmActor.Command> vm;
     private final JobRuntime runtime;
+    private final WriteFence fence;
     private DiskSource source;
     private NbdDiskTarget target;
     private DiskCopy copy;
@@ -142,8 +144,9 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
 
     private DiskActor(ActorContext<Command> context, String jobId, DiskState disk, DiskIdentities ids, JobSpec spec,
                       AtomicReference<ResumePoint> checkpoint, FailureBudget budget, ActorRef<VmActor.Command> vm,
-                      JobRuntime runtime) {
+                      JobRuntime runtime, WriteFence fence) {
         super(context);
+        this.fence = fence;
         this.jobId = jobId;
         this.disk = disk;
         this.ids = ids;
@@ -188,6 +191,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         if (stopRequested) {
             return Behaviors.stopped();
         }
+        try {
+            fence.check(); // no new connection to the target for a job this node no longer owns
+        } catch (WriteFence.Closed closed) {
+            return onFailure(closed);
+        }
         SourceRequest request = new SourceRequest(jobId, specDisk(), spec.source(), spec.mode(),
                 spec.options().finalSync(), m.lineage().token().flatMap(ChangeToken::parse), ids.target(),
                 targetLocation().fingerprint());
@@ -220,7 +228,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                 runtime.copySettings().targetIsZero() || spec.options().targetIsZero());
         ActorRef<Command> self = getContext().getSelf();
         copy = DiskCopy.start(new CopyJob(disk.id(), source, target, settings, checkpoint.get(),
-                p -> self.tell(new Progress(p))), runtime.copy());
+                p -> self.tell(new Progress(p)), fence), runtime.copy());
         getContext().pipeToSelf(copy.result(), CopyEnded::new);
         return this;
     }
@@ -304,6 +312,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private Behavior<Command> onFailure(Throwable cause) {
         closeResources();
         if (stopRequested || cause instanceof CopyCancelledException) {
+            return Behaviors.stopped();
+        }
+        if (WriteFence.Closed.in(cause)) {
+            // Another node owns the job now: stop without a report, the job's new owner goes on.
+            log.warn("event=disk-fenced job={} disk={} checkpoint={}", jobId, disk.id(), checkpoint.get().offset());
             return Behaviors.stopped();
         }
         String reason = FailureBudget.reasonOf(cause);

@@ -7,10 +7,14 @@ import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -24,6 +28,8 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.blockferry.engine.CborSerializable;
+import org.blockferry.engine.cluster.JobOwnership;
+import org.blockferry.engine.cluster.LoadPlacement;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
@@ -103,6 +109,19 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         INSTANCE
     }
 
+    /** This process owns the job now (local only: never leaves the node). */
+    private record Owned(JobOwnership.Hold hold) implements Command {
+    }
+
+    /** Another process owns the job ({@code owner}), or the database did not answer ({@code error}). */
+    private record NotOwned(String owner, String error) implements Command {
+    }
+
+    /** Time to try to own the job again, or to check that the ownership still holds. */
+    private enum OwnershipTick implements Command {
+        INSTANCE
+    }
+
     // ---- events: one per fact ----
 
     public sealed interface Event extends CborSerializable {
@@ -171,8 +190,32 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         // No automatic passivation: it counts only messages that come through the shard region, so
         // it would stop a job that is queued, or copying for hours (its disks report to it
         // directly). A job passivates itself once it has ended and gone idle.
+        // One shard per job, remembered (in the journal): the placement puts each job where there
+        // is room and moves a waiting one, and when a node is downed the coordinator starts its
+        // jobs on the survivors by itself; they resume from their checkpoints.
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime, ctx.getShard()))
-                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
+                .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()
+                        .withRememberEntities(true))
+                .withMessageExtractor(new ShardPerJob())
+                .withAllocationStrategy(new LoadPlacement()));
+    }
+
+    /** A job is its own shard. */
+    private static final class ShardPerJob extends ShardingMessageExtractor<ShardingEnvelope<Command>, Command> {
+        @Override
+        public String entityId(ShardingEnvelope<Command> envelope) {
+            return envelope.entityId();
+        }
+
+        @Override
+        public String shardId(String entityId) {
+            return entityId;
+        }
+
+        @Override
+        public Command unwrapMessage(ShardingEnvelope<Command> envelope) {
+            return envelope.message();
+        }
     }
 
     public static Behavior<Command> create(String jobId, JobRuntime runtime) {
@@ -181,25 +224,32 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     private static Behavior<Command> create(String jobId, JobRuntime runtime,
                                             ActorRef<ClusterSharding.ShardCommand> shard) {
-        return Behaviors.setup(ctx -> {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ctx.setReceiveTimeout(PASSIVATE_AFTER, Idle.INSTANCE);
-            return new JobActor(ctx, jobId, runtime, shard);
-        });
+            return new JobActor(ctx, timers, jobId, runtime, shard);
+        }));
     }
 
     private final ActorContext<Command> context;
+    private final TimerScheduler<Command> timers;
     private final String jobId;
     private final JobRuntime runtime;
     private final ActorRef<ClusterSharding.ShardCommand> shard;
     private final JobClaims claims;
     private ActorRef<VmActor.Command> vm;
     private ActorRef<JobReply> cancelReplyTo;
+    /** This process's ownership of the job, while it has one. */
+    private JobOwnership.Hold hold;
+    private boolean acquiring;
+    /** Who owned the job at the last refused attempt (logged when it changes). */
+    private String otherOwner;
 
-    private JobActor(ActorContext<Command> context, String jobId, JobRuntime runtime,
+    private JobActor(ActorContext<Command> context, TimerScheduler<Command> timers, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
         super(PersistenceId.of(TYPE_KEY.name(), jobId),
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(30), 0.2));
         this.context = context;
+        this.timers = timers;
         this.jobId = jobId;
         this.runtime = runtime;
         this.shard = shard;
@@ -223,7 +273,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     @Override
     public SignalHandler<JobState> signalHandler() {
-        return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered).build();
+        return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered)
+                .onSignal(PostStop.instance(), s -> giveBack()).build();
     }
 
     // ---- commands, per status ----
@@ -231,6 +282,17 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     @Override
     public CommandHandler<Command, Event, JobState> commandHandler() {
         CommandHandlerBuilder<Command, Event, JobState> b = newCommandHandlerBuilder();
+        // Ownership comes first: without it the job persists nothing and runs nothing.
+        b.forAnyState()
+                .onCommand(Owned.class, this::onOwned)
+                .onCommand(NotOwned.class, this::onNotOwned)
+                .onCommand(OwnershipTick.class, this::onOwnershipTick);
+        b.forState(s -> !s.status().isFinal() && s.status() != JobStatus.NEW && !owned())
+                .onCommand(Cancel.class, (s, c) -> Effect().stash())
+                .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), s))
+                .onCommand(Submit.class, this::onSubmitAgain)
+                .onCommand(VmEnded.class, (s, c) -> Effect().stop()) // fenced: the job's new owner goes on
+                .onAnyCommand((s, c) -> Effect().none()); // claims start again once owned
         b.forState(s -> s.status() == JobStatus.NEW)
                 .onCommand(Submit.class, this::onFirstSubmit)
                 .onCommand(Cancel.class, (s, c) -> reject(c.replyTo(), JobReply.Reason.UNKNOWN_JOB, "no job " + jobId))
@@ -273,7 +335,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         }
         return Effect().persist(new JobSubmitted(c.spec(), c.identities(), now()))
                 .thenRun(s -> c.replyTo().tell(new JobReply.Accepted(s)))
-                .thenRun(claims::start);
+                .thenRun(s -> own());
     }
 
     private Effect<Event, JobState> onSubmitAgain(JobState state, Submit c) {
@@ -340,13 +402,13 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         long at = now();
         String failure = DiskReports.failureOf(state);
         return Effect().persist(failure == null ? new JobCompleted(at) : new JobFailed(failure, at))
-                .thenRun(claims::releaseAll);
+                .thenRun(this::ended);
     }
 
     private Effect<Event, JobState> onVmEndedWhileCancelling(JobState state, VmEnded c) {
         vm = null;
         return Effect().persist(new JobCancelled(now())).thenRun(s -> {
-            claims.releaseAll(s);
+            ended(s);
             if (cancelReplyTo != null) {
                 cancelReplyTo.tell(new JobReply.Accepted(s));
                 cancelReplyTo = null;
@@ -377,10 +439,89 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private void onRecovered(JobState state) {
         vm = null; // a restart (after a persist failure) stopped the children
         switch (state.status()) {
-            case QUEUED, RUNNING -> claims.start(state);
-            case CANCELLING -> context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a crash
+            case QUEUED, RUNNING, CANCELLING -> own();
             case COMPLETED, FAILED, CANCELLED -> claims.releaseAll(state); // the node may have died before
             default -> { }
+        }
+    }
+
+    // ---- ownership: one process runs the job ----
+
+    private boolean owned() {
+        return hold != null && hold.valid();
+    }
+
+    /** Tries to own the job (once; {@link OwnershipTick} tries again while another process owns it). */
+    private void own() {
+        if (hold != null || acquiring) {
+            return;
+        }
+        acquiring = true;
+        context.pipeToSelf(runtime.ownership().tryAcquire(jobId), (attempt, failure) -> failure != null
+                ? new NotOwned(null, FailureBudget.reasonOf(failure))
+                : attempt.owned() ? new Owned(attempt.hold()) : new NotOwned(attempt.otherOwner(), null));
+    }
+
+    private Effect<Event, JobState> onOwned(JobState state, Owned c) {
+        acquiring = false;
+        if (hold != null || state.status().isFinal()) {
+            c.hold().giveBack();
+            return Effect().none();
+        }
+        hold = c.hold();
+        otherOwner = null;
+        timers.startTimerWithFixedDelay(OwnershipTick.INSTANCE, OWNERSHIP_CHECK);
+        context.getLog().info("event=job-owned job={} node={}", jobId, runtime.node());
+        if (state.status() == JobStatus.CANCELLING) {
+            context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a move or a crash
+            return Effect().unstashAll();
+        }
+        if (runtime.node().equals(state.node())) {
+            return Effect().none().thenRun(claims::start).thenUnstashAll();
+        }
+        return Effect().persist(new JobRunsOn(runtime.node(), now())).thenRun(claims::start).thenUnstashAll();
+    }
+
+    private Effect<Event, JobState> onNotOwned(JobState state, NotOwned c) {
+        acquiring = false;
+        String who = c.owner() != null ? "owned by " + c.owner() : "database: " + c.error();
+        if (!who.equals(otherOwner)) {
+            otherOwner = who;
+            context.getLog().info("event=job-waits-for-owner job={} {}", jobId, who);
+        }
+        if (!state.status().isFinal()) {
+            timers.startSingleTimer(OwnershipTick.INSTANCE, OWN_AGAIN);
+        }
+        return Effect().none();
+    }
+
+    private Effect<Event, JobState> onOwnershipTick(JobState state, OwnershipTick c) {
+        if (hold == null) {
+            if (!state.status().isFinal() && state.status() != JobStatus.NEW) {
+                own();
+            }
+            return Effect().none();
+        }
+        if (!hold.valid()) {
+            // Paused, cut off from the database, or taken over: not one more write or event from here.
+            context.getLog().warn("event=job-ownership-lost job={} node={}", jobId, runtime.node());
+            hold = null;
+            return Effect().stop();
+        }
+        return Effect().none();
+    }
+
+    /** The job ended: its locations' leases and its slot go back, then the job itself. */
+    private void ended(JobState state) {
+        claims.releaseAll(state);
+        giveBack();
+    }
+
+    private void giveBack() {
+        timers.cancel(OwnershipTick.INSTANCE);
+        if (hold != null) {
+            hold.giveBack();
+            hold = null;
         }
     }
 
@@ -392,8 +533,13 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             context.getSelf().tell(VmEnded.INSTANCE);
             return;
         }
-        vm = context.spawn(runtime.peers().disks(state, context.getSelf(), runtime), "vm");
+        vm = context.spawn(runtime.peers().disks(state, context.getSelf(), runtime, hold), "vm");
     }
+
+    /** How often an owner checks that its ownership still holds (the fence checks before every write too). */
+    private static final Duration OWNERSHIP_CHECK = Duration.ofMillis(500);
+    /** How long a job owned by another process waits before it tries again. */
+    private static final Duration OWN_AGAIN = Duration.ofSeconds(1);
 
     private static long now() {
         return System.currentTimeMillis();

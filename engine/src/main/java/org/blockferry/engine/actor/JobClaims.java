@@ -30,6 +30,7 @@ final class JobClaims {
     private final List<Use> uses = new ArrayList<>();
     private final Set<String> held = new HashSet<>();
     private boolean slotRequested;
+    private int disksToCopy = 1;
 
     JobClaims(String jobId, JobPeers peers, ActorRef<JobActor.Command> job) {
         this.jobId = jobId;
@@ -43,6 +44,7 @@ final class JobClaims {
         held.clear();
         slotRequested = false;
         uses.addAll(usesOf(state));
+        disksToCopy = (int) Math.max(1, state.disks().values().stream().filter(d -> !d.status().isFinal()).count());
         claimNext();
     }
 
@@ -85,7 +87,7 @@ final class JobClaims {
         }
         if (!slotRequested && !uses.isEmpty()) {
             slotRequested = true;
-            peers.slots().tell(new RunSlots.Request(jobId, job));
+            peers.slots().tell(new RunSlots.Request(jobId, job, disksToCopy));
         }
     }
 

@@ -6,6 +6,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.blockferry.engine.copy.WriteFence;
 import org.blockferry.engine.job.JobState;
 
 /**
@@ -21,8 +22,12 @@ public interface JobPeers {
     /** This node's running slots. */
     ActorRef<RunSlots.Command> slots();
 
-    /** What runs the disks of a job that starts (or resumes) in {@code state}. */
-    Behavior<VmActor.Command> disks(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime);
+    /**
+     * What runs the disks of a job that starts (or resumes) in {@code state}; they write only
+     * while {@code fence} is open.
+     */
+    Behavior<VmActor.Command> disks(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime,
+                                    WriteFence fence);
 
     /** How long an ask to a peer may take. */
     default Duration askTimeout() {
@@ -44,8 +49,9 @@ public interface JobPeers {
             }
 
             @Override
-            public Behavior<VmActor.Command> disks(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
-                return VmActor.create(state, job, runtime);
+            public Behavior<VmActor.Command> disks(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime,
+                                                   WriteFence fence) {
+                return VmActor.create(state, job, runtime, fence);
             }
         };
     }

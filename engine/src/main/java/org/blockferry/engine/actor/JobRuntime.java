@@ -1,5 +1,6 @@
 package org.blockferry.engine.actor;
 
+import org.blockferry.engine.cluster.JobOwnership;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.endpoint.LocalExport;
@@ -11,13 +12,25 @@ import org.blockferry.engine.source.vmware.VmwareSources;
  * What the job actors need from their node: the copy environment and settings, how jobs run,
  * the vmware sources, the actors a job talks to ({@link JobPeers}), and the storage policy every
  * job of the node runs under ({@link StoragePolicy#UNRESTRICTED} for the local operator's
- * commands; a serving node's configured policy, also for jobs it resumes).
+ * commands; a serving node's configured policy, also for jobs it resumes), who owns a job
+ * ({@link JobOwnership}: database leases in a node) and the name of the node ("host:port").
  */
 public record JobRuntime(CopyEnvironment copy, CopySettings copySettings, JobSettings jobs, VmwareSources vmware,
-                         JobPeers peers, StoragePolicy storage) {
+                         JobPeers peers, StoragePolicy storage, JobOwnership ownership, String node) {
+
+    /** One process alone: every job is owned here ({@link JobOwnership#LOCAL}), the node is called "local". */
+    public JobRuntime(CopyEnvironment copy, CopySettings copySettings, JobSettings jobs, VmwareSources vmware,
+                      JobPeers peers, StoragePolicy storage) {
+        this(copy, copySettings, jobs, vmware, peers, storage, JobOwnership.LOCAL, "local");
+    }
 
     public JobRuntime withPeers(JobPeers p) {
-        return new JobRuntime(copy, copySettings, jobs, vmware, p, storage);
+        return new JobRuntime(copy, copySettings, jobs, vmware, p, storage, ownership, node);
+    }
+
+    /** The same runtime whose jobs are owned through {@code o}, on the cluster member {@code member}. */
+    public JobRuntime withOwnership(JobOwnership o, String member) {
+        return new JobRuntime(copy, copySettings, jobs, vmware, peers, storage, o, member);
     }
 
     /** The local export tools with this node's storage policy: what every disk of a job opens with. */

@@ -3,6 +3,7 @@ package org.blockferry.engine.actor;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -15,6 +16,9 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.blockferry.engine.CborSerializable;
 
 /**
  * The running slots of one node: at most {@code blockferry.jobs.max-running} jobs copy at once
@@ -27,26 +31,41 @@ public final class RunSlots extends AbstractBehavior<RunSlots.Command> {
     public sealed interface Command {
     }
 
-    record Request(String jobId, ActorRef<JobActor.Command> job) implements Command {
+    /** {@code disks}: how many disks the job still has to copy (the node's load, for placement). */
+    record Request(String jobId, ActorRef<JobActor.Command> job, int disks) implements Command {
     }
 
     record Release(String jobId) implements Command {
     }
 
-    /** How many jobs run and wait right now. */
-    public record Get(ActorRef<Occupancy> replyTo) implements Command {
+    /** How many jobs run and wait right now (asked by the placement from any node). */
+    public record Get(ActorRef<Occupancy> replyTo) implements Command, CborSerializable {
     }
 
-    public record Occupancy(int running, int queued, int max) {
+    /**
+     * {@code runningDisks}: the disks of the running jobs still to copy; {@code waiting}: the
+     * jobs that hold their leases and wait for a slot here, first come first.
+     */
+    public record Occupancy(int running, int queued, int max, int runningDisks, List<String> waiting)
+            implements CborSerializable {
+        /** Whether another job could start here now. */
+        public boolean hasRoom() {
+            return running + queued < max;
+        }
     }
+
+    /** Every node's slots, for the placement of jobs over the cluster. */
+    public static final ServiceKey<Command> KEY = ServiceKey.create(Command.class, "blockferry-run-slots");
 
     private final int max;
     private final Map<String, ActorRef<JobActor.Command>> running = new HashMap<>();
+    private final Map<String, Integer> disks = new HashMap<>();
     private final Deque<Request> queue = new ArrayDeque<>();
 
     private RunSlots(ActorContext<Command> context, int max) {
         super(context);
         this.max = max;
+        context.getSystem().receptionist().tell(Receptionist.register(KEY, context.getSelf()));
     }
 
     public static Behavior<Command> create(int max) {
@@ -74,6 +93,7 @@ public final class RunSlots extends AbstractBehavior<RunSlots.Command> {
     }
 
     private Behavior<Command> onRequest(Request r) {
+        disks.put(r.jobId(), r.disks());
         if (running.containsKey(r.jobId())) {
             running.put(r.jobId(), r.job()); // asked again (the job restarted): still granted
             getContext().watch(r.job());
@@ -90,6 +110,7 @@ public final class RunSlots extends AbstractBehavior<RunSlots.Command> {
 
     private Behavior<Command> onRelease(Release r) {
         ActorRef<JobActor.Command> job = running.remove(r.jobId());
+        disks.remove(r.jobId());
         if (job != null) {
             getContext().unwatch(job);
         }
@@ -99,12 +120,20 @@ public final class RunSlots extends AbstractBehavior<RunSlots.Command> {
     }
 
     private Behavior<Command> onGet(Get g) {
-        g.replyTo().tell(new Occupancy(running.size(), queue.size(), max));
+        int runningDisks = running.keySet().stream().mapToInt(id -> disks.getOrDefault(id, 1)).sum();
+        g.replyTo().tell(new Occupancy(running.size(), queue.size(), max, runningDisks,
+                queue.stream().map(Request::jobId).toList()));
         return this;
     }
 
     private Behavior<Command> onTerminated(Terminated t) {
-        running.values().removeIf(ref -> ref.equals(t.getRef()));
+        running.entrySet().removeIf(e -> {
+            boolean gone = e.getValue().equals(t.getRef());
+            if (gone) {
+                disks.remove(e.getKey());
+            }
+            return gone;
+        });
         queue.removeIf(q -> q.job().equals(t.getRef()));
         grantWaiting();
         return this;

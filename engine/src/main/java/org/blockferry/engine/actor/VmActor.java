@@ -14,6 +14,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.blockferry.engine.copy.WriteFence;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
@@ -44,10 +45,13 @@ public final class VmActor extends AbstractBehavior<VmActor.Command> {
     private final Map<ActorRef<DiskActor.Command>, String> running = new HashMap<>();
     private final Set<String> ended = new HashSet<>();
     private final int maxParallel;
+    private final WriteFence fence;
     private boolean stopping;
 
-    private VmActor(ActorContext<Command> context, JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
+    private VmActor(ActorContext<Command> context, JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime,
+                    WriteFence fence) {
         super(context);
+        this.fence = fence;
         this.job = job;
         this.runtime = runtime;
         this.state = state;
@@ -61,8 +65,9 @@ public final class VmActor extends AbstractBehavior<VmActor.Command> {
         startMore();
     }
 
-    public static Behavior<Command> create(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime) {
-        return Behaviors.setup(ctx -> new VmActor(ctx, state, job, runtime));
+    public static Behavior<Command> create(JobState state, ActorRef<JobActor.Command> job, JobRuntime runtime,
+                                           WriteFence fence) {
+        return Behaviors.setup(ctx -> new VmActor(ctx, state, job, runtime, fence));
     }
 
     @Override
@@ -125,7 +130,7 @@ public final class VmActor extends AbstractBehavior<VmActor.Command> {
             String id = pending.poll();
             DiskState disk = state.disk(id);
             ActorRef<DiskActor.Command> ref = getContext().spawn(DiskActor.create(state.jobId(), disk, state.spec(),
-                    disk.checkpoint(), getContext().getSelf(), runtime), "disk-" + id);
+                    disk.checkpoint(), getContext().getSelf(), runtime, fence), "disk-" + id);
             getContext().watch(ref);
             running.put(ref, id);
         }

@@ -2,6 +2,7 @@ package org.blockferry.engine.copy;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.concurrent.CompletableFuture;
 import org.blockferry.engine.plan.Chunk;
 import org.blockferry.nbd.AsyncConnection;
@@ -21,6 +22,7 @@ final class ChunkWriter {
     private final int requestSize;
     private final boolean targetCanZero;
     private final NbdBuffer zeroBuffer;
+    private final WriteFence fence;
     private final RequestRetries retries;
 
     /** A chunk that is on the target, with what it cost. {@code zeroSent} counts bytes sent as NBD zero. */
@@ -36,8 +38,10 @@ final class ChunkWriter {
         }
     }
 
-    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, int requestSize, RequestRetries retries) {
+    ChunkWriter(CopyConnections connections, TargetZeroMap alreadyZero, int requestSize, RequestRetries retries,
+                WriteFence fence) {
         this.retries = retries;
+        this.fence = fence;
         this.connections = connections;
         this.alreadyZero = alreadyZero;
         this.requestSize = requestSize;
@@ -87,7 +91,7 @@ final class ChunkWriter {
             int length = (int) Math.min(end - offset, RequestSplitter.nextBoundary(offset, requestSize) - offset);
             int from = at;
             long to = offset;
-            requests.add(retries.run(() -> connections.nextTarget().pwrite(buffer, from, length, to, 0)));
+            requests.add(retries.run(fenced(() -> connections.nextTarget().pwrite(buffer, from, length, to, 0))));
             at += length;
             offset += length;
         }
@@ -100,14 +104,25 @@ final class ChunkWriter {
             long n = Math.min(end - offset, RequestSplitter.nextBoundary(offset, piece) - offset);
             long at = offset;
             long count = n;
-            requests.add(retries.run(() -> {
+            requests.add(retries.run(fenced(() -> {
                 AsyncConnection target = connections.nextTarget();
                 return targetCanZero ? target.zero(count, at, 0) : target.pwrite(zeroBuffer, 0, (int) count, at, 0);
-            }));
+            })));
             offset += n;
         }
     }
 
+    /** {@code request}, issued only if the fence is open at that moment (each retry checks again). */
+    private Supplier<CompletableFuture<Void>> fenced(Supplier<CompletableFuture<Void>> request) {
+        return () -> {
+            try {
+                fence.check();
+            } catch (WriteFence.Closed closed) {
+                return CompletableFuture.failedFuture(closed);
+            }
+            return request.get();
+        };
+    }
 
     /** After the connections are closed. */
     void close() {

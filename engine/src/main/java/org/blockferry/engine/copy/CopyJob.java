@@ -12,14 +12,24 @@ import org.blockferry.engine.target.DiskTarget;
  * @param disk the disk's name in progress and messages
  * @param resume the checkpoint of an earlier attempt: planned bytes below it are not copied again
  * @param listener receives progress at most every {@code settings.progressInterval()}, and once at the end
+ * @param fence checked right before each write or zero request is issued to the target
  */
 public record CopyJob(String disk, DiskSource source, DiskTarget target, CopySettings settings,
-                      ResumePoint resume, Consumer<CopyProgress> listener) {
+                      ResumePoint resume, Consumer<CopyProgress> listener, WriteFence fence) {
 
     public CopyJob {
         if (resume == null) {
             throw new IllegalArgumentException("resume point is required (ResumePoint.START for a new copy)");
         }
+        if (fence == null) {
+            throw new IllegalArgumentException("fence is required (WriteFence.OPEN for one process alone)");
+        }
+    }
+
+    /** A copy without a fence (one process alone). */
+    public CopyJob(String disk, DiskSource source, DiskTarget target, CopySettings settings, ResumePoint resume,
+                   Consumer<CopyProgress> listener) {
+        this(disk, source, target, settings, resume, listener, WriteFence.OPEN);
     }
 
     /** A copy from the start (full, for a plain source). */

@@ -206,7 +206,7 @@ public final class DiskCopy {
     private void runPipeline(TargetZeroMap zeroMap) {
         int chunkSize = Math.min(job.settings().chunkSize(), env.pool().bufferSize());
         int inFlight = job.settings().chunksInFlight();
-        writer = new ChunkWriter(connections, zeroMap, requestSize, retries);
+        writer = new ChunkWriter(connections, zeroMap, requestSize, retries, job.fence());
         ChunkCopier copier = new ChunkCopier(connections, env.pool().window(inFlight),
                 new ZeroDetector(job.settings().zeroSegment()), writer, resources, requestSize, retries);
 

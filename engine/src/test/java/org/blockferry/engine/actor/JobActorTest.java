@@ -91,7 +91,8 @@ class JobActorTest {
             }
 
             @Override
-            public Behavior<VmActor.Command> disks(JobState state, ActorRef<Command> job, JobRuntime runtime) {
+            public Behavior<VmActor.Command> disks(JobState state, ActorRef<Command> job, JobRuntime runtime,
+                                                   org.blockferry.engine.copy.WriteFence fence) {
                 return Behaviors.monitor(VmActor.Command.class, vm.ref(), Behaviors.ignore());
             }
         };
