@@ -22,9 +22,9 @@ final class ClusterMembers {
     private ClusterMembers() {
     }
 
-    /** A member as jobs name it ({@code JobRunsOn}): "host:port". */
+    /** A member as jobs name it ({@code JobRunsOn}, {@code Node.name}): "host:port". */
     static String node(Address address) {
-        return address.getHost().orElse("") + ":" + address.getPort().map(String::valueOf).orElse("");
+        return address.getHost().orElse("local") + ":" + address.getPort().map(String::valueOf).orElse("0");
     }
 
     static Map<String, Object> document(CurrentClusterState state, Address self, ClusterLoad load) {
