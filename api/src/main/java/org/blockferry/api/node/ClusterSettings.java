@@ -19,7 +19,8 @@ import org.blockferry.engine.endpoint.InvalidInputException;
  * failure detector, and remembered job shards that restart on the survivors by themselves.
  */
 record ClusterSettings(String hostname, int port, List<String> seedNodes, String downingStrategy,
-                       Duration stableAfter, Duration heartbeatInterval, Duration heartbeatPause) {
+                       Duration stableAfter, Duration removalMargin, Duration heartbeatInterval,
+                       Duration heartbeatPause) {
 
     static final String KEY = "blockferry.cluster";
     private static final List<String> STRATEGIES = List.of("keep-majority", "lease-majority");
@@ -33,7 +34,8 @@ record ClusterSettings(String hostname, int port, List<String> seedNodes, String
                     "\"" + strategy + "\" is not one of " + STRATEGIES);
         }
         return new ClusterSettings(c.getString("hostname"), c.getInt("port"), seeds, strategy,
-                positive(c, "downing.stable-after"), positive(c, "failure-detector.heartbeat-interval"),
+                positive(c, "downing.stable-after"), positive(c, "downing.removal-margin"),
+                positive(c, "failure-detector.heartbeat-interval"),
                 positive(c, "failure-detector.acceptable-heartbeat-pause"));
     }
 
@@ -86,6 +88,7 @@ record ClusterSettings(String hostname, int port, List<String> seedNodes, String
         m.put("pekko.cluster.downing-provider-class", "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
         m.put("pekko.cluster.split-brain-resolver.active-strategy", downingStrategy);
         m.put("pekko.cluster.split-brain-resolver.stable-after", stableAfter.toMillis() + "ms");
+        m.put("pekko.cluster.down-removal-margin", removalMargin.toMillis() + "ms");
         m.put("pekko.cluster.failure-detector.heartbeat-interval", heartbeatInterval.toMillis() + "ms");
         m.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", heartbeatPause.toMillis() + "ms");
         // Job shards are remembered in the journal: after a node is downed the coordinator

@@ -31,25 +31,33 @@ final class MembershipLog {
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().<ClusterEvent.MemberEvent>narrow(), ClusterEvent.MemberEvent.class));
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().<ClusterEvent.ReachabilityEvent>narrow(),
                     ClusterEvent.ReachabilityEvent.class));
+            java.util.Set<Address> up = new java.util.HashSet<>();
             return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
-                    .onMessage(ClusterEvent.MemberUp.class, e -> line(cluster, "member-up", e.member().address()))
-                    .onMessage(ClusterEvent.MemberLeft.class, e -> line(cluster, "member-leaving", e.member().address()))
-                    .onMessage(ClusterEvent.MemberDowned.class, e -> line(cluster, "member-downed", e.member().address()))
-                    .onMessage(ClusterEvent.MemberRemoved.class,
-                            e -> line(cluster, "member-removed", e.member().address()))
+                    .onMessage(ClusterEvent.MemberUp.class, e -> {
+                        up.add(e.member().address());
+                        return line(cluster, "member-up", e.member().address(), up);
+                    })
+                    .onMessage(ClusterEvent.MemberLeft.class,
+                            e -> line(cluster, "member-leaving", e.member().address(), up))
+                    .onMessage(ClusterEvent.MemberDowned.class,
+                            e -> line(cluster, "member-downed", e.member().address(), up))
+                    .onMessage(ClusterEvent.MemberRemoved.class, e -> {
+                        up.remove(e.member().address());
+                        return line(cluster, "member-removed", e.member().address(), up);
+                    })
                     .onMessage(ClusterEvent.UnreachableMember.class,
-                            e -> line(cluster, "member-unreachable", e.member().address()))
+                            e -> line(cluster, "member-unreachable", e.member().address(), up))
                     .onMessage(ClusterEvent.ReachableMember.class,
-                            e -> line(cluster, "member-reachable", e.member().address()))
+                            e -> line(cluster, "member-reachable", e.member().address(), up))
                     .onAnyMessage(e -> Behaviors.same())
                     .build();
         });
     }
 
-    private static Behavior<ClusterEvent.ClusterDomainEvent> line(Cluster cluster, String event, Address member) {
-        long up = java.util.stream.StreamSupport.stream(cluster.state().getMembers().spliterator(), false)
-                .filter(m -> m.status() == org.apache.pekko.cluster.MemberStatus.up()).count();
-        log.info("event={} member={} self={} up={}", event, name(member), name(cluster.selfMember().address()), up);
+    private static Behavior<ClusterEvent.ClusterDomainEvent> line(Cluster cluster, String event, Address member,
+                                                                 java.util.Set<Address> up) {
+        log.info("event={} member={} self={} up={}", event, name(member), name(cluster.selfMember().address()),
+                up.size());
         return Behaviors.same();
     }
 

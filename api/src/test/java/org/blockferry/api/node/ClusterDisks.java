@@ -39,8 +39,8 @@ final class ClusterDisks {
      * several of its reads sleep in the rate filter.
      */
     static NbdkitServer slowSource(Path dir, Path file, String bitsPerSecond) {
-        return NbdkitServer.start(dir, "--threads=1", "--filter=rate", "file", file.toString(), "rate=" + bitsPerSecond,
-                "readonly=true");
+        return NbdkitServer.start(dir, "--threads=1", "--readonly", "--filter=rate", "file", file.toString(),
+                "rate=" + bitsPerSecond);
     }
 
     /** An empty target file of {@code size} behind nbdkit's log filter ({@code log}). */

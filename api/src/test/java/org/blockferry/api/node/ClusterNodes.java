@@ -80,7 +80,10 @@ final class ClusterNodes implements AutoCloseable {
                 "blockferry.cluster.seed-nodes", seeds,
                 "blockferry.http.token", TOKEN,
                 "blockferry.storage.allowed-roots", dir.toString(),
-                "blockferry.copy.checkpoint-interval", "8MiB"));
+                "blockferry.copy.checkpoint-interval", "8MiB",
+                // small chunks: progress and checkpoints move steadily at a test's slow rates
+                "blockferry.copy.chunk-size", "2MiB",
+                "blockferry.copy.progress-interval", "1s"));
         s.putAll(extra);
         return NodeProcess.start(dir, name, db, s, logback);
     }
@@ -205,6 +208,30 @@ final class ClusterNodes implements AutoCloseable {
         }
         throw new AssertionError("job " + jobId + " did not get there within " + timeout + "; last: " + last
                 + "\n" + logs());
+    }
+
+    private static final Pattern COPY_STARTED = Pattern.compile(
+            "(\\d\\d:\\d\\d:\\d\\d\\.\\d\\d\\d) INFO  DiskCopy event=copy-planned");
+
+    /**
+     * The first time after {@code after} (this machine's local time of day) at which a node other
+     * than {@code except} started copying a disk, by the nodes' logs; null if none did yet.
+     */
+    java.time.LocalTime copyingSince(java.time.LocalTime after, int except) {
+        java.time.LocalTime first = null;
+        for (int i = 0; i < nodes.size(); i++) {
+            if (i == except) {
+                continue;
+            }
+            Matcher m = COPY_STARTED.matcher(nodes.get(i).log());
+            while (m.find()) {
+                java.time.LocalTime t = java.time.LocalTime.parse(m.group(1));
+                if (t.isAfter(after) && (first == null || t.isBefore(first))) {
+                    first = t;
+                }
+            }
+        }
+        return first;
     }
 
     /** Every node's log, for a failure message. */

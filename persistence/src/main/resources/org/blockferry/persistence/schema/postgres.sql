@@ -106,3 +106,13 @@ ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_zero_sent BIGINT NOT NULL DE
 -- Cluster: the member ("host:port") that runs each job, or ran it last (JobState.node), for the
 -- per-node counts of GET /api/v1/cluster.
 ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS node VARCHAR(255);
+
+-- Leases (org.blockferry.persistence.lease): who may run a job, or keep the cluster after a split,
+-- now. renewed_at is always the database's own clock (CURRENT_TIMESTAMP), never a node's, so the
+-- nodes' clocks may disagree without breaking takeover; with a time zone, because the JDBC driver
+-- sets each session's zone from its node's JVM and LOCALTIMESTAMP would differ between nodes.
+CREATE TABLE IF NOT EXISTS blockferry_lease (
+  name VARCHAR(255) PRIMARY KEY,
+  owner VARCHAR(500) NOT NULL,
+  renewed_at TIMESTAMP WITH TIME ZONE NOT NULL
+);
