@@ -18,7 +18,7 @@ public final class Cli {
 
     @Command(name = "blockferry", mixinStandardHelpOptions = true, versionProvider = Version.class,
             subcommands = {CopyCommand.class, VerifyCommand.class, ReplicateCommand.class, JobsCommand.ListJobs.class,
-                JobsCommand.ShowJob.class, ServeCommand.class, DemoCommand.class, CdsTrainingCommand.class},
+                JobsCommand.ShowJob.class, ClusterCommand.class, ServeCommand.class, DemoCommand.class, CdsTrainingCommand.class},
             description = {"Replicates virtual machine disks over NBD: full copies, then only what changed.", ""},
             footer = {"", "Run 'blockferry COMMAND --help' for a command's options."})
     static final class Root implements Runnable {
@@ -27,7 +27,8 @@ public final class Cli {
 
         @Override
         public void run() {
-            throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (copy, verify, replicate, jobs, job, serve, demo)");
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "a command is required (copy, verify, replicate, jobs, job, cluster, serve, demo)");
         }
     }
 

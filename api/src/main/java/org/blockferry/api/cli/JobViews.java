@@ -49,15 +49,18 @@ final class JobViews {
     }
 
     static void printTable(PrintWriter out, List<JobDocument> jobs) {
-        out.printf("%-36s %-20s %-10s %8s %12s %12s%n", "JOB", "VM", "STATUS", "PERCENT", "DONE", "TOTAL");
+        out.printf("%-36s %-20s %-10s %8s %12s %12s  %s%n", "JOB", "VM", "STATUS", "PERCENT", "DONE", "TOTAL",
+                "NODE");
         for (JobDocument j : jobs) {
-            out.printf(Locale.ROOT, "%-36s %-20s %-10s %7.2f%% %12s %12s%n", j.jobId(), j.vm(), j.status(),
-                    j.progressPercent(), HumanBytes.format(j.bytesTransferred()), HumanBytes.format(j.totalBytes()));
+            out.printf(Locale.ROOT, "%-36s %-20s %-10s %7.2f%% %12s %12s  %s%n", j.jobId(), j.vm(), j.status(),
+                    j.progressPercent(), HumanBytes.format(j.bytesTransferred()), HumanBytes.format(j.totalBytes()),
+                    j.node() == null ? "-" : j.node());
         }
     }
 
     static void printJob(PrintWriter out, JobDocument j) {
-        out.printf(Locale.ROOT, "job %s  vm %s  %s  %.2f%%%n", j.jobId(), j.vm(), j.status(), j.progressPercent());
+        out.printf(Locale.ROOT, "job %s  vm %s  %s  %.2f%%%s%n", j.jobId(), j.vm(), j.status(), j.progressPercent(),
+                j.node() == null ? "" : "  on node " + j.node());
         if (j.waitingFor() != null) {
             out.println("  " + j.waitingFor());
         }

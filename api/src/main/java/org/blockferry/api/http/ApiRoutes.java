@@ -54,7 +54,7 @@ final class ApiRoutes extends AllDirectives {
     static final List<String> ROUTES = List.of(
             "POST /api/v1/jobs", "GET /api/v1/jobs", "GET /api/v1/jobs/{id}", "POST /api/v1/jobs/{id}/cancel",
             "GET /api/v1/jobs/{id}/events", "POST /api/v1/replication/start", "GET /api/v1/progress/{id}",
-            "GET /api/v1/openapi.json", "GET /health", "GET /ready", "GET /metrics", "GET /");
+            "GET /api/v1/cluster", "GET /api/v1/openapi.json", "GET /health", "GET /ready", "GET /metrics", "GET /");
     static final List<String> JOB_STATUSES = List.of("queued", "running", "cancelling", "completed", "failed",
             "cancelled");
     private static final String WEB = "org/blockferry/api/web";
@@ -106,6 +106,7 @@ final class ApiRoutes extends AllDirectives {
                 path(PathMatchers.segment("replication").slash("start"),
                         () -> post(() -> guards.jsonBody(this::submit))),
                 path(PathMatchers.segment("progress").slash(PathMatchers.segment()), id -> get(() -> progress(id))),
+                path("cluster", () -> get(this::cluster)),
                 path("openapi.json", () -> get(() -> getFromResource("org/blockferry/api/http/openapi.json",
                         ContentTypes.APPLICATION_JSON))));
     }
@@ -317,6 +318,17 @@ final class ApiRoutes extends AllDirectives {
             throw new InvalidInputException("Last-Event-ID", "'" + v + "' is not an event id of this API"
                     + " (a non-negative whole number)");
         }
+    }
+
+    // ---- the cluster ----
+
+    /** The members as this node sees them, and what each runs (the read side's counts). */
+    private Route cluster() {
+        return completeWithFuture(query(() -> {
+            org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(node.system());
+            return ApiErrors.json(StatusCodes.OK, ClusterMembers.document(cluster.state(),
+                    cluster.selfMember().address(), node.queries().load()));
+        }));
     }
 
     // ---- probes ----

@@ -1,6 +1,7 @@
 'use strict';
-// BlockFerry's live page: the job list (polled), one event stream per unfinished job (live
-// progress), and the submission form. Plain DOM, no libraries; text always goes in as text.
+// BlockFerry's live page: the job list and the cluster's nodes (polled), one event stream per
+// unfinished job (live progress), and the submission form. Plain DOM, no libraries; text always
+// goes in as text.
 (() => {
   const FINAL = new Set(['completed', 'failed', 'cancelled']);
   const REFRESH_MS = 5000;
@@ -168,6 +169,10 @@
     if (doc.mode) {
       $('.job-mode', el).textContent = doc.mode;
     }
+    if (doc.node && !stale) {
+      $('.job-node', el).textContent = 'on ' + doc.node;
+      el.dataset.node = doc.node;
+    }
     if (doc.submitted_at && (!stale || !$('.job-time', el).textContent)) {
       $('.job-time', el).textContent = 'submitted ' + time(doc.submitted_at)
           + (doc.started_at && doc.finished_at
@@ -307,6 +312,40 @@
     $('#no-jobs').hidden = jobs.size > 0;
   }
 
+  /** The cluster's members and what each runs, refreshed with the job list. */
+  async function refreshNodes() {
+    const errorBox = $('#nodes-error');
+    let cluster;
+    try {
+      cluster = await api('/api/v1/cluster');
+    } catch (e) {
+      errorBox.textContent = 'Cannot list the nodes: ' + e.message;
+      errorBox.hidden = false;
+      return;
+    }
+    errorBox.hidden = true;
+    const rows = cluster.members.map(member => {
+      const row = fromTemplate('node-template');
+      row.dataset.node = member.node;
+      row.dataset.status = member.status;
+      row.dataset.reachable = String(member.reachable);
+      $('.node-name', row).textContent = member.node;
+      $('.node-self', row).hidden = !member.self;
+      $('.node-leader', row).hidden = member.node !== cluster.leader;
+      $('.node-status', row).textContent = member.status;
+      $('.node-status', row).dataset.status = member.status;
+      $('.node-reachable', row).textContent = member.reachable ? 'yes' : 'no';
+      $('.node-jobs', row).textContent = String(member.running_jobs);
+      $('.node-disks', row).textContent = String(member.running_disks);
+      return row;
+    });
+    $('#node-list').replaceChildren(...rows);
+    $('#node-table').hidden = rows.length === 0;
+    const waiting = $('#waiting-jobs');
+    waiting.textContent = `${cluster.waiting_jobs} job${cluster.waiting_jobs === 1 ? '' : 's'} queued cluster-wide`;
+    waiting.hidden = false;
+  }
+
   async function cancel(jobId) {
     const job = jobs.get(jobId);
     try {
@@ -330,6 +369,7 @@
       }
     }
     refresh();
+    refreshNodes();
   }
 
   // ---- the form ----
@@ -438,5 +478,7 @@
   $('#submit-form').addEventListener('submit', submit);
   addDiskRow();
   refresh();
+  refreshNodes();
   setInterval(refresh, REFRESH_MS);
+  setInterval(refreshNodes, REFRESH_MS);
 })();

@@ -135,7 +135,8 @@ class CliTest {
     void helpListsTheCommandsAndEachCommandsFlags() {
         CliRunner.Run root = cli("--help");
         assertEquals(0, root.code());
-        for (String command : new String[] {"copy", "verify", "replicate", "jobs", "job", "serve", "demo"}) {
+        for (String command : new String[] {"copy", "verify", "replicate", "jobs", "job", "cluster", "serve",
+            "demo"}) {
             assertTrue(root.out().contains("  " + command + " "), root.out());
         }
         assertFalse(root.out().contains("cds-training"), "the training command is hidden");

@@ -208,6 +208,40 @@ class WebPageBrowserTest {
         }
     }
 
+    @Test
+    void theNodesPanelShowsThisNodeUpWithTheJobItRunsAndTheJobSaysWhereItRuns() throws Exception {
+        Path dir = TestPeers.scratchDirectory("web-nodes-");
+        // read at 4 MiB/s: the job runs for half a minute, far longer than the page needs
+        try (NbdkitServer source = NbdkitServer.start(dir, "--filter=rate", "sparse-random", "size=128M",
+                "percent=100", "seed=8", "rate=4M");
+             NbdkitServer target = NbdkitServer.start(dir, "memory", "size=128M");
+             ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of());
+             HeadlessChromium browser = HeadlessChromium.start(dir)) {
+            openWithToken(browser, api);
+            String self = ApiFixture.json(api.get("/api/v1/cluster")).path("self").asText();
+            String node = "#node-list tr[data-node=\"" + self + "\"]";
+            browser.await("this node, up, in the Nodes panel", Duration.ofSeconds(20),
+                    () -> browser.visible(node) && "up".equals(browser.text(node + " .node-status")));
+            assertEquals(List.of("yes", "0", "0"), List.of(browser.text(node + " .node-reachable"),
+                    browser.text(node + " .node-jobs"), browser.text(node + " .node-disks")));
+            assertTrue(browser.visible(node + " .node-self") && browser.visible(node + " .node-leader"),
+                    "marked as this node and the leader");
+            assertEquals(1, browser.script("return document.querySelectorAll('#node-list tr').length;").asInt());
+            assertEquals("0 jobs queued cluster-wide", browser.text("#waiting-jobs"));
+
+            assertEquals(202, api.postJson("/api/v1/jobs", "{\"job_id\": \"web-node-job\", \"vm\": \"web-vm-node\","
+                    + " \"disks\": [{\"id\": \"root\", \"source\": \"" + source.uri() + "\", \"target\": \""
+                    + target.uri() + "\"}]}").statusCode());
+            browser.await("the node's running job and copying disk in the Nodes panel", Duration.ofSeconds(30),
+                    () -> "1".equals(browser.text(node + " .node-jobs")) && "1".equals(browser.text(node
+                            + " .node-disks")));
+            browser.await("the job's node in its row", Duration.ofSeconds(20),
+                    () -> ("on " + self).equals(browser.text(card("web-node-job") + " .job-node")));
+            assertEquals(202, api.cancel("web-node-job").statusCode());
+            assertEquals("cancelled", api.awaitFinal("web-node-job", Duration.ofMinutes(1)).path("status").asText());
+        }
+    }
+
     // ---- helpers ----
 
     /** Opens the page with the fixture's token in the browser's storage, as an operator who entered it once. */

@@ -114,19 +114,20 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
         int updated = update(c, "UPDATE replication_jobs SET status = ?, total_bytes = ?, bytes_transferred = ?,"
                         + " bytes_written = ?, bytes_zeroed = ?, bytes_skipped = ?, progress_percent = ?,"
                         + " throughput_bps = ?, eta_seconds = ?, retries = ?, error = ?, started_at = ?, finished_at = ?,"
-                        + " updated_at = ?, state = ? WHERE job_id = ?",
+                        + " updated_at = ?, node = ?, state = ? WHERE job_id = ?",
                 d.status(), d.totalBytes(), d.bytesTransferred(), d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(),
                 d.progressPercent(), d.throughputBps(), d.etaSeconds(), (int) d.retries(), d.error(),
-                time(state.startedAt()), time(state.finishedAt()), now, JobStateJson.write(state), state.jobId());
+                time(state.startedAt()), time(state.finishedAt()), now, d.node(), JobStateJson.write(state),
+                state.jobId());
         if (updated == 0) {
             update(c, "INSERT INTO replication_jobs (job_id, vm, status, mode, total_bytes, bytes_transferred,"
                             + " bytes_written, bytes_zeroed, bytes_skipped, progress_percent, throughput_bps, eta_seconds,"
-                            + " retries, error, spec, submitted_at, started_at, finished_at, updated_at, state)"
-                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            + " retries, error, spec, submitted_at, started_at, finished_at, updated_at, node, state)"
+                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     state.jobId(), d.vm(), d.status(), d.mode(), d.totalBytes(), d.bytesTransferred(),
                     d.bytesWritten(), d.bytesZeroed(), d.bytesSkipped(), d.progressPercent(), d.throughputBps(),
                     d.etaSeconds(), (int) d.retries(), d.error(), JobStateJson.write(state.spec()),
-                    time(state.submittedAt()), time(state.startedAt()), time(state.finishedAt()), now,
+                    time(state.submittedAt()), time(state.startedAt()), time(state.finishedAt()), now, d.node(),
                     JobStateJson.write(state));
         }
         int position = 0;

@@ -103,6 +103,9 @@ ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_recopied BIGINT NOT NULL DEF
 -- filtering. A database whose rows predate it is re-projected from the journal at start.
 ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS state TEXT;
 ALTER TABLE vm_disks ADD COLUMN IF NOT EXISTS bytes_zero_sent BIGINT NOT NULL DEFAULT 0;
+-- Cluster: the member ("host:port") that runs each job, or ran it last (JobState.node), for the
+-- per-node counts of GET /api/v1/cluster.
+ALTER TABLE replication_jobs ADD COLUMN IF NOT EXISTS node VARCHAR(255);
 
 -- Leases (org.blockferry.persistence.lease): who may run a job, or keep the cluster after a split,
 -- now. renewed_at is always the database's own clock (CURRENT_TIMESTAMP), never a node's, so the

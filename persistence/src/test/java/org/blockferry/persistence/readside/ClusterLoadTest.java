@@ -1,0 +1,126 @@
+package org.blockferry.persistence.readside;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Map;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.projection.eventsourced.EventEnvelope;
+import org.blockferry.engine.actor.JobActor;
+import org.blockferry.engine.actor.JobActor.Event;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobSpecReader;
+import org.blockferry.persistence.Database;
+import org.blockferry.persistence.PersistenceSettings;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The read side names each job's node (the column {@code node}, from {@code JobRunsOn}) and
+ * answers what each node runs: jobs' events through the projection's own handler, on H2 and on
+ * PostgreSQL (127.0.0.1:5432, database test).
+ */
+class ClusterLoadTest {
+    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
+
+    private long sequence;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void runningJobsAndCopyingDisksCountForTheNodeThatRunsThemAndQueuedJobsForTheCluster(String backend)
+            throws Exception {
+        try (Database db = Database.open(settings(backend))) {
+            db.applySchema();
+            db.applySchema(); // idempotent: the column is added once
+            // a: two disks copying, on n1; b: one disk copying, one completed, on n2; c: queued;
+            // d: moved from n1 to n2, then cancelling with one disk copying; e: completed on n1
+            submit(db, "a", "d1", "d2");
+            project(db, "a", new JobActor.JobStarted(2), new JobActor.JobRunsOn("10.0.0.1:2552", 2),
+                    planned("d1"), planned("d2"));
+            submit(db, "b", "d1", "d2");
+            project(db, "b", new JobActor.JobRunsOn("10.0.0.2:2552", 2), new JobActor.JobStarted(2), planned("d1"),
+                    planned("d2"), new JobActor.DiskCompleted("d2", null, 3));
+            submit(db, "c", "d1");
+            submit(db, "d", "d1");
+            project(db, "d", new JobActor.JobStarted(2), new JobActor.JobRunsOn("10.0.0.1:2552", 2), planned("d1"),
+                    new JobActor.JobRunsOn("10.0.0.2:2552", 3), new JobActor.JobCancelRequested(4));
+            submit(db, "e", "d1");
+            project(db, "e", new JobActor.JobStarted(2), new JobActor.JobRunsOn("10.0.0.1:2552", 2), planned("d1"),
+                    new JobActor.DiskCompleted("d1", null, 3), new JobActor.JobCompleted(4));
+
+            JobQueries queries = new JobQueries(db.dataSource(), db.settings().backend());
+            ClusterLoad load = queries.load();
+            assertEquals(Map.of("10.0.0.1:2552", new ClusterLoad.NodeLoad(1, 2),
+                    "10.0.0.2:2552", new ClusterLoad.NodeLoad(2, 2)), load.nodes());
+            assertEquals(1, load.waitingJobs());
+            assertEquals(ClusterLoad.NodeLoad.IDLE, load.of("10.0.0.3:2552"));
+
+            assertEquals("10.0.0.2:2552", column(db, "d"), "the node that took the job up last");
+            assertEquals("10.0.0.2:2552", queries.get("d").orElseThrow().node());
+            assertEquals("10.0.0.1:2552", queries.list(null, 10, 0).stream().filter(j -> j.jobId().equals("e"))
+                    .findFirst().orElseThrow().node());
+            assertEquals(null, column(db, "c"), "a queued job runs nowhere yet");
+        }
+    }
+
+    private PersistenceSettings settings(String backend) throws Exception {
+        if (backend.equals("h2")) {
+            Path dir = Files.createDirectories(Path.of("target", "tests").toAbsolutePath())
+                    .resolve("cluster-load-" + System.nanoTime());
+            return PersistenceSettings.h2(dir.resolve("blockferry"), 2);
+        }
+        String schema = "bf_load_" + Long.toHexString(System.nanoTime());
+        try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA " + schema);
+        }
+        return PersistenceSettings.postgres(PG + "?currentSchema=" + schema, "postgres", "", 2);
+    }
+
+    private void submit(Database db, String job, String... disks) throws Exception {
+        StringBuilder json = new StringBuilder("{\"job_id\": \"" + job + "\", \"vm\": \"vm-" + job + "\", \"disks\": [");
+        for (int i = 0; i < disks.length; i++) {
+            json.append(i == 0 ? "" : ", ").append("{\"id\": \"").append(disks[i]).append("\", \"source\": \"/s/")
+                    .append(job).append(i).append("\", \"target\": \"/t/").append(job).append(i).append("\"}");
+        }
+        json.append("]}");
+        JobSpec spec = JobSpecReader.read(json.toString().getBytes(StandardCharsets.UTF_8)).validated();
+        project(db, job, new JobActor.JobSubmitted(spec, null, 1));
+    }
+
+    private static Event planned(String disk) {
+        return new JobActor.DiskPlanned(disk, 1 << 20, 1 << 20, CopyMode.FULL, "test", 2);
+    }
+
+    /** Each event through the read side's handler, in its own transaction, as the projection does. */
+    private void project(Database db, String job, Event... events) throws Exception {
+        for (Event e : events) {
+            PooledJdbcSession session = new PooledJdbcSession(db.dataSource());
+            try {
+                new JobReadSide().process(session, EventEnvelope.create(Offset.sequence(++sequence),
+                        JobActor.TYPE_KEY.name() + "|" + job, sequence, e, e.at()));
+                session.commit();
+            } finally {
+                session.close();
+            }
+        }
+    }
+
+    private static String column(Database db, String job) throws Exception {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement s = c.prepareStatement("SELECT node FROM replication_jobs WHERE job_id = ?")) {
+            s.setString(1, job);
+            try (ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getString(1);
+            }
+        }
+    }
+}
