@@ -37,6 +37,7 @@ final class ClusterNodes implements AutoCloseable {
     private final List<Integer> ports = new ArrayList<>();
     private final List<NodeProcess> nodes = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
+    private final java.util.Set<Integer> paused = new java.util.HashSet<>();
     private final Path logback;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -177,11 +178,22 @@ final class ClusterNodes implements AutoCloseable {
         return http;
     }
 
-    /** Node indexes whose process is alive. */
+    /** SIGSTOP to node {@code i}; it is not asked anything until {@link #resume}. */
+    void pause(int i) throws IOException, InterruptedException {
+        paused.add(i);
+        nodes.get(i).pause();
+    }
+
+    void resume(int i) throws IOException, InterruptedException {
+        nodes.get(i).resume();
+        paused.remove(i);
+    }
+
+    /** Node indexes whose process is alive and not paused. */
     List<Integer> alive() {
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
-            if (nodes.get(i).process().isAlive()) {
+            if (nodes.get(i).process().isAlive() && !paused.contains(i)) {
                 out.add(i);
             }
         }
