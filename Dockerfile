@@ -1,4 +1,4 @@
-# BlockFerry node image: `docker compose up` (see docker-compose.yml and the README).
+# BlockFerry node image: `docker compose up` runs three of them with PostgreSQL (docker-compose.yml, docs/cluster.md).
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jdk-headless maven \
     && rm -rf /var/lib/apt/lists/*

@@ -84,5 +84,6 @@ run_maven() {
 
 # The packages every BlockFerry run needs: the JDK and Maven to build, libnbd and the NBD servers to run.
 BLOCKFERRY_RUNTIME_PACKAGES=(openjdk-17-jdk-headless maven unzip nbdkit libnbd0 libnbd-bin qemu-utils)
-# What the test suite needs on top: gnutls (TLS tests), a browser (the web page), Go and govmomi (vcsim).
-BLOCKFERRY_TEST_PACKAGES=(gnutls-bin chromium chromium-driver golang-go golang-github-vmware-govmomi-dev)
+# What the test suite needs on top: gnutls (TLS tests), a browser (the web page), Go and govmomi (vcsim),
+# docker-compose (validates docker-compose.yml; no Docker engine needed).
+BLOCKFERRY_TEST_PACKAGES=(gnutls-bin chromium chromium-driver golang-go golang-github-vmware-govmomi-dev docker-compose)
