@@ -46,7 +46,7 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
 
     /** Creates the offset tables and runs the projection once in the cluster. */
     public static CompletionStage<Done> start(ActorSystem<?> system, DataSource dataSource) {
-        return JdbcProjection.createTablesIfNotExists(() -> new PooledJdbcSession(dataSource), system)
+        return createTables(system, dataSource, 1)
                 .thenApply(done -> {
                     reprojectOlderRows(dataSource);
                     SourceProvider<Offset, EventEnvelope<Event>> events = EventSourcedProvider.eventsByTag(system,
@@ -59,6 +59,28 @@ public final class JobReadSide extends JdbcHandler<EventEnvelope<Event>, PooledJ
                             Optional.of(ProjectionBehavior.stopMessage()));
                     return done;
                 });
+    }
+
+    /**
+     * The projection's offset tables. Nodes of a cluster starting together on a new database race
+     * to create them (PostgreSQL's {@code CREATE TABLE IF NOT EXISTS} is not safe against that):
+     * the loser tries again and finds them there.
+     */
+    private static CompletionStage<Done> createTables(ActorSystem<?> system, DataSource dataSource, int attempt) {
+        return JdbcProjection.createTablesIfNotExists(() -> new PooledJdbcSession(dataSource), system)
+                .handle((done, e) -> {
+                    if (e == null) {
+                        return java.util.concurrent.CompletableFuture.completedFuture(done);
+                    }
+                    if (attempt >= 5) {
+                        return java.util.concurrent.CompletableFuture.<Done>failedFuture(e);
+                    }
+                    log.info("event=read-side-tables-retry attempt={} error={}", attempt, e.toString());
+                    return java.util.concurrent.CompletableFuture.supplyAsync(() -> null,
+                                    java.util.concurrent.CompletableFuture.delayedExecutor(200L * attempt,
+                                            java.util.concurrent.TimeUnit.MILLISECONDS))
+                            .thenCompose(x -> createTables(system, dataSource, attempt + 1));
+                }).thenCompose(x -> x);
     }
 
     /**
