@@ -89,6 +89,11 @@ final class ClusterNodes implements AutoCloseable {
         return NodeProcess.start(dir, name, db, s, logback);
     }
 
+    /** The database every node uses. */
+    PersistenceSettings db() {
+        return db;
+    }
+
     int size() {
         return nodes.size();
     }
