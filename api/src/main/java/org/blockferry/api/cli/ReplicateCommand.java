@@ -69,6 +69,9 @@ final class ReplicateCommand implements Callable<Integer> {
             if (reply instanceof JobReply.Rejected r) {
                 throw new InvalidInputException(r.field() != null ? r.field() : "job_id", r.message());
             }
+            if (!ownedHere(node, job.jobId())) {
+                return Cli.FAILED;
+            }
             JobState last;
             if (json) {
                 last = awaitFinal(node, job.jobId());
@@ -91,6 +94,36 @@ final class ReplicateCommand implements Callable<Integer> {
                 return Cli.FAILED;
             }
             return Cli.OK;
+        }
+    }
+
+    /**
+     * Whether this process runs the job. Another process may own it: one that died leaves its
+     * lease to expire (this one then takes the job over); one that still renews it after the
+     * lease's expiry is alive, and this command refuses rather than wait for it for hours.
+     */
+    private boolean ownedHere(Node node, String jobId) throws Exception {
+        long deadline = System.nanoTime() + node.leaseExpiry().plusSeconds(3).toNanos();
+        String told = null;
+        while (true) {
+            java.util.Optional<String> other = node.jobOwnerElsewhere(jobId);
+            if (other.isEmpty() || current(node, jobId).status().isFinal()) {
+                return true;
+            }
+            if (System.nanoTime() > deadline) {
+                spec.commandLine().getErr().println("blockferry replicate: job " + jobId + " runs in another process,"
+                        + " which is alive: " + other.get() + ". Watch it with: blockferry job " + jobId
+                        + " (or stop that process and run this command again to take the job over)");
+                return false;
+            }
+            if (!other.get().equals(told)) {
+                told = other.get();
+                spec.commandLine().getErr().println("blockferry replicate: job " + jobId + " is owned by another"
+                        + " process (" + told + "); waiting up to " + node.leaseExpiry().plusSeconds(3).toSeconds()
+                        + " s for it to give the job up");
+                spec.commandLine().getErr().flush();
+            }
+            Thread.sleep(500);
         }
     }
 

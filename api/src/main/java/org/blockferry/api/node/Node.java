@@ -39,7 +39,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
-    private static final Map<ActorSystem<?>, LeaseKeeper> KEEPERS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<ActorSystem<?>, Leases> LEASES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A node's job leases: the keeper that renews them, the ownership its jobs use, their timing. */
+    private record Leases(LeaseKeeper keeper, DatabaseJobOwnership ownership, LeaseTiming timing) {
+    }
 
     private final ActorSystem<Void> system;
     private final Database database;
@@ -142,10 +146,12 @@ public final class Node implements AutoCloseable {
         LeaseDatabase.set(system, leases, database.settings().backend()); // the split-brain resolver's lease too
         LeaseKeeper keeper = new LeaseKeeper(new DatabaseLeases(leases, database.settings().backend(), timing),
                 "blockferry-leases");
-        KEEPERS.put(system, keeper); // closed by the node once its actors stopped, before the database
         var self = org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().uniqueAddress();
         String owner = self.address() + "#" + self.longUid() + " (pid " + ProcessHandle.current().pid() + ")";
-        return new DatabaseJobOwnership(keeper, owner, copy.blocking());
+        DatabaseJobOwnership ownership = new DatabaseJobOwnership(keeper, owner, copy.blocking());
+        // closed by the node once its actors stopped, before the database
+        LEASES.put(system, new Leases(keeper, ownership, timing));
+        return ownership;
     }
 
     /** A node's name in job documents and logs: its cluster address as "host:port". */
@@ -161,6 +167,25 @@ public final class Node implements AutoCloseable {
         if (!unfinished.isEmpty()) {
             log.info("event=jobs-resumed count={} jobs={}", unfinished.size(), unfinished);
         }
+    }
+
+    /**
+     * Who owns job {@code jobId} if not this node (another process on the database: a node of
+     * this or another cluster, a {@code replicate}); empty when nobody else does.
+     */
+    public java.util.Optional<String> jobOwnerElsewhere(String jobId) throws SQLException {
+        Leases leases = LEASES.get(system);
+        if (leases == null) {
+            return java.util.Optional.empty();
+        }
+        return leases.keeper().leases().owner(DatabaseJobOwnership.leaseName(jobId))
+                .filter(o -> !o.equals(leases.ownership().owner()));
+    }
+
+    /** How long a job's lease outlives its owner: a process that holds one longer is alive. */
+    public Duration leaseExpiry() {
+        Leases leases = LEASES.get(system);
+        return leases == null ? Duration.ZERO : leases.timing().expiry();
     }
 
     public ActorSystem<Void> system() {
@@ -216,10 +241,10 @@ public final class Node implements AutoCloseable {
         } catch (Exception e) {
             log.warn("event=node-stop-slow error={}", e.toString());
         }
-        LeaseKeeper keeper = KEEPERS.remove(system);
-        if (keeper != null) {
+        Leases leases = LEASES.remove(system);
+        if (leases != null) {
             try {
-                keeper.closeAndWait(Duration.ofSeconds(5)); // jobs given back are free for the others at once
+                leases.keeper().closeAndWait(Duration.ofSeconds(5)); // jobs given back are free for the others at once
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -45,8 +45,13 @@ final class ClusterNodes implements AutoCloseable {
         this.dir = dir;
         this.db = db;
         this.extra = extra;
-        this.logback = dir.resolve("logback-nodes.xml");
-        Files.writeString(logback, "<configuration><appender name=\"E\" class=\"ch.qos.logback.core.ConsoleAppender\">"
+        this.logback = infoLogback(dir);
+    }
+
+    /** A logback file: BlockFerry's and the cluster's INFO lines, everything else from WARN, on stderr. */
+    static Path infoLogback(Path dir) throws IOException {
+        Path logback = dir.resolve("logback-nodes.xml");
+        return Files.writeString(logback, "<configuration><appender name=\"E\" class=\"ch.qos.logback.core.ConsoleAppender\">"
                 + "<target>System.err</target><encoder><pattern>%d{HH:mm:ss.SSS} %-5level %logger{0} %msg%n</pattern>"
                 + "</encoder></appender><logger name=\"org.blockferry\" level=\"INFO\"/>"
                 + "<logger name=\"org.apache.pekko.cluster\" level=\"INFO\"/>"

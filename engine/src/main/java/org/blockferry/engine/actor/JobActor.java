@@ -8,6 +8,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -274,7 +275,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     @Override
     public SignalHandler<JobState> signalHandler() {
         return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered)
-                .onSignal(PostStop.instance(), s -> giveBack()).build();
+                .onSignal(PostStop.instance(), s -> giveBack())
+                // a persist failure (another process wrote the journal meanwhile: the key fences
+                // it) restarts the job: it recovers what the journal holds and owns it again
+                .onSignal(PreRestart.instance(), s -> giveBack()).build();
     }
 
     // ---- commands, per status ----
@@ -440,7 +444,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         vm = null; // a restart (after a persist failure) stopped the children
         switch (state.status()) {
             case QUEUED, RUNNING, CANCELLING -> own();
-            case COMPLETED, FAILED, CANCELLED -> claims.releaseAll(state); // the node may have died before
+            case COMPLETED, FAILED, CANCELLED -> ended(state); // the node may have died before
             default -> { }
         }
     }
