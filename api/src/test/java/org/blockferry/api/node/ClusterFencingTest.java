@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * old node's connections write nothing after the new owner's first write, and it opens no new
  * connection after it wakes: it leaves the cluster and ends without writing.
  */
+@Tag("cluster")
 class ClusterFencingTest {
     private static final long SIZE = 64L << 20;
 

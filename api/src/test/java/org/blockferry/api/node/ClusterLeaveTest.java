@@ -15,6 +15,7 @@ import java.util.Map;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * exits. A rolling restart of every node, one after another, while jobs run: every job
  * completes and every target equals its source.
  */
+@Tag("cluster")
 class ClusterLeaveTest {
     private static final long SIZE = 48L << 20;
 

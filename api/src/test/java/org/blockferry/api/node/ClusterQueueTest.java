@@ -18,6 +18,7 @@ import java.util.Map;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * the other; ten jobs queued cluster-wide (one running per node) all complete once each, also
  * when the node that hosts the shard coordinator is killed on the way.
  */
+@Tag("cluster")
 class ClusterQueueTest {
     private static final long SIZE = 16L << 20;
 

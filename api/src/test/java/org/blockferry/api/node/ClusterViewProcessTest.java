@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.PersistenceSettings;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Timeout;
  * once downed) while the two others stay up.
  */
 @Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)
+@Tag("cluster")
 class ClusterViewProcessTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern SERVING = Pattern.compile("BlockFerry serving on (http://\\S+)");

@@ -19,6 +19,7 @@ import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.readside.JobQueries;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * started next to a {@code replicate} waits for the job's lease. Every event of the job comes
  * from one writer, and the target equals the source.
  */
+@Tag("cluster")
 class OneDatabaseTwoProcessesTest {
     private static final long SIZE = 32L << 20;
     /** Progress that moves steadily at a slow source's rate. */
