@@ -374,25 +374,33 @@ throughput_run() { # label nodes
 }
 
 # ================================================================ submissions
-SUBMIT_LINE=""
-submit_run() {
-  local urls out i
-  mkdir -p "$DIR/disks/sub"
-  urls="$(for i in 1 2 3; do printf '%s,' "${URL[i]}"; done)"
+declare -A SUBMIT_LINE SUBMIT_ENDED
+submit_run() { # label nodes
+  local label=$1 n=$2 urls out i
+  mkdir -p "$DIR/disks/$label"
+  urls="$(for i in $(seq 1 "$n"); do printf '%s,' "${URL[i]}"; done)"
   out="$("${CLIENT[@]}" submit --urls "${urls%,}" --token-file "$TOKEN_FILE" --clients "$CLIENTS" \
-    --per-client "$PER_CLIENT" --prefix sub --source "$(sock_uri sub)" --target-dir "$DIR/disks/sub" \
-    --out "$DIR/submit.tsv")" || fail "the submitting client failed"
+    --per-client "$PER_CLIENT" --prefix "$label" --source "$(sock_uri sub)" --target-dir "$DIR/disks/$label" \
+    --out "$DIR/$label.tsv")" || fail "the submitting client failed"
   say "$out"
-  SUBMIT_LINE="$(grep '^SUBMIT ' <<<"$out")"
-  local total=$((CLIENTS * PER_CLIENT)) t0
+  SUBMIT_LINE[$label]="$(grep '^SUBMIT ' <<<"$out")"
+  local total=$((CLIENTS * PER_CLIENT)) t0 statuses
   t0=$(now_ms)
   # Not timed: that every accepted job also ran (tiny jobs, MAX_RUNNING per node).
-  if out="$("${CLIENT[@]}" await --urls "${urls%,}" --token-file "$TOKEN_FILE" --prefix sub- --count "$total" \
-      --timeout 300 --out "$DIR/submit.jobs")"; then
-    say "# all $total submitted jobs ended $(( ($(now_ms) - t0) / 1000 )) s after the last submission: $(jq -rs 'group_by(.status) | map("\(.[0].status)=\(length)") | join(" ")' "$DIR/submit.jobs")"
+  if out="$("${CLIENT[@]}" await --urls "${urls%,}" --token-file "$TOKEN_FILE" --prefix "$label-" --count "$total" \
+      --timeout 300 --out "$DIR/$label.jobs")"; then
+    statuses="$(jq -rs 'group_by(.status) | map("\(.[0].status)=\(length)") | join(" ")' "$DIR/$label.jobs")"
+    say "# $label: all $total submitted jobs ended $(( ($(now_ms) - t0) / 1000 )) s after the last submission: $statuses"
   else
-    say "# not all $total submitted jobs ended within 300 s of the last submission: $(jq -rs 'group_by(.status) | map("\(.[0].status)=\(length)") | join(" ")' "$DIR/submit.jobs")"
+    statuses="$(jq -rs 'group_by(.status) | map("\(.[0].status)=\(length)") | join(" ")' "$DIR/$label.jobs")"
+    say "# $label: not all $total submitted jobs ended within 300 s of the last submission: $statuses"
   fi
+  SUBMIT_ENDED[$label]=$statuses
+  # A job that did not complete, with its error, as the node reported it.
+  local line
+  while IFS= read -r line; do say "$(named "$line")"; done < <(jq -rs \
+    '[.[] | select(.status != "completed")] | .[:5][] | "# \(.job_id) \(.status) on \(.node): \(.error)"' "$DIR/$label.jobs")
+  rm -rf "$DIR/disks/$label"
 }
 
 # ================================================================ failover
@@ -518,6 +526,10 @@ if phase throughput; then
   start_cluster one 1
   bf_say "throughput: $JOBS two-disk jobs on 1 node"
   throughput_run tp1 1
+  if phase submit; then
+    bf_say "submissions: $CLIENTS clients x $PER_CLIENT jobs, all to the 1 node (for comparison)"
+    submit_run sub1 1
+  fi
   stop_nodes
 fi
 if phase throughput || phase submit; then
@@ -529,7 +541,7 @@ if phase throughput; then
 fi
 if phase submit; then
   bf_say "submissions: $CLIENTS clients x $PER_CLIENT jobs over 3 nodes"
-  submit_run
+  submit_run sub3 3
 fi
 if phase failover; then
   stop_nodes
@@ -564,8 +576,13 @@ if phase throughput; then
   say "| jobs per node, 3 nodes | ${TP_DIST[tp3]} (most at once: ${TP_PEAK[tp3]}) |"
 fi
 if phase submit; then
-  p="$(sed -E 's/.*p50_ms=([0-9.]+) p95_ms=([0-9.]+) p99_ms=([0-9.]+) max_ms=([0-9.]+).*/p50 \1 ms, p95 \2 ms, p99 \3 ms, max \4 ms/' <<<"$SUBMIT_LINE")"
-  e="$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$SUBMIT_LINE")"
-  say "| POST /api/v1/jobs, $CLIENTS clients × $PER_CLIENT over 3 nodes | $p; $e errors |"
+  for label in sub3 sub1; do
+    [ -n "${SUBMIT_LINE[$label]:-}" ] || continue
+    p="$(sed -E 's/.*p50_ms=([0-9.]+) p95_ms=([0-9.]+) p99_ms=([0-9.]+) max_ms=([0-9.]+).*/p50 \1 ms, p95 \2 ms, p99 \3 ms, max \4 ms/' <<<"${SUBMIT_LINE[$label]}")"
+    e="$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"${SUBMIT_LINE[$label]}")"
+    where="over the 3 nodes"
+    [ "$label" = sub3 ] || where="all to 1 node (comparison)"
+    say "| POST /api/v1/jobs, $CLIENTS clients × $PER_CLIENT, $where | $p; $e errors; the jobs: ${SUBMIT_ENDED[$label]} |"
+  done
 fi
 [ "$FAILOVER_FAILED" = 0 ] || exit 1

@@ -71,7 +71,7 @@ def submit(a):
     tok = token(a.token_file)
     urls = a.urls.split(",")
     barrier = threading.Barrier(a.clients)
-    results = []  # (node index, milliseconds, HTTP status or error text)
+    results = []  # (node index, milliseconds, HTTP status or error text, start in ms from the first)
     lock = threading.Lock()
 
     def client(c):
@@ -92,27 +92,28 @@ def submit(a):
                 conn = connection(urls[node])
             ms = (time.perf_counter() - t0) * 1000
             with lock:
-                results.append((node, ms, outcome))
+                results.append((node, ms, outcome, (t0 - started) * 1000))
         conn.close()
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(a.clients)]
-    started = time.perf_counter()
+    started = time.perf_counter()  # (the clients wait at the barrier for the last one to start)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
     with open(a.out, "w") as f:
-        for node, ms, outcome in results:
-            f.write(f"{node}\t{ms:.1f}\t{outcome}\n")
-    errors = [o for _, _, o in results if o != 202]
+        f.write("node\tstart_ms\tlatency_ms\toutcome\n")
+        for node, ms, outcome, start in sorted(results, key=lambda r: r[3]):
+            f.write(f"{node + 1}\t{start:.1f}\t{ms:.1f}\t{outcome}\n")
+    errors = [o for _, _, o, _ in results if o != 202]
     for e in errors[:5]:
         print(f"# submit error: {e}", file=sys.stderr)
     print(f"SUBMIT requests={len(results)} clients={a.clients} nodes={len(urls)} accepted={len(results) - len(errors)} "
-          f"errors={len(errors)} {pct_line([ms for _, ms, _ in results])} seconds={seconds:.2f} "
+          f"errors={len(errors)} {pct_line([ms for _, ms, _, _ in results])} seconds={seconds:.2f} "
           f"rate_per_s={len(results) / seconds:.1f}")
     for n in range(len(urls)):
-        mine = [ms for node, ms, _ in results if node == n]
+        mine = [ms for node, ms, _, _ in results if node == n]
         print(f"SUBMIT_NODE node={n + 1} requests={len(mine)} {pct_line(mine)}")
 
 
