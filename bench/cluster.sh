@@ -552,6 +552,8 @@ if phase failover; then
     bf_say "failover run $r of $RUNS"
     failover_run "$r"
   done
+  restarts="$(cat "$DIR"/logs/nbdkit-fo-*.restarts 2>/dev/null | wc -l)"
+  say "# failover sources: nbdkit restarted $restarts times (it may abort when a killed node's request is cut off)"
 fi
 
 # ================================================================ the table
