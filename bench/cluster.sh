@@ -552,7 +552,10 @@ if phase failover; then
     bf_say "failover run $r of $RUNS"
     failover_run "$r"
   done
-  restarts="$(cat "$DIR"/logs/nbdkit-fo-*.restarts 2>/dev/null | wc -l)"
+  restarts=0
+  for f in "$DIR"/logs/nbdkit-fo-*.restarts; do
+    if [ -f "$f" ]; then restarts=$((restarts + $(wc -l <"$f"))); fi
+  done
   say "# failover sources: nbdkit restarted $restarts times (it may abort when a killed node's request is cut off)"
 fi
 
