@@ -24,7 +24,7 @@
 #   --per-client N    ... each POSTing N jobs (default 4)
 #   --rate BITS       each failover source's bandwidth, nbdkit's rate= (default 16M: 2 MiB/s)
 #   --phases LIST     which measures, comma-separated (default all three)
-#   --dir DIR         work directory (default target/bench-cluster; emptied first)
+#   --dir DIR         work directory (default target/bench-cluster; a previous run's is emptied)
 #   --keep            keep the database schemas and the disk images (default: dropped at exit)
 #
 # Every node: a fresh schema of database `test` on 127.0.0.1:5432 per cluster (BLOCKFERRY_DB_URL
@@ -84,7 +84,12 @@ mkdir -p "$DIR" || fail "cannot create $DIR"
 DIR="$(cd "$DIR" && pwd)"
 # The directory goes into job specs (JSON) and NBD URIs as it is.
 [[ "$DIR" =~ ^[A-Za-z0-9._/-]+$ ]] || fail "--dir: use a path of letters, digits, '.', '_', '-' and '/' only: $DIR"
+# Emptied only when it is this script's (marked) or empty: --dir never wipes someone's directory.
+if [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/.bench-cluster" ]; then
+  fail "--dir $DIR is not empty and not a directory of this script: give an empty or new directory"
+fi
 rm -rf "${DIR:?}"/*
+touch "$DIR/.bench-cluster"
 mkdir -p "$DIR/src" "$DIR/disks" "$DIR/logs"
 RESULTS="$DIR/results.txt"
 CLIENT=(python3 "$HERE/bench/cluster_client.py")
