@@ -41,26 +41,36 @@ record ClusterSettings(String hostname, int port, List<String> seedNodes, String
 
     /** A list, or (from BLOCKFERRY_CLUSTER_SEED_NODES) a comma-separated string; each a node's address. */
     private static List<String> seedNodes(Config c) {
-        List<String> raw = c.getValue("seed-nodes").valueType() == ConfigValueType.STRING
-                ? Arrays.stream(c.getString("seed-nodes").split(",")).map(String::trim).filter(s -> !s.isEmpty())
-                .toList()
-                : c.getStringList("seed-nodes");
+        List<String> raw;
+        try {
+            raw = c.getValue("seed-nodes").valueType() == ConfigValueType.STRING
+                    ? Arrays.stream(c.getString("seed-nodes").split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                    .toList()
+                    : c.getStringList("seed-nodes");
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new InvalidInputException(KEY + ".seed-nodes",
+                    "must be a list of addresses, or one comma-separated string of them");
+        }
         List<String> out = new ArrayList<>();
         for (String s : raw) {
-            String field = KEY + ".seed-nodes";
-            Address a;
-            try {
-                a = AddressFromURIString.parse(s);
-            } catch (RuntimeException e) {
-                throw new InvalidInputException(field, "\"" + s + "\" is not an address like pekko://blockferry@HOST:PORT");
-            }
-            if (!a.protocol().equals("pekko") || !a.system().equals("blockferry") || a.host().isEmpty()
-                    || a.port().isEmpty()) {
-                throw new InvalidInputException(field, "\"" + s + "\" is not an address like pekko://blockferry@HOST:PORT");
+            if (!isNodeAddress(s)) {
+                throw new InvalidInputException(KEY + ".seed-nodes",
+                        "\"" + s + "\" is not an address like pekko://blockferry@HOST:PORT");
             }
             out.add(s);
         }
         return List.copyOf(out);
+    }
+
+    private static boolean isNodeAddress(String s) {
+        Address a;
+        try {
+            a = AddressFromURIString.parse(s);
+        } catch (Exception e) { // Scala throws an undeclared MalformedURLException
+            return false;
+        }
+        return a.protocol().equals("pekko") && a.system().equals("blockferry") && a.host().isDefined()
+                && a.port().isDefined();
     }
 
     private static Duration positive(Config c, String key) {

@@ -13,6 +13,7 @@ import java.util.function.Predicate;
 import org.blockferry.api.node.TestDatabases;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.api.node.ClusterDisks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,21 +25,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ClusterRouteTest {
 
-    /** A source that reads at 4 MiB/s: its 128 MiB take half a minute, far longer than the test needs. */
+    /** A source that reads at 4 Mbit/s (the rate filter counts bits): far longer than the test needs. */
     static NbdkitServer slowSource(Path dir, int seed) {
         return NbdkitServer.start(dir, "--filter=rate", "sparse-random", "size=128M", "percent=100", "seed=" + seed,
                 "rate=4M");
     }
 
     static String job(String id, String... sourceTargetPairs) {
-        StringBuilder disks = new StringBuilder();
-        for (int i = 0; i < sourceTargetPairs.length; i += 2) {
-            disks.append(i == 0 ? "" : ", ").append("{\"id\": \"d").append(i / 2).append("\", \"source\": \"")
-                    .append(sourceTargetPairs[i]).append("\", \"target\": \"").append(sourceTargetPairs[i + 1])
-                    .append("\"}");
-        }
-        return "{\"job_id\": \"" + id + "\", \"vm\": \"vm-" + id + "\", \"mode\": \"full\", \"disks\": [" + disks
-                + "]}";
+        return ClusterDisks.job(id, sourceTargetPairs);
     }
 
     @Test

@@ -14,6 +14,7 @@ import org.blockferry.api.node.TestDatabases;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.api.node.ClusterDisks;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,20 +25,13 @@ import org.junit.jupiter.api.Test;
 class SameTargetTest {
 
     private static String job(String id, String... sourceTargetPairs) {
-        StringBuilder disks = new StringBuilder();
-        for (int i = 0; i < sourceTargetPairs.length; i += 2) {
-            disks.append(i == 0 ? "" : ", ").append("{\"id\": \"d").append(i / 2).append("\", \"source\": \"")
-                    .append(sourceTargetPairs[i]).append("\", \"target\": \"").append(sourceTargetPairs[i + 1])
-                    .append("\"}");
-        }
-        return "{\"job_id\": \"" + id + "\", \"vm\": \"vm-" + id + "\", \"mode\": \"full\", \"disks\": [" + disks
-                + "]}";
+        return ClusterDisks.job(id, sourceTargetPairs);
     }
 
-    /** A source that takes a few seconds to read (64 MiB at 100 ms a request). */
+    /** About ten seconds to read (64 MiB at 300 ms a request): the second job comes well before its end. */
     private static NbdkitServer slowSource(Path dir, int seed) {
         return NbdkitServer.start(dir, "--filter=delay", "sparse-random", "size=64M", "percent=100",
-                "seed=" + seed, "rdelay=100ms");
+                "seed=" + seed, "rdelay=300ms");
     }
 
     /** Submits {@code first} then {@code second}, which must wait for it, then run and leave its own bytes. */

@@ -11,7 +11,7 @@ import org.blockferry.nbd.testing.NbdkitServer;
  * filter), empty target files behind nbdkit with its {@code log} filter (every request a node
  * sends is in the log, with its connection).
  */
-final class ClusterDisks {
+public final class ClusterDisks {
     private ClusterDisks() {
     }
 
@@ -51,8 +51,8 @@ final class ClusterDisks {
         return NbdkitServer.start(dir, "--filter=log", "file", file.toString(), "logfile=" + log);
     }
 
-    /** A job of one disk per source/target pair, in full mode. */
-    static String job(String id, String... sourceTargetPairs) {
+    /** A job (JSON) of one disk per source/target pair (d0, d1, ...), in full mode. */
+    public static String job(String id, String... sourceTargetPairs) {
         StringBuilder disks = new StringBuilder();
         for (int i = 0; i < sourceTargetPairs.length; i += 2) {
             disks.append(i == 0 ? "" : ", ").append("{\"id\": \"d").append(i / 2).append("\", \"source\": \"")

@@ -37,6 +37,9 @@ final class OpenedFiles {
                 if (!a.isRegularFile() && !device || ignored.contains(a.fileKey())) {
                     continue; // sockets, pipes, /dev/null, its log
                 }
+                if (!device && isKernelInterface(fd)) {
+                    continue; // /proc, /sys: nbdkit reads e.g. /sys/devices/system/cpu/online for a moment
+                }
                 if (!checked.openable().contains(a.fileKey())) {
                     throw refused(field, checked, "it holds another file open");
                 }
@@ -51,6 +54,16 @@ final class OpenedFiles {
         }
         if (!holdsChecked) {
             throw refused(field, checked, "it does not hold the checked file open");
+        }
+    }
+
+    /** A file of the kernel's pseudo file systems: no storage, nothing a job reads or writes. */
+    private static boolean isKernelInterface(Path fd) {
+        try {
+            Path p = kernelPath(fd);
+            return p.startsWith("/proc") || p.startsWith("/sys");
+        } catch (IOException closedMeanwhile) {
+            return true; // gone: nothing held
         }
     }
 
