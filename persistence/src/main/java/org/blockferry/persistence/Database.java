@@ -25,6 +25,8 @@ public final class Database implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Database.class);
 
     private final PersistenceSettings settings;
+    /** The advisory lock (PostgreSQL) held while the schema is applied: "BLKFRY" in ASCII. */
+    private static final long SCHEMA_LOCK = 0x424c4b465259L;
     private final HikariDataSource pool;
     private volatile HikariDataSource leasePool;
 
@@ -181,16 +183,34 @@ public final class Database implements AutoCloseable {
         String resource = settings.backend() == PersistenceSettings.Backend.H2 ? "schema/h2.sql" : "schema/postgres.sql";
         List<String> statements = statements(resource);
         SQLException last = null;
+        boolean postgres = settings.backend() == PersistenceSettings.Backend.POSTGRES;
         for (int attempt = 0; attempt < 3; attempt++) {
             try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
-                for (String sql : statements) {
-                    s.execute(sql);
+                if (postgres) {
+                    // Nodes of a cluster starting together: one applies the schema at a time
+                    // (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent one).
+                    s.execute("SELECT pg_advisory_lock(" + SCHEMA_LOCK + ")");
+                }
+                try {
+                    for (String sql : statements) {
+                        s.execute(sql);
+                    }
+                } finally {
+                    if (postgres) {
+                        s.execute("SELECT pg_advisory_unlock(" + SCHEMA_LOCK + ")");
+                    }
                 }
                 log.info("event=schema-applied backend={} statements={}", settings.backend(), statements.size());
                 return;
             } catch (SQLException e) {
-                // Two nodes creating the same table at once: the loser retries and finds it there.
+                // another version's process creating the same table at once: try again, it is there
                 last = e;
+                try {
+                    Thread.sleep(200L * (attempt + 1));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
             }
         }
         throw last;

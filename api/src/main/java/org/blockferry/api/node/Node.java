@@ -95,6 +95,7 @@ public final class Node implements AutoCloseable {
             throws Exception {
         StoragePolicy storage = storage(access, base, persistence); // a bad setting fails before anything starts
         ClusterSettings.fromConfig(base);
+        LeaseTiming.fromConfig(base);
         // the node's own directory (database, token, keys, exports' sockets): its owner's only
         SecretFile.ownerOnlyDirectory(Path.of(base.getString("blockferry.data-dir")), true);
         Database database = Database.open(persistence);
