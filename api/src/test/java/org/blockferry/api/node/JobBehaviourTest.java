@@ -165,7 +165,11 @@ class JobBehaviourTest {
             JobSpec a = oneDisk("target-a", first.uri(), shared.uri());
             JobSpec b = oneDisk("target-b", second.uri(), shared.uri());
             JobSpec c = oneDisk("target-c", second.uri(), other.uri());
-            for (JobSpec spec : List.of(a, b, c)) {
+            // a first, until it runs: jobs submitted at the same instant take their locations in
+            // the order their ownership comes back from the database, not in submission order
+            assertInstanceOf(JobReply.Accepted.class, submit(node, a));
+            awaitOccupancy(node, o -> o.running() == 1);
+            for (JobSpec spec : List.of(b, c)) {
                 assertInstanceOf(JobReply.Accepted.class, submit(node, spec));
             }
             var occupancy = awaitOccupancy(node, o -> o.running() == 2);
