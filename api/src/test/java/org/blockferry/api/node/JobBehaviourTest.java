@@ -158,7 +158,7 @@ class JobBehaviourTest {
         Path dir = TestPeers.scratchDirectory("same-target-");
         try (NbdkitServer first = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=11");
              NbdkitServer second = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=12");
-             NbdkitServer shared = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=200ms");
+             NbdkitServer shared = NbdkitServer.start(dir, "--filter=delay", "memory", "size=32M", "wdelay=800ms");
              NbdkitServer other = NbdkitServer.start(dir, "memory", "size=32M");
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
                      Map.of("blockferry.jobs.max-running", 4))) {
