@@ -180,7 +180,8 @@ class JobBehaviourTest {
                     && System.nanoTime() < end; Thread.sleep(20)) {
                 waiting = node.jobs().get(b.jobId()).toCompletableFuture().get();
             }
-            assertEquals(JobStatus.QUEUED, waiting.status());
+            assertEquals(JobStatus.QUEUED, waiting.status(), "b: " + waiting + "\na: "
+                    + node.jobs().get(a.jobId()).toCompletableFuture().get() + "\noccupancy: " + occupancy);
             assertTrue(waiting.waitingFor() != null && waiting.waitingFor().contains("used by job target-a"),
                     String.valueOf(waiting.waitingFor()));
             JobState doneA = NodeFixture.awaitFinal(node, a.jobId(), Duration.ofMinutes(2));
