@@ -24,7 +24,7 @@ final class ClusterMembers {
 
     /** A member as jobs name it ({@code JobRunsOn}, {@code Node.name}): "host:port". */
     static String node(Address address) {
-        return address.getHost().orElse("local") + ":" + address.getPort().map(String::valueOf).orElse("0");
+        return org.blockferry.api.node.Node.name(address);
     }
 
     static Map<String, Object> document(CurrentClusterState state, Address self, ClusterLoad load) {

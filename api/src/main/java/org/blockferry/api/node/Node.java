@@ -39,7 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
-    private static final Map<ActorSystem<?>, Leases> LEASES = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A node's job leases: the keeper that renews them, the ownership its jobs use, their timing. */
     private record Leases(LeaseKeeper keeper, DatabaseJobOwnership ownership, LeaseTiming timing) {
@@ -52,7 +51,11 @@ public final class Node implements AutoCloseable {
     private final JobQueries queries;
     private final java.util.List<Runnable> beforeClose = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage) {
+    private final Leases leases;
+
+    private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage,
+                 Leases leases) {
+        this.leases = leases;
         this.system = system;
         this.database = database;
         this.copy = copy;
@@ -107,12 +110,15 @@ public final class Node implements AutoCloseable {
                     "blockferry", config);
             CopyEnvironment copy = null;
             JobRuntime runtime;
+            Leases leases;
             try {
                 VmwareSettings vmware = VmwareSettings.fromConfig(config); // checked at start, naming the key
                 copy = CopyEnvironment.create(system);
                 runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
-                        storage).withOwnership(ownership(system, database, copy, base), name(system));
+                        storage);
+                leases = leases(system, database, copy, base);
+                runtime = runtime.withOwnership(leases.ownership(), name(system));
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();
@@ -121,7 +127,7 @@ public final class Node implements AutoCloseable {
                 throw e;
             }
             NodeWiring.wire(system, runtime, database, joinSelf);
-            Node node = new Node(system, database, copy, storage);
+            Node node = new Node(system, database, copy, storage, leases);
             node.resumeUnfinished();
             return node;
         } catch (Exception e) {
@@ -140,7 +146,7 @@ public final class Node implements AutoCloseable {
      * by one keeper thread, owned as this cluster member (address, uid and pid: what an operator
      * needs to find the process).
      */
-    private static JobOwnership ownership(ActorSystem<?> system, Database database, CopyEnvironment copy,
+    private static Leases leases(ActorSystem<?> system, Database database, CopyEnvironment copy,
                                           Config base) {
         LeaseTiming timing = LeaseTiming.fromConfig(base);
         DataSource leases = database.leaseDataSource();
@@ -151,11 +157,14 @@ public final class Node implements AutoCloseable {
         String owner = self.address() + "#" + self.longUid() + " (pid " + ProcessHandle.current().pid() + ")";
         DatabaseJobOwnership ownership = new DatabaseJobOwnership(keeper, owner, copy.blocking());
         // closed by the node once its actors stopped, before the database
-        LEASES.put(system, new Leases(keeper, ownership, timing));
-        return ownership;
+        return new Leases(keeper, ownership, timing);
     }
 
     /** A node's name in job documents and logs: its cluster address as "host:port". */
+    public static String name(org.apache.pekko.actor.Address a) {
+        return MembershipLog.name(a);
+    }
+
     public static String name(ActorSystem<?> system) {
         return MembershipLog.name(org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().address());
     }
@@ -175,18 +184,13 @@ public final class Node implements AutoCloseable {
      * this or another cluster, a {@code replicate}); empty when nobody else does.
      */
     public java.util.Optional<String> jobOwnerElsewhere(String jobId) throws SQLException {
-        Leases leases = LEASES.get(system);
-        if (leases == null) {
-            return java.util.Optional.empty();
-        }
         return leases.keeper().leases().owner(DatabaseJobOwnership.leaseName(jobId))
                 .filter(o -> !o.equals(leases.ownership().owner()));
     }
 
     /** How long a job's lease outlives its owner: a process that holds one longer is alive. */
     public Duration leaseExpiry() {
-        Leases leases = LEASES.get(system);
-        return leases == null ? Duration.ZERO : leases.timing().expiry();
+        return leases.timing().expiry();
     }
 
     public ActorSystem<Void> system() {
@@ -242,13 +246,10 @@ public final class Node implements AutoCloseable {
         } catch (Exception e) {
             log.warn("event=node-stop-slow error={}", e.toString());
         }
-        Leases leases = LEASES.remove(system);
-        if (leases != null) {
-            try {
-                leases.keeper().closeAndWait(Duration.ofSeconds(5)); // jobs given back are free for the others at once
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        try {
+            leases.keeper().closeAndWait(Duration.ofSeconds(5)); // jobs given back are free for the others at once
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         copy.close();
         database.close();
