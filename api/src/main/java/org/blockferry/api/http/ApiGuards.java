@@ -25,6 +25,7 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
 
 /**
  * What a request must show before a route looks at it: a Host this server answers to (DNS
@@ -35,6 +36,9 @@ import org.apache.pekko.stream.Materializer;
 final class ApiGuards extends AllDirectives {
     /** The one route that takes {@code ?access_token=}: browsers' EventSource cannot set headers. */
     private static final Pattern EVENT_STREAM = Pattern.compile("/api/v1/jobs/[^/]+/events");
+
+    /** How much of a body that is refused unread is still read (and dropped) before the answer. */
+    private static final long DRAIN_FACTOR = 4;
 
     private final HttpSettings settings;
     private final HostCheck hosts;
@@ -108,12 +112,12 @@ final class ApiGuards extends AllDirectives {
             var type = request.entity().getContentType();
             if (!type.mediaType().equals(MediaTypes.APPLICATION_JSON)) {
                 String got = type.equals(ContentTypes.NO_CONTENT_TYPE) ? "none" : type.mediaType().toString();
-                return complete(ApiErrors.error(StatusCodes.UNSUPPORTED_MEDIA_TYPE, "the body must be JSON"
-                        + " (Content-Type: application/json), got " + got, "Content-Type"));
+                return completeWithFuture(drained(request, ApiErrors.error(StatusCodes.UNSUPPORTED_MEDIA_TYPE,
+                        "the body must be JSON (Content-Type: application/json), got " + got, "Content-Type")));
             }
             var length = request.entity().getContentLengthOption();
             if (length.isPresent() && length.getAsLong() > settings.limits().maxBodyBytes()) {
-                return complete(tooLarge());
+                return completeWithFuture(drained(request, tooLarge()));
             }
             // only the body's own failures are mapped here: an ask timeout of the handler is no 408
             return completeWithFuture(body(request).handle(Received::new).thenCompose(r -> r.failure() == null
@@ -122,6 +126,26 @@ final class ApiGuards extends AllDirectives {
     }
 
     private record Received(byte[] body, Throwable failure) {
+    }
+
+    /**
+     * {@code response} once the body that will not be read is read and dropped, up to
+     * {@link #DRAIN_FACTOR} times {@code max-body} and within {@code body-timeout}: a connection
+     * closed with a body still unread is reset by the kernel, and the client may lose the answer
+     * with it. A longer body is not waited for (the answer says the connection closes).
+     */
+    private CompletionStage<HttpResponse> drained(HttpRequest request, HttpResponse response) {
+        long limit = settings.limits().maxBodyBytes() * DRAIN_FACTOR;
+        var length = request.entity().getContentLengthOption();
+        HttpResponse closing = response.getHeader(Connection.class).isPresent() ? response
+                : response.addHeader(Connection.create("close"));
+        if (request.entity().isStrict() || length.isPresent() && length.getAsLong() > limit) {
+            return CompletableFuture.completedFuture(closing);
+        }
+        return request.entity().withSizeLimit(limit).getDataBytes()
+                .completionTimeout(settings.limits().bodyTimeout())
+                .runWith(Sink.ignore(), materializer)
+                .handle((done, failure) -> closing);
     }
 
     private CompletionStage<byte[]> body(HttpRequest request) {

@@ -144,7 +144,12 @@ class BadRequestTest {
                 }
                 b.method(c.method(), c.body() == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(c.body()));
-                HttpResponse<String> r = api.send(b.build());
+                HttpResponse<String> r;
+                try {
+                    r = api.send(b.build());
+                } catch (java.io.IOException e) {
+                    throw new AssertionError("case '" + c.name() + "': " + e, e);
+                }
                 JsonNode error = r.body().isEmpty() ? null : ApiFixture.json(r).path("error");
                 String problem = null;
                 if (r.statusCode() != c.status()) {

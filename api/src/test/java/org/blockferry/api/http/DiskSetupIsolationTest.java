@@ -24,7 +24,14 @@ import org.junit.jupiter.api.Timeout;
 class DiskSetupIsolationTest {
     private static final int JOBS = 4;
     private static final int DISKS_PER_JOB = 8;
-    private static final long MAX_MILLIS = 200;
+    /**
+     * A probe queued behind the hung handshakes waits for the request timeout (seconds); one that
+     * runs on its own threads answers in milliseconds, with an odd GC or scheduler pause of a
+     * loaded 2-core machine (one of 244 ms was seen in CI) far below this.
+     */
+    private static final long MAX_MILLIS = 1000;
+    /** The typical answer: the median of the 15. */
+    private static final long MEDIAN_MILLIS = 100;
 
     @Test
     void thirtyTwoHandshakesThatNeverEndLeaveTheProbesAndTheJobListFast() throws Exception {
@@ -68,6 +75,8 @@ class DiskSetupIsolationTest {
                     + " max_ms=" + slowest);
             assertTrue(slowest < MAX_MILLIS, "the slowest of /health, /ready and the job list took " + slowest
                     + " ms: " + millis + " " + answers);
+            long median = millis.stream().sorted().toList().get(millis.size() / 2);
+            assertTrue(median < MEDIAN_MILLIS, "the median answer took " + median + " ms: " + millis);
             assertTrue(answers.stream().allMatch(a -> a.endsWith(" 200")), answers.toString());
             assertEquals(JOBS * DISKS_PER_JOB, stuck, "every disk got stuck in its handshake at once");
             assertEquals(stuck, silent.accepted(), "the same handshakes hung while we measured");

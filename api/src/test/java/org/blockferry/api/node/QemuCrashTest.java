@@ -39,7 +39,7 @@ class QemuCrashTest {
             raf.setLength(GIB);
         }
         try (NbdkitServer target = NbdkitServer.start(dir, "--filter=delay", "file", targetFile.toString(),
-                "wdelay=20ms")) {
+                "wdelay=200ms")) { // a sync of 300 MiB lasts seconds: long enough to be killed mid-copy
             runToCompletion(dir, database, job(dir, "sync1-" + db, image, target.uri()), "sync1.log");
 
             Qcow2Images.scatter(image, GIB, 300L << 20, 46); // a big change set: the kill lands mid-copy
@@ -56,6 +56,12 @@ class QemuCrashTest {
             target.restartIfDead(); // nbdkit 1.32 may abort when its client vanishes mid-request
             runToCompletion(dir, database, sync2, "sync2-second.log");
             assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(targetFile), "after the resumed sync");
+            try (Database reader = Database.open(database)) {
+                String reason = new JobQueries(reader.dataSource(), database.backend()).get("sync2-" + db).orElseThrow()
+                        .disks().get(0).modeReason();
+                assertTrue(reason.contains("-sync1-" + db + "'"), "the kill landed before the sync recorded its"
+                        + " token, so the resumed sync copies the changes since sync1's bitmap: " + reason);
+            }
 
             Qcow2Images.scatter(image, GIB, 16L << 20, 47);
             runToCompletion(dir, database, job(dir, "sync3-" + db, image, target.uri()), "sync3.log");

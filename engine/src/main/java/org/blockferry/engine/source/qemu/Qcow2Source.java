@@ -104,11 +104,15 @@ public final class Qcow2Source extends TrackedDiskSource {
         return Optional.of(new ChangeToken(KIND, current, capacity, targetFingerprint));
     }
 
-    /** The bitmap this sync copied the changes of is superseded by the one it leaves. */
+    /**
+     * The bitmap this sync copied the changes of is superseded by the one it leaves. A sync that
+     * resumes after its token was recorded (a crash between recording it and completing the job)
+     * copies the changes since its own bitmap: that one is the token and stays.
+     */
     @Override
     public void completed() {
         String base = decision().base();
-        if (base == null) {
+        if (base == null || base.equals(current)) {
             return;
         }
         try {
