@@ -37,7 +37,14 @@ type diskState struct {
 	file     string
 	alloc    []area
 	writes   []write
+	chain    []string // file names, base first: the disk's delta chain (delta.go)
+	deltas   int      // delta files made so far: the next is "-00000(deltas+1)"
+	image    string   // the live content, a local raw image (from /cbt/allocate?image=)
 }
+
+// cbtBlock is the granularity of the areas QueryChangedDiskAreas reports: changes are
+// tracked per block, so a write of one byte reports its whole 64 KiB block.
+const cbtBlock = 64 << 10
 
 func (d *diskState) changeID() string { return fmt.Sprintf("%s/%d", d.prefix, d.seq) }
 
@@ -167,7 +174,24 @@ func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, ca
 		return
 	}
 	upper := math.MaxInt
-	if seqs, ok := p.snaps[call.args["snapshot"]]; ok {
+	snapRef := call.args["snapshot"]
+	if snapRef == "" {
+		// vSphere: without a snapshot the changes are computed against the VM's current
+		// snapshot, which works only for a powered-off VM
+		if vm := vmByRef(vmRef); vm == nil || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+			writeFault(w, "InvalidArgument", "A specified parameter was not correct: snapshot (a powered-on virtual"+
+				" machine needs a snapshot)", `<invalidProperty>snapshot</invalidProperty>`)
+			return
+		}
+		if vm := vmByRef(vmRef); vm.Snapshot != nil && vm.Snapshot.CurrentSnapshot != nil {
+			snapRef = vm.Snapshot.CurrentSnapshot.Value
+		}
+	} else if info := p.snapInfos[snapRef]; info == nil || info.vm != vmRef {
+		writeFault(w, "InvalidArgument", "A specified parameter was not correct: snapshot (not a snapshot of this"+
+			" virtual machine)", `<invalidProperty>snapshot</invalidProperty>`)
+		return
+	}
+	if seqs, ok := p.snaps[snapRef]; ok {
 		upper = seqs[int32(key)]
 	}
 	var areas []area
@@ -182,7 +206,13 @@ func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, ca
 	} else {
 		from, valid := st.parse(changeID)
 		if !valid {
-			writeFault(w, "FileFault", "Error caused by file "+st.file, `<file>`+escape(st.file)+`</file>`)
+			file := st.file // the file the snapshot froze, when the query names one
+			if info := p.snapInfos[snapRef]; info != nil {
+				if level, ok := info.level[int32(key)]; ok && level < len(st.chain) {
+					file = st.chain[level]
+				}
+			}
+			writeFault(w, "FileFault", "Error caused by file "+file, `<file>`+escape(file)+`</file>`)
 			return
 		}
 		for _, wr := range st.writes {
@@ -190,6 +220,14 @@ func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, ca
 				areas = append(areas, wr.area)
 			}
 		}
+	}
+	for i := range areas { // whole CBT blocks, within the disk
+		s := areas[i].start / cbtBlock * cbtBlock
+		e := (areas[i].start + areas[i].length + cbtBlock - 1) / cbtBlock * cbtBlock
+		if e > st.capacity {
+			e = st.capacity
+		}
+		areas[i] = area{s, e - s}
 	}
 	var reply strings.Builder
 	end := st.capacity

@@ -19,21 +19,22 @@ const sessionCookie = "vmware_soap_session"
 
 // proxy answers the CBT calls itself and hands every other SOAP call to the simulator.
 type proxy struct {
-	sim      *url.URL
-	maxAreas int
-	sessions map[string]bool
-	disks    map[diskID]*diskState
-	snaps    map[string]map[int32]int // snapshot moref -> disk key -> changeId sequence at creation
-	failNext map[string]failure
-	ignore   map[string]bool // methods whose next call is answered "done" and not carried out
-	downTill time.Time       // until then every SDK call gets HTTP 503 (vCenter unreachable)
+	sim       *url.URL
+	maxAreas  int
+	sessions  map[string]bool
+	disks     map[diskID]*diskState
+	snaps     map[string]map[int32]int // snapshot moref -> disk key -> changeId sequence at creation
+	snapInfos map[string]*snapInfo     // snapshot moref -> its VM, disk files and frozen content (delta.go)
+	failNext  map[string]failure
+	ignore    map[string]bool // methods whose next call is answered "done" and not carried out
+	downTill  time.Time       // until then every SDK call gets HTTP 503 (vCenter unreachable)
 }
 
 type failure struct{ fault, message string }
 
 func newProxy(sim *url.URL, maxAreas int) *proxy {
 	return &proxy{sim: sim, maxAreas: maxAreas, sessions: map[string]bool{},
-		disks: map[diskID]*diskState{}, snaps: map[string]map[int32]int{}, failNext: map[string]failure{}, ignore: map[string]bool{}}
+		disks: map[diskID]*diskState{}, snaps: map[string]map[int32]int{}, snapInfos: map[string]*snapInfo{}, failNext: map[string]failure{}, ignore: map[string]bool{}}
 }
 
 // soapCall is the method name and the text of its direct child elements.
@@ -150,6 +151,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if call.method == "CreateSnapshot_Task" && res.StatusCode == http.StatusOK {
 		p.recordSnapshot(call.args["_this"])
+		p.snapshotTaken(call.args["_this"])
+	}
+	if call.method == "RemoveSnapshot_Task" && res.StatusCode == http.StatusOK {
+		ref := types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: call.args["_this"]}
+		if simulator.Map.Get(ref) == nil { // the task ran (synchronously) and removed it
+			p.snapshotRemoved(call.args["_this"])
+		}
 	}
 }
 
@@ -219,6 +227,12 @@ func vmByName(name string) *simulator.VirtualMachine {
 		}
 	}
 	return nil
+}
+
+// vmByRef finds a simulated VM by its moref value.
+func vmByRef(ref string) *simulator.VirtualMachine {
+	vm, _ := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: ref}).(*simulator.VirtualMachine)
+	return vm
 }
 
 // virtualDisks lists a VM's disks; the caller holds the VM's lock.

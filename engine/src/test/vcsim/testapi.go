@@ -88,6 +88,7 @@ func (p *proxy) serveTest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.writes = append(st.writes, write{area{off, n}, st.seq})
+		st.seq++ // the disk's changeId moves on with every write: it differs from the last snapshot's
 	case "/cbt/allocate":
 		var areas []area
 		var err error
@@ -96,6 +97,7 @@ func (p *proxy) serveTest(w http.ResponseWriter, r *http.Request) {
 			if areas, size, err = imageExtents(image); err == nil {
 				setCapacity(vm, int32(key), size)
 				st.capacity = size
+				st.image = image
 			}
 		} else {
 			areas, err = readAreas(r)

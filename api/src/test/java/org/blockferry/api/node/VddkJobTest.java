@@ -29,49 +29,11 @@ import org.junit.jupiter.api.Test;
  * snapshot=... file=...} for each disk of the job's snapshot.
  *
  * <p>VMware's VDDK is proprietary and nbdkit-vddk-plugin is not in Debian, so neither can run
- * here. The first test runs the real nbdkit with a stand-in for the plugin: a script for nbdkit's
- * sh plugin (configured as {@code blockferry.vmware.vddk.plugin}) that takes the vddk plugin's
- * parameters, checks them as VDDK would need them (a private password file holding the
- * password, an existing libdir), records them, and serves the named VMDK from the test's raw
- * image. The second runs the real nbdkit with the real plugin name and checks the job fails
+ * here. The first test runs the real nbdkit with a stand-in for the plugin ({@link VddkStandIn}:
+ * it checks and records the parameters and serves the snapshot's frozen content). The second runs the real nbdkit with the real plugin name and checks the job fails
  * clearly, as it will on any node without the plugin.
  */
 class VddkJobTest {
-
-    /** The stand-in's script: records each parameter to {@code params}, serves {@code [ds] VM/x.vmdk} from {@code ds/x.vmdk}. */
-    private static Path standIn(Path dir, Path params, Path ds) throws Exception {
-        String script = """
-                #!/bin/sh
-                # Stand-in for nbdkit-vddk-plugin in BlockFerry's tests (VDDK cannot run here).
-                params='@PARAMS@'
-                image() { f=$(cat "$tmpdir/file"); echo "@DS@/${f#"[LocalDS_0] @VM@/"}"; }
-                case "$1" in
-                  config)
-                    echo "$2=$3" >> "$params"
-                    case "$2" in
-                      password)
-                        env > "$params.env"
-                        f="${3#+}"
-                        [ "$f" != "$3" ] || { echo "EINVAL password must be +FILE" >&2; exit 1; }
-                        [ "$(stat -c %a "$f")" = 600 ] || { echo "EINVAL the password file is not private" >&2; exit 1; }
-                        [ "$(cat "$f")" = '@PASSWORD@' ] || { echo "EPERM wrong password in $f" >&2; exit 1; }
-                        ;;
-                      libdir) [ -d "$3" ] || { echo "EINVAL libdir $3 is not a directory" >&2; exit 1; } ;;
-                      file) printf %s "$3" > "$tmpdir/file" ;;
-                    esac ;;
-                  config_complete) [ -s "$tmpdir/file" ] || { echo "EINVAL file= is required" >&2; exit 1; } ;;
-                  open) echo vddk ;;
-                  get_size) stat -L -c %s "$(image)" ;;
-                  pread) dd if="$(image)" iflag=skip_bytes,count_bytes skip="$4" count="$3" bs=1M status=none ;;
-                  *) exit 2 ;;
-                esac
-                """.replace("@PARAMS@", params.toString()).replace("@DS@", ds.toString())
-                .replace("@VM@", Vcsim.VM).replace("@PASSWORD@", PASSWORD);
-        Path file = dir.resolve("vddk-standin");
-        Files.writeString(file, script);
-        file.toFile().setExecutable(true);
-        return file;
-    }
 
     @Test
     void jobsReadTheSnapshotThroughNbdkitVddkWithThePasswordInAPrivateFile() throws Exception {
@@ -80,7 +42,7 @@ class VddkJobTest {
         Path libdir = Files.createDirectories(dir.resolve("vmware-vix-disklib-distrib"));
         try (Vcsim vcsim = Vcsim.secure(USER, PASSWORD);
              Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), vcenter(vcsim, dir,
-                     Map.of("blockferry.vmware.vddk.plugin", standIn(dir, params, dir.resolve("ds")).toString(),
+                     Map.of("blockferry.vmware.vddk.plugin", VddkStandIn.write(dir, params, dir.resolve("ds")).toString(),
                              "blockferry.vmware.vddk.libdir", libdir.toString(),
                              "blockferry.vmware.vddk.transports", "hotadd:nbdssl")))) {
             VmwareSyncJobTest.Vm vm = vm(vcsim, dir);

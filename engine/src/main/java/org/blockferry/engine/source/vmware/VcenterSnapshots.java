@@ -36,7 +36,7 @@ final class VcenterSnapshots {
     /**
      * Takes the job's snapshot of {@code vm}: enables CBT if it is off, shuts the VM down first
      * for a final sync, removes snapshots of the job left by a process that died, and reads the
-     * disks (their changeIds) right after the snapshot.
+     * disks (their files and changeIds) from the snapshot's configuration.
      */
     static Taken take(VimClient vim, ManagedObject vm, VmJob job, boolean finalSync, Events events)
             throws IOException {
@@ -59,7 +59,9 @@ final class VcenterSnapshots {
                 "BlockFerry job " + job.jobId() + "; removed when its disks' syncs end", false);
         log.info("event=snapshot-created vm={} job={} snapshot={}", vmPath, job.jobId(), snapshot.value());
         try {
-            return new Taken(snapshot, vim.virtualDisks(vm), !orphans.isEmpty());
+            // the snapshot's own config: the files it froze and their changeIds as of it (the
+            // VM's disks now run on new deltas, with changeIds that move on with the guest)
+            return new Taken(snapshot, vim.virtualDisks(snapshot), !orphans.isEmpty());
         } catch (IOException | RuntimeException e) {
             remove(vim, snapshot, job, events);
             throw e;

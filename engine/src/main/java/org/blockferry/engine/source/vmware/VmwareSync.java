@@ -36,8 +36,12 @@ import org.blockferry.nbd.NbdOptions;
  * (and retries) on this node join it, and the last disk to close removes it, whether it
  * succeeded, failed or was cancelled ({@link JobSnapshots}). (With {@code max_parallel_disks}
  * below the disk count, a disk that starts after all earlier ones ended takes a new snapshot:
- * still correct, a later moment.) Each disk's changeId read right after the snapshot is the token
- * the next sync asks "changed since" with. A full sync copies the areas of changeId {@code *}
+ * still correct, a later moment.) The disks are read from the snapshot's own
+ * {@code config.hardware.device}, as VMware's CBT guidance says: once the snapshot is taken the VM
+ * runs on new delta files, so the snapshot names the file it froze (what VDDK reads, with the
+ * snapshot) and that disk's changeId as of the snapshot, the token the next sync asks "changed
+ * since" with. A job names a disk by device key or by a VMDK file of its chain (the base disk). A
+ * full sync copies the areas of changeId {@code *}
  * (allocated) and zeroes the rest of the target; an incremental one copies the areas changed
  * since the stored changeId. A reset CBT (another UUID part) or a changeId vCenter rejects
  * (FileFault) means a full copy in mode {@code auto} and an error in mode {@code incremental}.
@@ -45,7 +49,8 @@ import org.blockferry.nbd.NbdOptions;
  * <p>Data path: without {@code source.datastore_map}, the snapshot's disk is read through
  * {@code nbdkit vddk} ({@link VddkSource}). With it (datastore-mapped mode, for labs and tests)
  * the VMDK's file name ({@code [ds] dir/disk.vmdk}) is mapped to a local flat raw image, read
- * through nbdkit's {@code file} plugin. Either way only the CBT areas are read.
+ * through nbdkit's {@code file} plugin; it reads flat files only, so a disk already on a delta
+ * (snapshots taken by others) is refused there. Either way only the CBT areas are read.
  */
 final class VmwareSync {
     /** The token reference after a resume across a crash: the next sync must be full. */
@@ -71,12 +76,13 @@ final class VmwareSync {
         try {
             ManagedObject vm = vim.findByInventoryPath(src.vm()).orElseThrow(() -> new InvalidInputException(
                     "source.vm", "no VM at inventory path '" + src.vm() + "' on " + vcenter.describe()));
-            String vmdk = find(vim.virtualDisks(vm), request.disk(), field, src.vm()).fileName();
-            DataPath path = DataPath.of(src, settings, field, vmdk); // fails before a snapshot
+            VirtualDiskInfo named = find(vim.virtualDisks(vm), request.disk(), field, src.vm());
+            DataPath path = DataPath.of(src, settings, field, named); // fails before a snapshot
             lease = leases.acquire(new VmJob(vcenter, src.vm(), request.jobId(), settings), vim, vm,
                     request.finalSync());
             JobSnapshot snapshot = lease.snapshot();
-            VirtualDiskInfo at = find(snapshot.disks(), request.disk(), field, src.vm());
+            // the disk as the snapshot froze it: the file VDDK reads and the changeId left as token
+            VirtualDiskInfo at = byKey(snapshot.disks(), named.key(), field, src.vm());
             Changes changes = changes(request, vim, snapshot, at);
             NbdDiskSource transport = path.open(field, settings, tools, session, snapshot, at);
             Lease held = lease;
@@ -156,10 +162,27 @@ final class VmwareSync {
      * {@code source.datastore_map} maps its VMDK to ({@code image}). Checked before a snapshot is taken.
      */
     private record DataPath(Path libdir, Path image) {
-        static DataPath of(JobSpec.Source src, VmwareSettings settings, String field, String vmdk) {
+        static DataPath of(JobSpec.Source src, VmwareSettings settings, String field, VirtualDiskInfo disk) {
             boolean viaVddk = src.datastoreMap() == null || src.datastoreMap().isEmpty();
-            return viaVddk ? new DataPath(VddkSource.libdir(settings, field, vmdk), null)
-                    : new DataPath(null, mapped(src.datastoreMap(), vmdk, field));
+            if (viaVddk) {
+                return new DataPath(VddkSource.libdir(settings, field, disk.fileName()), null);
+            }
+            // the file the job's snapshot will freeze (checked there): the base, unless others' snapshots exist
+            return new DataPath(null, mapped(src.datastoreMap(), disk.baseFileName(), field));
+        }
+
+        /**
+         * Datastore-mapped mode reads a flat file as raw bytes: the snapshot must have frozen the
+         * base disk. A disk already on a delta (snapshots someone else took) has its data spread
+         * over a chain of sparse delta files, which only VDDK reads.
+         */
+        static void requireFlat(String field, VirtualDiskInfo disk) {
+            if (disk.isDelta()) {
+                throw new InvalidInputException(field, "disk " + disk.key() + " runs on the delta disk "
+                        + disk.fileName() + " (of " + disk.baseFileName() + "; snapshots taken by others):"
+                        + " source.datastore_map reads flat base disks only; read it through VDDK (omit"
+                        + " source.datastore_map) or remove those snapshots");
+            }
         }
 
         NbdDiskSource open(String field, VmwareSettings settings, LocalExport.Tools tools, VsphereSession session,
@@ -168,6 +191,7 @@ final class VmwareSync {
                 return VddkSource.open(field, settings, libdir, tools, session.vim(), session.credentials(),
                         snapshot.vm(), snapshot.snapshot(), at.fileName());
             }
+            requireFlat(field, at);
             tools.storage().checkPath(field, image, StoragePolicy.Access.READ); // before saying whether it exists
             if (!Files.isRegularFile(image)) {
                 throw new InvalidInputException(field, "the mapped image " + image + " of " + at.fileName()
@@ -177,16 +201,30 @@ final class VmwareSync {
         }
     }
 
-    /** The disk named by {@code disk.source}: its VMDK file name or device key. */
-    private static VirtualDiskInfo find(List<VirtualDiskInfo> disks, JobSpec.Disk disk, String field, String vm) {
+    /**
+     * The disk named by {@code disk.source}: its device key, or a VMDK file name of its chain —
+     * the base disk an operator knows, also when the VM runs on deltas of snapshots others took.
+     */
+    static VirtualDiskInfo find(List<VirtualDiskInfo> disks, JobSpec.Disk disk, String field, String vm) {
         for (VirtualDiskInfo d : disks) {
-            if (d.fileName().equals(disk.source()) || String.valueOf(d.key()).equals(disk.source())) {
+            if (String.valueOf(d.key()).equals(disk.source()) || d.chain().contains(disk.source())) {
                 return d;
             }
         }
-        List<String> names = disks.stream().map(d -> d.fileName() + " (key " + d.key() + ")").toList();
         throw new InvalidInputException(field, "VM '" + vm + "' has no disk '" + disk.source() + "' (its disks: "
-                + String.join(", ", names) + ")");
+                + describe(disks) + ")");
+    }
+
+    /** The snapshot's disk of device {@code key}: the snapshot froze every disk the VM had. */
+    private static VirtualDiskInfo byKey(List<VirtualDiskInfo> disks, int key, String field, String vm) {
+        return disks.stream().filter(d -> d.key() == key).findFirst().orElseThrow(() -> new InvalidInputException(
+                field, "the snapshot of VM '" + vm + "' has no disk of key " + key + " (a disk removed while the"
+                + " snapshot was taken?); its disks: " + describe(disks)));
+    }
+
+    private static String describe(List<VirtualDiskInfo> disks) {
+        return String.join(", ", disks.stream().map(d -> d.baseFileName() + " (key " + d.key()
+                + (d.isDelta() ? ", running on " + d.fileName() : "") + ")").toList());
     }
 
     /** Datastore-mapped mode: the longest {@code datastore_map} prefix of the VMDK name, replaced. */

@@ -25,6 +25,8 @@ public final class VimClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VimClient.class);
     private static final ManagedObject SERVICE_INSTANCE = new ManagedObject("ServiceInstance", "ServiceInstance");
     private static final Duration CALL_TIMEOUT = Duration.ofMinutes(2);
+    /** vSphere allows 32 snapshots in a chain (VMware KB 1025279); a longer parent list is not believed. */
+    private static final int MAX_CHAIN = 255;
 
     private static final Duration TASK_TIMEOUT = Duration.ofHours(1);
     /** The default bound on one reply: far above what a VM with many disks or a CBT reply holds; see reference.conf. */
@@ -157,9 +159,14 @@ public final class VimClient implements AutoCloseable {
         return values;
     }
 
-    /** The VM's virtual disks with capacity, backing file and CBT changeId. */
-    public List<VirtualDiskInfo> virtualDisks(ManagedObject vm) throws IOException {
-        XmlNode devices = retrieve(vm, "config.hardware.device").get("config.hardware.device");
+    /**
+     * The virtual disks of a VM, or of a snapshot ({@code VirtualMachineSnapshot}: its
+     * {@code config} is the VM's as of the snapshot), with capacity, backing file, delta chain and
+     * CBT changeId. A VM's disks run on its newest delta; a snapshot's name the file that was live
+     * when it was taken, and the changeId as of then.
+     */
+    public List<VirtualDiskInfo> virtualDisks(ManagedObject vmOrSnapshot) throws IOException {
+        XmlNode devices = retrieve(vmOrSnapshot, "config.hardware.device").get("config.hardware.device");
         List<VirtualDiskInfo> disks = new ArrayList<>();
         if (devices == null) {
             return disks;
@@ -171,8 +178,17 @@ public final class VimClient implements AutoCloseable {
             String bytes = d.text("capacityInBytes");
             long capacity = bytes != null ? Long.parseLong(bytes) : Long.parseLong(d.text("capacityInKB")) * 1024;
             String changeId = d.text("backing", "changeId");
+            List<String> parents = new ArrayList<>();
+            XmlNode backing = d.child("backing");
+            for (XmlNode p = backing == null ? null : backing.child("parent"); p != null && parents.size() < MAX_CHAIN;
+                 p = p.child("parent")) {
+                String name = p.text("fileName");
+                if (name != null) {
+                    parents.add(name);
+                }
+            }
             disks.add(new VirtualDiskInfo(Integer.parseInt(d.text("key")), capacity, d.text("backing", "fileName"),
-                    changeId == null || changeId.isEmpty() ? null : changeId));
+                    changeId == null || changeId.isEmpty() ? null : changeId, parents));
         }
         return disks;
     }
@@ -264,9 +280,13 @@ public final class VimClient implements AutoCloseable {
         while (offset < disk.capacityInBytes()) {
             XmlNode rv;
             try {
-                rv = call("QueryChangedDiskAreas", vm, List.of(arg("snapshot", snapshot),
-                        arg("deviceKey", String.valueOf(disk.key())), arg("startOffset", String.valueOf(offset)),
-                        arg("changeId", changeId))).child("returnval");
+                List<Arg> args = new ArrayList<>();
+                if (snapshot != null) { // unset: the VM's current snapshot (vSphere allows it for a powered-off VM)
+                    args.add(arg("snapshot", snapshot));
+                }
+                args.addAll(List.of(arg("deviceKey", String.valueOf(disk.key())),
+                        arg("startOffset", String.valueOf(offset)), arg("changeId", changeId)));
+                rv = call("QueryChangedDiskAreas", vm, args).child("returnval");
             } catch (VimFault f) {
                 if (f.faultType().equals("NotSupported")) {
                     throw new VimFault.ChangeTrackingDisabled(f.faultType(), f.getMessage());

@@ -54,7 +54,10 @@ class VimChangedAreasTest extends VimFixture {
                 new long[] {10 * MIB, 4096}, new long[] {32 * MIB, MIB}, new long[] {63 * MIB, MIB});
         vcsim.allocate(Vcsim.VM, disk.key(), allocated);
         ManagedObject snap = vim.createSnapshot(vm, "full", "", false);
-        assertEquals(areas(allocated), vim.queryChangedDiskAreas(vm, snap, disk, "*"));
+        List<long[]> inCbtBlocks = List.of(new long[] {0, MIB}, new long[] {4 * MIB, 2 * MIB},
+                new long[] {10 * MIB, 65536}, new long[] {32 * MIB, MIB}, new long[] {63 * MIB, MIB});
+        assertEquals(areas(inCbtBlocks), vim.queryChangedDiskAreas(vm, snap, disk, "*"),
+                "the 4 KiB area is reported as its whole 64 KiB CBT block");
     }
 
     @Test
@@ -62,17 +65,21 @@ class VimChangedAreasTest extends VimFixture {
         vim.enableChangeTracking(vm);
         vcsim.write(Vcsim.VM, vim.virtualDisks(vm).get(0).key(), 0, MIB); // before the base snapshot
         ManagedObject base = vim.createSnapshot(vm, "base", "", false);
-        List<VirtualDiskInfo> baseDisks = vim.virtualDisks(vm);
+        List<VirtualDiskInfo> baseDisks = vim.virtualDisks(base); // the snapshot's: changeIds as of it
         VirtualDiskInfo disk = baseDisks.get(0);
-        vcsim.write(Vcsim.VM, disk.key(), 8 * MIB, 4096);
+        vcsim.write(Vcsim.VM, disk.key(), 8 * MIB + 65536 - 100, 4096); // straddles two CBT blocks
         vcsim.write(Vcsim.VM, disk.key(), 2 * MIB, MIB);
         vcsim.write(Vcsim.VM, disk.key(), 2 * MIB + 512 * 1024, MIB); // overlaps the previous one
         vcsim.write(Vcsim.VM, disk.key(), 40 * MIB, 65536);
         ManagedObject next = vim.createSnapshot(vm, "next", "", false);
         vcsim.write(Vcsim.VM, disk.key(), 50 * MIB, MIB); // after the snapshot: not part of it
 
-        assertEquals(areas(List.of(new long[] {2 * MIB, MIB + 512 * 1024}, new long[] {8 * MIB, 4096},
-                new long[] {40 * MIB, 65536})), vim.queryChangedDiskAreas(vm, next, disk, disk.changeId()));
+        assertEquals(areas(List.of(new long[] {2 * MIB, MIB + 512 * 1024}, new long[] {8 * MIB, 2 * 65536},
+                new long[] {40 * MIB, 65536})), vim.queryChangedDiskAreas(vm, next, disk, disk.changeId()),
+                "whole 64 KiB CBT blocks: the 4 KiB write across a block boundary reports both");
+        assertNotEquals(disk.changeId(), vim.virtualDisks(vm).get(0).changeId(),
+                "the VM's changeId moved on with the writes; the snapshot's stays");
+        assertEquals(disk.changeId(), vim.virtualDisks(base).get(0).changeId());
         VirtualDiskInfo other = baseDisks.get(1);
         assertEquals(List.of(), vim.queryChangedDiskAreas(vm, next, other, other.changeId()));
         vim.removeSnapshot(next);
