@@ -120,6 +120,19 @@ class VmwareSourcesTest {
     }
 
     @Test
+    void aDiskTheVmDoesNotHaveIsRefusedListingItsDisksBeforeAnySnapshot() throws IOException {
+        JobSpec.Source source = JobSpec.Source.vmware("vc1", Vcsim.VM_PATH, Map.of(DS_PREFIX, dir.resolve("ds") + "/"));
+        SourceRequest request = new SourceRequest("missing", new JobSpec.Disk("d9", DS_PREFIX + "disk9.vmdk",
+                dir.resolve("t9.img").toString()), source, CopyMode.AUTO, false, Optional.empty(), "target", TARGET);
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> sources.open(request));
+        assertEquals("disk d9 source", e.field());
+        assertEquals("VM '" + Vcsim.VM_PATH + "' has no disk '" + DS_PREFIX + "disk9.vmdk' (its disks: " + DS_PREFIX
+                + "disk1.vmdk (key " + keys.get(0) + "), " + DS_PREFIX + "disk2.vmdk (key " + keys.get(1) + "))",
+                e.getMessage().substring(e.getMessage().indexOf("VM '")));
+        assertEquals(0, vcsim.snapshots(Vcsim.VM));
+    }
+
+    @Test
     void closingTheLastDiskOfTheJobRemovesItsSnapshot() throws IOException {
         DiskSource first = open("j", 0, CopyMode.AUTO, null);
         DiskSource second = open("j", 1, CopyMode.AUTO, null);
