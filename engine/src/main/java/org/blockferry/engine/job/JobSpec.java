@@ -17,14 +17,35 @@ import org.blockferry.engine.plan.CopyMode;
  * One replication job: a VM's disks, where each comes from and goes to, how much to move, and
  * how. The body of {@code POST /api/v1/jobs} and of {@code blockferry replicate --job-file}.
  *
- * @param jobId  the caller's idempotency key, or {@code null} to have one generated
- * @param source where the disks come from: the kind of source, and for {@code vmware} the vCenter and VM
+ * <p>A whole-VM job (source kind {@code vmware}) leaves {@code disks} out and gives
+ * {@code targetTemplate}: the node lists the VM's disks when the job is submitted and replaces
+ * the template by them ({@link #withDisks}), so a job that runs always lists its disks.
+ *
+ * @param jobId          the caller's idempotency key, or {@code null} to have one generated
+ * @param source         where the disks come from: the kind of source, and for {@code vmware} the vCenter and VM
+ * @param targetTemplate a whole-VM job's target of every disk ({@link TargetTemplate}); null once expanded
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") String vm,
                       @JsonProperty("source") Source source, @JsonProperty("disks") List<Disk> disks,
-                      @JsonProperty("mode") CopyMode mode, @JsonProperty("options") Options options)
+                      @JsonProperty("mode") CopyMode mode, @JsonProperty("options") Options options,
+                      @JsonProperty("target_template") String targetTemplate)
         implements CborSerializable {
+
+    /** A job that lists its disks. */
+    public JobSpec(String jobId, String vm, Source source, List<Disk> disks, CopyMode mode, Options options) {
+        this(jobId, vm, source, disks, mode, options, null);
+    }
+
+    /** The same job under another id. */
+    public JobSpec withJobId(String id) {
+        return new JobSpec(id, vm, source, disks, mode, options, targetTemplate);
+    }
+
+    /** A whole-VM job with the disks the node found on the VM, in place of its template. */
+    public JobSpec withDisks(List<Disk> found) {
+        return new JobSpec(jobId, vm, source, List.copyOf(found), mode, options, null);
+    }
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern BITMAP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,1022}");
@@ -112,9 +133,38 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
 
     /**
      * The spec with defaults filled in and every field checked; the first problem is thrown as
-     * an {@link InvalidInputException} naming the field ({@code disks[1].target}).
+     * an {@link InvalidInputException} naming the field ({@code disks[1].target}). A whole-VM
+     * spec is refused here: it is expanded ({@link #validatedWholeVm}, {@link #withDisks}) first.
      */
     public JobSpec validated() {
+        JobSpec checked = checkedExceptDisks();
+        if (targetTemplate != null) {
+            throw new InvalidInputException(TargetTemplate.FIELD, "lists no disks yet: the node replaces it by the"
+                    + " VM's disks when the job is submitted");
+        }
+        if (disks == null || disks.isEmpty()) {
+            throw new InvalidInputException("disks", "at least one disk is required" + (checked.source().kind()
+                    .equals("vmware") ? " (or leave disks out and give target_template to sync every disk of the VM)"
+                    : ""));
+        }
+        checkDisks(checked.source());
+        return checked;
+    }
+
+    /**
+     * A whole-VM spec (source kind {@code vmware}, {@code target_template}, no disks) with every
+     * field but the disks checked and defaults filled in: what the node checks before it asks
+     * vCenter for the VM's disks. The template itself is checked by {@link TargetTemplate#of}.
+     */
+    public JobSpec validatedWholeVm() {
+        if (targetTemplate == null) {
+            throw new IllegalStateException("not a whole-VM job: it has no target_template");
+        }
+        return checkedExceptDisks();
+    }
+
+    /** Every field but the disks checked, defaults filled in; a template only where it means something. */
+    private JobSpec checkedExceptDisks() {
         String id = jobId == null ? UUID.randomUUID().toString() : jobId;
         if (!ID.matcher(id).matches()) {
             throw new InvalidInputException("job_id", "'" + jobId + "' must be 1-64 letters, digits, '.', '_' or '-'"
@@ -136,10 +186,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         } else {
             onlyForVmware(src);
         }
-        if (disks == null || disks.isEmpty()) {
-            throw new InvalidInputException("disks", "at least one disk is required");
-        }
-        checkDisks(src);
+        checkTemplateUse(src);
         CopyMode m = mode == null ? CopyMode.AUTO : mode;
         if (m == CopyMode.INCREMENTAL && src.kind().equals("nbd")) {
             throw new InvalidInputException("mode", "incremental needs change tracking, which the nbd source kind does"
@@ -154,7 +201,22 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
                     + " source VM down before the last sync); source kind is '" + src.kind() + "'");
         }
-        return new JobSpec(id, vm, src, List.copyOf(disks), m, opts);
+        return new JobSpec(id, vm, src, disks == null ? null : List.copyOf(disks), m, opts, targetTemplate);
+    }
+
+    /** A target template is for a vmware source's every disk: not another kind, not beside a list of disks. */
+    private void checkTemplateUse(Source src) {
+        if (targetTemplate == null) {
+            return;
+        }
+        if (!src.kind().equals("vmware")) {
+            throw new InvalidInputException(TargetTemplate.FIELD, "is for source kind vmware only (the node lists"
+                    + " the VM's disks from vCenter); source kind is '" + src.kind() + "': list the disks instead");
+        }
+        if (disks != null) {
+            throw new InvalidInputException(TargetTemplate.FIELD, "give either disks or target_template, not both:"
+                    + " target_template names the target of every disk of the VM, disks lists the disks one by one");
+        }
     }
 
     /** Each disk: a unique id, a source of the job's kind, a target, a bitmap only where it means something. */
@@ -179,8 +241,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                 DiskLocation.parse(field + ".source", d.source());
                 absolute(field + ".source", d.source());
             }
-            DiskLocation.parse(field + ".target", d.target());
-            absolute(field + ".target", d.target());
+            checkTarget(field + ".target", d.target());
             if (d.bitmap() != null) {
                 if (!src.kind().equals("qemu") || !d.source().contains("://")) {
                     throw new InvalidInputException(field + ".bitmap", "names the dirty bitmap of an NBD export, for"
@@ -241,6 +302,16 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         if (field != null) {
             throw new InvalidInputException("source." + field, "is for source kind vmware only");
         }
+    }
+
+    /**
+     * A disk's target as every job checks it before the node's storage policy does: an NBD URI
+     * or an absolute local path ({@link DiskLocation#parse}); refused naming {@code field}.
+     */
+    public static DiskLocation checkTarget(String field, String target) {
+        DiskLocation location = DiskLocation.parse(field, target);
+        absolute(field, target);
+        return location;
     }
 
     /** A job may run in another process or on another node: a relative path would mean nothing there. */
