@@ -1,5 +1,6 @@
 package org.blockferry.api.cli;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -12,10 +13,14 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.engine.source.vmware.VcenterException;
+import org.blockferry.engine.source.vmware.VmwareSettings;
+import org.blockferry.engine.source.vmware.WholeVmJobs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
@@ -26,6 +31,8 @@ import picocli.CommandLine;
             "The job is persisted (embedded H2 under the data directory, or PostgreSQL): if this process",
             "dies, running it again (or any node starting) resumes the job from each disk's checkpoint.",
             "Give a job file (JSON, see the README), or one disk with --vm, --source and --target.",
+            "A vmware job file may leave its disks out and give target_template: every disk of the VM",
+            "is synced, each target the template with {vm} and {disk_key} filled in.",
             "Running it again with the same job id shows (or resumes) the same job."})
 final class ReplicateCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -63,7 +70,7 @@ final class ReplicateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JobSpec job = spec().validated();
+        JobSpec job = wholeVm(spec()).validated();
         try (Node node = Node.start(ConfigFactory.load(), Node.Access.OPERATOR)) {
             JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
             if (reply instanceof JobReply.Rejected r) {
@@ -137,8 +144,7 @@ final class ReplicateCommand implements Callable<Integer> {
             }
             JobSpec fromFile = JobSpecReader.read(Files.readAllBytes(jobFile),
                     JobSpecReader.maxDisks(ConfigFactory.load()));
-            return jobId == null ? fromFile : new JobSpec(jobId, fromFile.vm(), fromFile.source(), fromFile.disks(),
-                    fromFile.mode(), fromFile.options());
+            return jobId == null ? fromFile : fromFile.withJobId(jobId);
         }
         if (vm == null || source == null || target == null) {
             throw new InvalidInputException("--job-file", "give a job file, or all of --vm, --source and --target");
@@ -146,6 +152,19 @@ final class ReplicateCommand implements Callable<Integer> {
         // A job holds absolute paths (it may resume in another process, elsewhere): resolve here.
         return new JobSpec(jobId, vm, null, List.of(new JobSpec.Disk(diskId, absolute(source), absolute(target))),
                 mode == null ? null : CopyMode.parse(mode), new JobSpec.Options(0, verify, targetIsZero, false));
+    }
+
+    /**
+     * A whole-VM job file (target_template, no disks) with the VM's disks from vCenter, as the
+     * API expands it; any other spec as it is. The operator's command: no storage policy.
+     */
+    private static JobSpec wholeVm(JobSpec spec) throws VcenterException {
+        if (spec.targetTemplate() == null) {
+            return spec;
+        }
+        Config config = ConfigFactory.load();
+        return new WholeVmJobs(VmwareSettings.fromConfig(config), StoragePolicy.UNRESTRICTED)
+                .expand(spec, JobSpecReader.maxDisks(config));
     }
 
     private static String absolute(String location) {

@@ -11,8 +11,10 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.blockferry.engine.source.vmware.VcenterException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +25,8 @@ import org.slf4j.LoggerFactory;
 final class ApiErrors {
     private static final Logger log = LoggerFactory.getLogger(ApiErrors.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Seconds a client told vCenter is unreachable should wait before it submits again. */
+    private static final long VCENTER_RETRY_SECONDS = 30;
 
     private ApiErrors() {
     }
@@ -58,6 +62,7 @@ final class ApiErrors {
             case 415 -> "unsupported_media_type";
             case 421 -> "misdirected_request";
             case 429 -> "too_many_requests";
+            case 502 -> "bad_gateway";
             case 503 -> "unavailable";
             default -> status.intValue() >= 500 ? "internal" : "error";
         };
@@ -74,6 +79,19 @@ final class ApiErrors {
             HttpResponse ours = error(response.status(), text.isEmpty() ? response.status().reason() : text, null);
             return ours.withHeaders(response.getHeaders());
         });
+    }
+
+    /**
+     * vCenter did not answer what the node asked it for a client: 503 with {@code Retry-After}
+     * when it could not be reached (try again later), 502 when it refused (the node's operator
+     * must act). The message names the vCenter and the reason, never a credential.
+     */
+    static HttpResponse vcenter(VcenterException e) {
+        if (e.kind() == VcenterException.Kind.UNREACHABLE) {
+            return error(StatusCodes.SERVICE_UNAVAILABLE, e.getMessage() + "; nothing was submitted, try again later",
+                    null).addHeader(RetryAfter.create(VCENTER_RETRY_SECONDS));
+        }
+        return error(StatusCodes.BAD_GATEWAY, e.getMessage() + "; nothing was submitted", null);
     }
 
     /** A request the routes did not answer within Pekko's {@code request-timeout}. */

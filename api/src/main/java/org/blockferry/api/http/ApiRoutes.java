@@ -12,8 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -37,6 +40,7 @@ import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.source.vmware.VcenterException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +69,10 @@ final class ApiRoutes extends AllDirectives {
     private final JobEventStream events;
     private final ApiMetrics metrics;
     private final Executor blocking;
+    /** Where vCenter is asked for a whole-VM job's disks: the disk-setup threads, not the API's JDBC ones. */
+    private final Executor vcenterCalls;
+    /** How long that may take: the answer must come before Pekko's request-timeout answers for us. */
+    private final Duration vcenterBudget;
     private final ApiGuards guards;
     private final JobAdmission admission;
     private final StreamSlots streams;
@@ -76,6 +84,8 @@ final class ApiRoutes extends AllDirectives {
         this.metrics = metrics;
         ActorSystem<?> system = node.system();
         this.blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+        this.vcenterCalls = node.copyEnvironment().blocking();
+        this.vcenterBudget = vcenterBudget(system.settings().config());
         this.guards = new ApiGuards(settings, hosts, Materializer.matFromSystem(system));
         this.admission = new JobAdmission(node.queries(), settings.limits().maxQueuedJobs());
         this.streams = new StreamSlots(system, settings.sse().maxConnections());
@@ -114,12 +124,66 @@ final class ApiRoutes extends AllDirectives {
     // ---- jobs ----
 
     private CompletionStage<HttpResponse> submit(byte[] body) {
-        JobSpec spec;
+        JobSpec read;
         try {
-            spec = JobSpecReader.read(body, maxDisks).validated();
+            read = JobSpecReader.read(body, maxDisks);
+            if (read.targetTemplate() == null) {
+                return admit(read.validated());
+            }
+            read.validatedWholeVm(); // every other field, before vCenter is asked
         } catch (InvalidInputException e) {
             return CompletableFuture.completedFuture(invalid(e));
         }
+        return submitWholeVm(read);
+    }
+
+    /**
+     * A whole-VM job: its VM's disks listed by vCenter, then submitted as a job that lists them.
+     * An answer that comes too late is dropped (the client was told 503): nothing is submitted.
+     */
+    private CompletionStage<HttpResponse> submitWholeVm(JobSpec read) {
+        CompletableFuture<JobSpec> expanded = CompletableFuture.supplyAsync(() -> {
+            try {
+                return node.wholeVmJobs().expand(read, maxDisks).validated();
+            } catch (VcenterException e) {
+                throw new CompletionException(e);
+            }
+        }, vcenterCalls).orTimeout(vcenterBudget.toMillis(), TimeUnit.MILLISECONDS);
+        return expanded.handle((spec, failure) -> {
+            if (failure == null) {
+                return admit(spec);
+            }
+            Throwable e = failure instanceof CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+            if (e instanceof InvalidInputException invalid) {
+                return CompletableFuture.completedFuture(invalid(invalid));
+            }
+            if (e instanceof TimeoutException) {
+                e = new VcenterException(VcenterException.Kind.UNREACHABLE, "vCenter " + read.source().vcenter()
+                        + " did not list the disks of VM '" + read.source().vm() + "' within "
+                        + vcenterBudget.toSeconds() + " s", e);
+            }
+            if (e instanceof VcenterException vcenter) {
+                log.warn("event=whole-vm-refused vcenter={} vm={} kind={} error={}", read.source().vcenter(),
+                        read.source().vm(), vcenter.kind(), vcenter.getMessage());
+                return CompletableFuture.completedFuture(ApiErrors.vcenter(vcenter));
+            }
+            return CompletableFuture.<HttpResponse>failedFuture(e);
+        }).thenCompose(response -> response);
+    }
+
+    /** Pekko's {@code request-timeout} less a margin for the rest of the submission; 60 s when it is off. */
+    static Duration vcenterBudget(com.typesafe.config.Config config) {
+        String key = "pekko.http.server.request-timeout";
+        if (!config.hasPath(key) || config.getString(key).trim().equals("infinite")) {
+            return Duration.ofSeconds(60);
+        }
+        Duration timeout = config.getDuration(key);
+        return Duration.ofMillis(Math.max(1000, timeout.toMillis() * 3 / 4));
+    }
+
+    /** A validated spec, admitted when the node has room, submitted to its job entity. */
+    private CompletionStage<HttpResponse> admit(JobSpec spec) {
         return query(admission::tryReserve).thenCompose(room -> {
             if (!room) {
                 log.info("event=job-refused reason=max-queued max={}", admission.max());

@@ -19,6 +19,7 @@ import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
+import org.blockferry.engine.source.vmware.WholeVmJobs;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
 import org.blockferry.persistence.PersistenceSettings;
@@ -49,13 +50,15 @@ public final class Node implements AutoCloseable {
     private final CopyEnvironment copy;
     private final JobClient jobs;
     private final JobQueries queries;
+    private final WholeVmJobs wholeVm;
     private final java.util.List<Runnable> beforeClose = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private final Leases leases;
 
     private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage,
-                 Leases leases) {
+                 Leases leases, VmwareSettings vmware) {
         this.leases = leases;
+        this.wholeVm = new WholeVmJobs(vmware, storage);
         this.system = system;
         this.database = database;
         this.copy = copy;
@@ -111,8 +114,9 @@ public final class Node implements AutoCloseable {
             CopyEnvironment copy = null;
             JobRuntime runtime;
             Leases leases;
+            VmwareSettings vmware;
             try {
-                VmwareSettings vmware = VmwareSettings.fromConfig(config); // checked at start, naming the key
+                vmware = VmwareSettings.fromConfig(config); // checked at start, naming the key
                 copy = CopyEnvironment.create(system);
                 runtime = new JobRuntime(copy, CopySettings.fromConfig(config), jobSettings,
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
@@ -127,7 +131,7 @@ public final class Node implements AutoCloseable {
                 throw e;
             }
             NodeWiring.wire(system, runtime, database, joinSelf);
-            Node node = new Node(system, database, copy, storage, leases);
+            Node node = new Node(system, database, copy, storage, leases, vmware);
             node.resumeUnfinished();
             return node;
         } catch (Exception e) {
@@ -203,6 +207,14 @@ public final class Node implements AutoCloseable {
 
     public JobQueries queries() {
         return queries;
+    }
+
+    /**
+     * Expands whole-VM jobs before they are submitted ({@link WholeVmJobs}): on this node's
+     * vCenters, their targets held to its storage policy. Blocks on vCenter.
+     */
+    public WholeVmJobs wholeVmJobs() {
+        return wholeVm;
     }
 
     public Database database() {

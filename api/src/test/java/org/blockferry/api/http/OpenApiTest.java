@@ -50,9 +50,11 @@ class OpenApiTest {
             assertEquals(jsonFields(JobDocument.class), job, "the Job schema is the document every view shows");
             assertEquals(jsonFields(JobDocument.Disk.class), fields(schemas.path("Disk").path("properties")));
             JsonNode spec = doc.path("components").path("schemas").path("JobSpec");
-            assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options"), fields(spec.path("properties")));
+            assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options", "target_template"),
+                    fields(spec.path("properties")));
             JsonNode submit = doc.path("paths").path("/api/v1/jobs").path("post");
-            for (String status : new String[] {"202", "400", "401", "408", "409", "413", "415", "421", "429"}) {
+            for (String status : new String[] {"202", "400", "401", "408", "409", "413", "415", "421", "429",
+                "502", "503"}) {
                 assertTrue(submit.path("responses").has(status), "POST /api/v1/jobs documents " + status);
             }
             JsonNode events = doc.path("paths").path("/api/v1/jobs/{id}/events").path("get").path("responses");

@@ -96,8 +96,9 @@ public final class WholeVmJobs {
             throw new VcenterException(VcenterException.Kind.REFUSED, vcenter.describe() + " refused to list the"
                     + " disks of VM '" + path + "': " + e.getMessage(), e);
         } catch (IOException e) {
+            String why = String.valueOf(e.getMessage());
             throw new VcenterException(VcenterException.Kind.UNREACHABLE, "cannot list the disks of VM '" + path
-                    + "' on " + vcenter.describe() + ": " + e.getMessage(), e);
+                    + "': " + (why.contains(vcenter.describe()) ? why : vcenter.describe() + ": " + why), e);
         }
     }
 }
