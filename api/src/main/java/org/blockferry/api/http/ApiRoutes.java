@@ -125,16 +125,18 @@ final class ApiRoutes extends AllDirectives {
 
     private CompletionStage<HttpResponse> submit(byte[] body) {
         JobSpec read;
+        JobSpec spec = null;
         try {
             read = JobSpecReader.read(body, maxDisks);
             if (read.targetTemplate() == null) {
-                return admit(read.validated());
+                spec = read.validated();
+            } else {
+                read.validatedWholeVm(); // every other field, before vCenter is asked
             }
-            read.validatedWholeVm(); // every other field, before vCenter is asked
         } catch (InvalidInputException e) {
             return CompletableFuture.completedFuture(invalid(e));
         }
-        return submitWholeVm(read);
+        return spec != null ? admit(spec) : submitWholeVm(read);
     }
 
     /**

@@ -148,7 +148,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     : ""));
         }
         checkDisks(checked.source());
-        return checked;
+        return checked.withDisks(disks);
     }
 
     /**
@@ -201,7 +201,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
                     + " source VM down before the last sync); source kind is '" + src.kind() + "'");
         }
-        return new JobSpec(id, vm, src, disks == null ? null : List.copyOf(disks), m, opts, targetTemplate);
+        return new JobSpec(id, vm, src, disks, m, opts, targetTemplate); // the disks are checked (and copied) by validated()
     }
 
     /** A target template is for a vmware source's every disk: not another kind, not beside a list of disks. */
