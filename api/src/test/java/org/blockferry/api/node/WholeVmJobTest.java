@@ -65,8 +65,8 @@ class WholeVmJobTest {
         List<Path> images = new ArrayList<>();
         for (int i = 0; i < disks.size(); i++) {
             VirtualDiskInfo d = disks.get(i);
-            assertTrue(d.fileName().startsWith(VmwareSyncJobTest.DS_PREFIX), d.fileName());
-            Path image = ds.resolve(d.fileName().substring(VmwareSyncJobTest.DS_PREFIX.length()));
+            assertTrue(d.baseFileName().startsWith(VmwareSyncJobTest.DS_PREFIX), d.baseFileName());
+            Path image = ds.resolve(d.baseFileName().substring(VmwareSyncJobTest.DS_PREFIX.length()));
             try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
                 f.setLength(16 * MIB); // sparse: the gaps are holes
             }
