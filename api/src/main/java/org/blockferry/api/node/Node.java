@@ -12,6 +12,7 @@ import org.blockferry.engine.endpoint.SecretFile;
 import org.blockferry.engine.actor.JobClient;
 import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
+import org.blockferry.engine.actor.JobActor;
 import org.blockferry.engine.cluster.JobOwnership;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
@@ -24,6 +25,7 @@ import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
 import org.blockferry.persistence.PersistenceSettings;
 import org.blockferry.persistence.lease.DatabaseJobOwnership;
+import org.blockferry.persistence.lease.JournalEnds;
 import org.blockferry.persistence.lease.DatabaseLeases;
 import org.blockferry.persistence.lease.LeaseDatabase;
 import org.blockferry.persistence.lease.LeaseKeeper;
@@ -159,7 +161,8 @@ public final class Node implements AutoCloseable {
                 "blockferry-leases");
         var self = org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().uniqueAddress();
         String owner = self.address() + "#" + self.longUid() + " (pid " + ProcessHandle.current().pid() + ")";
-        DatabaseJobOwnership ownership = new DatabaseJobOwnership(keeper, owner, copy.blocking());
+        DatabaseJobOwnership ownership = new DatabaseJobOwnership(keeper, owner, copy.blocking(),
+                JournalEnds.of(database.dataSource(), database.settings().backend(), JobActor::persistenceIdOf));
         // closed by the node once its actors stopped, before the database
         return new Leases(keeper, ownership, timing);
     }

@@ -1,6 +1,7 @@
 package org.blockferry.api.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -89,8 +90,13 @@ class OneDatabaseTwoProcessesTest {
                     assertTrue(serve.log().contains("(pid " + replicate.pid() + ")"), serve.log());
                     assertTrue(replicate.waitFor(3, TimeUnit.MINUTES), "replicate ends");
                     assertEquals(0, replicate.exitValue(), Files.readString(dir.resolve("replicate.log")));
-                    Thread.sleep(3000); // serve may take the job up now: it finds it completed
+                    // serve owns the job now; the replicate wrote its events after serve recovered
+                    // them, so serve recovers again (and finds it completed) before it writes anything
+                    assertTrue(serve.awaitLog("event=job-recovers-again job=shared", Duration.ofSeconds(30)),
+                            serve.log());
+                    Thread.sleep(3000);
                     assertTrue(serve.process().isAlive(), serve.log());
+                    assertFalse(serve.log().contains("Failed to persist"), "no stale event: " + serve.log());
                 }
                 assertEquals(List.of(1), writers(reader, "shared"), "one process wrote the job's events");
                 assertEquals("completed", queries.get("shared").orElseThrow().status());

@@ -52,6 +52,15 @@ import org.blockferry.engine.plan.ResumePoint;
 public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobActor.Event, JobState> {
 
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ReplicationJob");
+
+    private static PersistenceId persistenceId(String jobId) {
+        return PersistenceId.of(TYPE_KEY.name(), jobId);
+    }
+
+    /** The persistence id of a job's events in the journal. */
+    public static String persistenceIdOf(String jobId) {
+        return persistenceId(jobId).id();
+    }
     /** The tag of every job event: the read side's projection follows it. */
     public static final String TAG = "replication-job";
     /** Idle timeout after which a finished job's entity may stop (the read side keeps answering). */
@@ -111,7 +120,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     /** This process owns the job now (local only: never leaves the node). */
-    private record Owned(JobOwnership.Hold hold) implements Command {
+    private record Owned(JobOwnership.Hold hold, long journalEnd) implements Command {
     }
 
     /** Another process owns the job ({@code owner}), or the database did not answer ({@code error}). */
@@ -247,7 +256,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     private JobActor(ActorContext<Command> context, TimerScheduler<Command> timers, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
-        super(PersistenceId.of(TYPE_KEY.name(), jobId),
+        super(persistenceId(jobId),
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(30), 0.2));
         this.context = context;
         this.timers = timers;
@@ -463,7 +472,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         acquiring = true;
         context.pipeToSelf(runtime.ownership().tryAcquire(jobId), (attempt, failure) -> failure != null
                 ? new NotOwned(null, FailureBudget.reasonOf(failure))
-                : attempt.owned() ? new Owned(attempt.hold()) : new NotOwned(attempt.otherOwner(), null));
+                : attempt.owned() ? new Owned(attempt.hold(), attempt.journalEnd())
+                : new NotOwned(attempt.otherOwner(), null));
     }
 
     private Effect<Event, JobState> onOwned(JobState state, Owned c) {
@@ -471,6 +481,16 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         if (hold != null || state.status().isFinal()) {
             c.hold().giveBack();
             return Effect().none();
+        }
+        long recovered = lastSequenceNumber(context);
+        if (c.journalEnd() > recovered) {
+            // Another process wrote the job's events after this actor recovered them (it ran the
+            // job while this one waited): recover again before one more event or write. Stopped,
+            // the entity is started again by sharding (remember-entities) and recovers anew.
+            context.getLog().info("event=job-recovers-again job={} node={} recovered_to={} journal_end={}", jobId,
+                    runtime.node(), recovered, c.journalEnd());
+            c.hold().giveBack();
+            return Effect().stop();
         }
         hold = c.hold();
         otherOwner = null;

@@ -20,8 +20,20 @@ public interface JobOwnership {
      */
     CompletionStage<Attempt> tryAcquire(String jobId);
 
-    /** Either {@code hold} (owned) or {@code otherOwner} (who owns it, as an operator reads it). */
-    record Attempt(Hold hold, String otherOwner) {
+    /**
+     * Either {@code hold} (owned) or {@code otherOwner} (who owns it, as an operator reads it).
+     * {@code journalEnd}: with a hold, the highest sequence number of the job's events in the
+     * journal once it was owned ({@link #UNKNOWN} when the ownership cannot tell). An owner whose
+     * state is older (another process wrote events after this one recovered the job) must
+     * recover again before it writes.
+     */
+    record Attempt(Hold hold, String otherOwner, long journalEnd) {
+        public static final long UNKNOWN = -1;
+
+        public Attempt(Hold hold, String otherOwner) {
+            this(hold, otherOwner, UNKNOWN);
+        }
+
         public boolean owned() {
             return hold != null;
         }

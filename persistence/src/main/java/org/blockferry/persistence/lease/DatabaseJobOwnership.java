@@ -16,18 +16,28 @@ import org.blockferry.engine.copy.WriteFence;
  */
 public final class DatabaseJobOwnership implements JobOwnership {
 
+    /** The highest sequence number of a job's events in the journal (-1: none). */
+    @FunctionalInterface
+    public interface JournalEnd {
+        long of(String jobId) throws SQLException;
+    }
+
     private final LeaseKeeper keeper;
     private final String owner;
     private final Executor executor;
+    private final JournalEnd journalEnd;
 
     /**
-     * @param owner    this process as an operator reads it, e.g. its cluster address, uid and pid
-     * @param executor where the blocking statements run (never an actor's dispatcher)
+     * @param owner      this process as an operator reads it, e.g. its cluster address, uid and pid
+     * @param executor   where the blocking statements run (never an actor's dispatcher)
+     * @param journalEnd read once a job is owned, so that its actor knows whether another
+     *                   process wrote its events after this one recovered them
      */
-    public DatabaseJobOwnership(LeaseKeeper keeper, String owner, Executor executor) {
+    public DatabaseJobOwnership(LeaseKeeper keeper, String owner, Executor executor, JournalEnd journalEnd) {
         this.keeper = Objects.requireNonNull(keeper, "keeper");
         this.owner = DatabaseLeases.checkOwner(owner);
         this.executor = Objects.requireNonNull(executor, "executor");
+        this.journalEnd = Objects.requireNonNull(journalEnd, "journalEnd");
     }
 
     /** The lease that stands for {@code jobId}. */
@@ -48,8 +58,18 @@ public final class DatabaseJobOwnership implements JobOwnership {
             return CompletableFuture.failedFuture(e);
         }
         return keeper.acquire(name, owner, executor).thenCompose(held -> held.isPresent()
-                ? CompletableFuture.completedFuture(new Attempt(new LeaseHold(held.get()), null))
+                ? CompletableFuture.supplyAsync(() -> owned(new LeaseHold(held.get()), jobId), executor)
                 : CompletableFuture.supplyAsync(() -> new Attempt(null, otherOwner(name)), executor));
+    }
+
+    /** The attempt of a job just owned, with its journal's end read after the lease was taken. */
+    private Attempt owned(LeaseHold hold, String jobId) {
+        try {
+            return new Attempt(hold, null, journalEnd.of(jobId));
+        } catch (SQLException | RuntimeException e) {
+            hold.giveBack(); // not owned after all: the lease is not kept renewed for nobody
+            throw new CompletionException(e);
+        }
     }
 
     private String otherOwner(String name) {

@@ -23,6 +23,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** Two processes on one database: one runs the job, the other is told who does; the fence follows the lease. */
 class DatabaseJobOwnershipTest {
 
+    /** These tests own jobs that have no events. */
+    private static final DatabaseJobOwnership.JournalEnd NO_JOURNAL = jobId -> -1;
     private static final String NODE_A = "pekko://blockferry@127.0.0.1:25520#1 (pid 101)";
     private static final String NODE_B = "pekko://blockferry@127.0.0.1:25521#2 (pid 102)";
 
@@ -52,8 +54,8 @@ class DatabaseJobOwnershipTest {
         String job = LeaseDatabases.unique("job");
         try (LeaseKeeper keeperA = new LeaseKeeper(leases, "test-keeper-a");
              LeaseKeeper keeperB = new LeaseKeeper(leases, "test-keeper-b")) {
-            DatabaseJobOwnership a = new DatabaseJobOwnership(keeperA, NODE_A, io);
-            DatabaseJobOwnership b = new DatabaseJobOwnership(keeperB, NODE_B, io);
+            DatabaseJobOwnership a = new DatabaseJobOwnership(keeperA, NODE_A, io, NO_JOURNAL);
+            DatabaseJobOwnership b = new DatabaseJobOwnership(keeperB, NODE_B, io, NO_JOURNAL);
 
             Attempt first = attempt(a, job);
             assertTrue(first.owned());
@@ -82,7 +84,7 @@ class DatabaseJobOwnershipTest {
         DatabaseLeases leases = databases.leases(kind, LeaseDatabases.fast());
         String job = LeaseDatabases.unique("job-taken");
         try (LeaseKeeper keeper = new LeaseKeeper(leases, "test-keeper")) {
-            Attempt owned = attempt(new DatabaseJobOwnership(keeper, NODE_A, io), job);
+            Attempt owned = attempt(new DatabaseJobOwnership(keeper, NODE_A, io, NO_JOURNAL), job);
             databases.overwriteOwner(kind, "job:" + job, NODE_B);
             Thread.sleep(600); // the next renewal finds it
             assertFalse(owned.hold().valid());
@@ -99,10 +101,10 @@ class DatabaseJobOwnershipTest {
         try (LeaseKeeper keeper = new LeaseKeeper(leases, "test-keeper")) {
             String longId = job + "x".repeat(300);
             ExecutionException failed = assertThrows(ExecutionException.class,
-                    () -> attempt(new DatabaseJobOwnership(keeper, NODE_A, io), longId));
+                    () -> attempt(new DatabaseJobOwnership(keeper, NODE_A, io, NO_JOURNAL), longId));
             assertInstanceOf(IllegalArgumentException.class, failed.getCause());
             assertEquals(0, databases.rows(kind, "job:" + job));
-            assertThrows(IllegalArgumentException.class, () -> new DatabaseJobOwnership(keeper, "o".repeat(501), io));
+            assertThrows(IllegalArgumentException.class, () -> new DatabaseJobOwnership(keeper, "o".repeat(501), io, NO_JOURNAL));
         }
     }
 }
