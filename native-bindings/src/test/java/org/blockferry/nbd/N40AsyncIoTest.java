@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.nbd.testing.DiskChecksum;
@@ -34,10 +35,24 @@ class N40AsyncIoTest {
              NbdBuffer buf = NbdBuffer.allocate(request * count)) {
             AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
             List<CompletableFuture<Void>> reads = new ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                reads.add(c.pread(buf, i * request, request, (long) i * request * 3));
+            // The loop is held while the reads are submitted: none can be issued or answered
+            // before the check, and once let go it issues all of them before it reaps any.
+            CountDownLatch held = new CountDownLatch(1);
+            CountDownLatch letGo = new CountDownLatch(1);
+            loop.execute(() -> {
+                held.countDown();
+                awaitQuietly(letGo);
+            }, new CompletableFuture<>());
+            try {
+                assertTrue(held.await(30, TimeUnit.SECONDS), "the loop runs the holding task");
+                for (int i = 0; i < count; i++) {
+                    reads.add(c.pread(buf, i * request, request, (long) i * request * 3));
+                }
+                assertEquals(count, buf.pins(), "each submitted request pins the buffer");
+                assertEquals(0, reads.stream().filter(CompletableFuture::isDone).count(), "none answered yet");
+            } finally {
+                letGo.countDown();
             }
-            assertTrue(buf.pins() > 0 || reads.stream().allMatch(CompletableFuture::isDone));
             CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
             assertEquals(0, buf.pins(), "every completed request unpins its buffer");
             ByteBuffer view = buf.slice(0, request * count).order(ByteOrder.BIG_ENDIAN);
@@ -172,6 +187,14 @@ class N40AsyncIoTest {
             buf.slice(0, 16).get(back);
             assertArrayEquals(new byte[16], back);
             c.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

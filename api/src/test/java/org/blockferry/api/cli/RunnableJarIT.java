@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.api.node.Qcow2Images;
 import org.blockferry.engine.testing.Images;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitServer;
@@ -36,10 +37,15 @@ class RunnableJarIT {
 
     @Test
     void demoRunsFromTheJarAndBothCopiesVerify() throws Exception {
-        Result r = java("demo", "--dir", dir.resolve("demo").toString());
+        Path demo = dir.resolve("demo");
+        Result r = java("demo", "--dir", demo.toString());
         assertEquals(0, r.code(), r.err());
         assertEquals(2, r.out().lines().filter(l -> l.endsWith("  equal")).count(), r.out());
         assertEquals("", r.err().strip(), "nothing on stderr for a good run: " + r.err());
+        for (String disk : List.of("system", "data")) { // the demo's own "equal", checked by other tools
+            assertEquals(Qcow2Images.checksum(dir, demo.resolve(disk + ".qcow2")),
+                    DiskChecksum.ofFile(demo.resolve(disk + "-copy.img")), disk + ": the copy holds the image's bytes");
+        }
     }
 
     @Test

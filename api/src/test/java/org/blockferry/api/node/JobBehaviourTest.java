@@ -244,6 +244,9 @@ class JobBehaviourTest {
                 NodeFixture.awaitFinal(node, id, Duration.ofMinutes(2));
                 live = node.jobs().get(id).toCompletableFuture().get();
             }
+            assertEquals(JobStatus.COMPLETED, live.status(), String.valueOf(live.error()));
+            assertEquals(DiskChecksum.ofUri(s1.uri()), DiskChecksum.ofUri(t1.uri()), "disk a");
+            assertEquals(DiskChecksum.ofUri(s2.uri()), DiskChecksum.ofUri(t2.uri()), "disk b");
             try (Node again = NodeFixture.start(dir, database, Map.of("blockferry.jobs.snapshot-every", 5))) {
                 JobState replayed = again.jobs().get(id).toCompletableFuture().get(30, TimeUnit.SECONDS);
                 assertEquals(live, replayed);

@@ -142,8 +142,25 @@ public final class NbdkitServer implements AutoCloseable {
         }
     }
 
-    public boolean isAlive() {
+    public synchronized boolean isAlive() {
         return process.isAlive();
+    }
+
+    /**
+     * Whether the server is alive and serves no client: between connections nbdkit runs only its
+     * accept loop, one thread; each connection adds its own (read from /proc, so Linux only).
+     */
+    public synchronized boolean idle() {
+        if (!process.isAlive()) {
+            return false;
+        }
+        try {
+            List<String> status = Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"));
+            return status.contains("Threads:\t1") && status.stream().noneMatch(l -> l.startsWith("State:\tZ")
+                    || l.startsWith("State:\tX"));
+        } catch (IOException gone) {
+            return false; // it ended in between
+        }
     }
 
     /** Kills the server abruptly (SIGKILL), as a crash would. */
