@@ -15,11 +15,13 @@ bf_say() {
 
 # Prints the named packages that are not installed, one per line.
 missing_packages() {
-  local pkg status
+  local pkg installed
+  # One dpkg-query for all of them (the launcher runs this at every start). It says nothing on
+  # stdout for a package it has never seen, and fails then: that is "missing", not an error.
+  installed=" $({ dpkg-query -W -f='${Package}:${Status}\n' "$@" 2>/dev/null || true; } \
+    | sed -n 's/^\([^:]*\):install ok installed$/\1/p' | tr '\n' ' ') "
   for pkg in "$@"; do
-    # dpkg-query fails for a package it has never seen: that is "missing", not an error.
-    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
-    [ "$status" = "install ok installed" ] || echo "$pkg"
+    [[ "$installed" == *" $pkg "* ]] || echo "$pkg"
   done
 }
 

@@ -60,10 +60,12 @@ final class CopyCommand implements Callable<Integer> {
         DiskLocation to = DiskLocation.parse("target", target);
         try (CliContext context = new CliContext()) {
             CopySettings settings = settings(context.settings());
-            var env = context.environment();
-            try (NbdDiskSource src = NbdDiskSource.open("source", from, NbdOptions.DEFAULT, env.tools())) {
+            // The exports of local images start while the actor system still starts (in the
+            // background since main): they need the configuration only.
+            try (NbdDiskSource src = NbdDiskSource.open("source", from, NbdOptions.DEFAULT, context.tools())) {
                 long size = src.size();
-                try (NbdDiskTarget dst = NbdDiskTarget.open("target", to, size, NbdOptions.DEFAULT, env.tools())) {
+                try (NbdDiskTarget dst = NbdDiskTarget.open("target", to, size, NbdOptions.DEFAULT, context.tools())) {
+                    var env = context.environment();
                     DiskCopy copy = DiskCopy.start(CopyJob.full(name(from), src, dst, settings, p -> { }), env);
                     CopyResult result;
                     if (json) {

@@ -31,7 +31,7 @@ public final class ProcessRuntime {
             try {
                 Config c = ConfigFactory.load();
                 configFuture.complete(c);
-                systemFuture.complete(ActorSystem.create(Behaviors.empty(), "blockferry", c));
+                systemFuture.complete(ActorSystem.create(Behaviors.empty(), "blockferry", localOnly(c)));
             } catch (Throwable e) {
                 configFuture.completeExceptionally(e);
                 systemFuture.completeExceptionally(e);
@@ -39,6 +39,20 @@ public final class ProcessRuntime {
         }, "runtime-start");
         t.setDaemon(true);
         t.start();
+    }
+
+    /**
+     * The configuration of this process's actor system ({@code copy}, {@code verify}): local,
+     * and no message of it ever leaves the JVM. Pekko loads its library extensions when a system
+     * starts, and the serialization extension instantiates every serializer the classpath
+     * configures — those of cluster, sharding, replicated data, persistence, remoting and Jackson
+     * cost some 700 classes and a tenth of a second for nothing here. Without library
+     * extensions, serialization loads only if something asks for it (nothing does: local
+     * messages are never serialized). A node ({@code serve}, {@code replicate}, {@code demo})
+     * builds its own system with all of them.
+     */
+    static Config localOnly(Config config) {
+        return ConfigFactory.parseString("pekko.library-extensions = []").withFallback(config);
     }
 
     static synchronized CompletableFuture<Config> config() {

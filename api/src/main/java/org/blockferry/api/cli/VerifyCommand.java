@@ -31,9 +31,10 @@ final class VerifyCommand implements Callable<Integer> {
         DiskLocation a = DiskLocation.parse("source", source);
         DiskLocation b = DiskLocation.parse("target", target);
         try (CliContext context = new CliContext()) {
-            var env = context.environment();
-            try (NbdDiskSource src = NbdDiskSource.open("source", a, NbdOptions.DEFAULT, env.tools());
-                 NbdDiskSource dst = NbdDiskSource.open("target", b, NbdOptions.DEFAULT, env.tools())) {
+            // the exports start while the actor system still starts (see CopyCommand)
+            try (NbdDiskSource src = NbdDiskSource.open("source", a, NbdOptions.DEFAULT, context.tools());
+                 NbdDiskSource dst = NbdDiskSource.open("target", b, NbdOptions.DEFAULT, context.tools())) {
+                var env = context.environment();
                 DiskComparison.Outcome o = DiskComparison.run(src, dst, context.settings(), env)
                         .toCompletableFuture().get(365, TimeUnit.DAYS);
                 if (!o.note().isEmpty()) {
