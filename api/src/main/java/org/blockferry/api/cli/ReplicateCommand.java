@@ -78,6 +78,7 @@ final class ReplicateCommand implements Callable<Integer> {
             pekko.cluster.leader-actions-interval = 100ms
             pekko.cluster.singleton.hand-over-retry-interval = 100ms
             pekko.cluster.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
+            pekko.cluster.sharded-daemon-process.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
             """);
 
     @Override
