@@ -39,9 +39,13 @@ final class CdsTrainingCommand implements Callable<Integer> {
      */
     private static boolean replicate(Path dir, Path image) throws Exception {
         Path home = Files.createDirectories(dir.resolve("node"));
+        // its own one-member cluster on loopback, whatever the environment says (a training run
+        // on a cluster's node must never join that cluster), on a scratch H2 file
         Config config = ConfigFactory.parseMap(Map.of("blockferry.data-dir", home.toString(),
                 "blockferry.persistence.backend", "h2",
-                "blockferry.persistence.h2.file", home.resolve("blockferry").toString()))
+                "blockferry.persistence.h2.file", home.resolve("blockferry").toString(),
+                "blockferry.cluster.hostname", "127.0.0.1", "blockferry.cluster.port", 0,
+                "blockferry.cluster.seed-nodes", List.of()))
                 .withFallback(ConfigFactory.load());
         JobSpec job = new JobSpec("cds-training", "training", JobSpec.Source.NBD, List.of(new JobSpec.Disk("d0",
                 image.toString(), dir.resolve("job.img").toString())), CopyMode.AUTO, null).validated();
