@@ -111,6 +111,66 @@ for run in $(seq "$RUNS"); do
   rm -f "$target"
 done
 
+# ---- the same on a running node, through the HTTP API (issue 16's measure) ----
+# One `blockferry serve`; each sync is a POST /api/v1/jobs, timed on the client from the POST to
+# the first GET /api/v1/jobs/ID that says "completed" (polled every 20 ms: the figure includes the
+# read side's lag, as an operator's client sees it).
+TOKEN="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+BLOCKFERRY_API_TOKEN="$TOKEN" BLOCKFERRY_ALLOWED_ROOTS="$WORK" BLOCKFERRY_DATA_DIR="$WORK/node" \
+  "$BF" serve --port 0 > "$WORK/serve.log" 2>&1 & SERVE_PID=$!
+trap 'kill "$SERVE_PID" 2>/dev/null || true; cleanup' EXIT
+URL=""
+for _ in $(seq 600); do
+  URL="$({ grep -o 'API http://[0-9.:]*/api/v1' "$WORK/serve.log" || true; } | head -1 | cut -d' ' -f2)"
+  [ -n "$URL" ] && break
+  kill -0 "$SERVE_PID" 2>/dev/null || { echo "bench: blockferry serve exited: $(tail -5 "$WORK/serve.log")" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$URL" ] || { echo "bench: blockferry serve did not start in 60 s: $(tail -5 "$WORK/serve.log")" >&2; exit 1; }
+
+api_sync() { # id target -> prints "seconds mode bytes"
+  local id="$1" target="$2" body t0 t1 doc status
+  body="$(cat "$(job_file "$id" "$target")")"
+  t0="$(date +%s.%N)"
+  curl -sf -X POST "$URL/jobs" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "$body" > /dev/null || { echo "bench: POST of $id refused" >&2; exit 1; }
+  while true; do
+    doc="$(curl -sf "$URL/jobs/$id" -H "Authorization: Bearer $TOKEN" || true)"
+    status="$(jq -r '.status // empty' <<< "$doc" 2>/dev/null || true)"
+    case "$status" in
+      completed) break ;;
+      failed|cancelled) echo "bench: $id $status: $(jq -r .error <<< "$doc")" >&2; exit 1 ;;
+    esac
+    sleep 0.02
+  done
+  t1="$(date +%s.%N)"
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}') $(jq -r '.disks[0].mode' <<< "$doc") $(jq -r .total_bytes <<< "$doc")"
+}
+
+: > "$WORK/api-full.txt"; : > "$WORK/api-inc.txt"
+for run in $(seq "$RUNS"); do
+  target="$WORK/api-target-$run.img"
+  read -r secs mode total < <(api_sync "api-full-$run" "$target")
+  [ "$mode" = full ] || { echo "bench: expected a full sync over the API, got $mode" >&2; exit 1; }
+  verify "$target"
+  echo "$secs" >> "$WORK/api-full.txt"
+  echo "run $run: API full sync: submission to completed ${secs} s, ${total} bytes"
+  args=(); written=0; i=0
+  while [ "$written" -lt "$CHANGE_BYTES" ]; do
+    len=$(( (RANDOM % 64 + 1) * 65536 )); off=$(( (RANDOM * 32768 + RANDOM) % ((SIZE_BYTES - len) / 65536) * 65536 ))
+    case $((i % 7)) in 3) args+=(-c "write -z $off $len") ;; 5) args+=(-c "discard $off $len") ;; *) args+=(-c "write -P $((i % 250 + 1)) $off $len") ;; esac
+    written=$((written + len)); i=$((i + 1))
+  done
+  qemu-io -f qcow2 "${args[@]}" "$IMAGE" > /dev/null
+  read -r secs mode total < <(api_sync "api-inc-$run" "$target")
+  [ "$mode" = incremental ] || { echo "bench: expected an incremental sync over the API, got $mode" >&2; exit 1; }
+  verify "$target"
+  echo "$secs" >> "$WORK/api-inc.txt"
+  echo "run $run: API incremental sync: submission to completed ${secs} s, ${total} changed bytes (~$i writes)"
+  rm -f "$target"
+done
+kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true
+
 fb="$(median < "$WORK/full-bf.txt")"; fbw="$(median < "$WORK/full-bf-wall.txt")"
 fn="$(median < "$WORK/full-nbdcopy.txt")"
 ib="$(median < "$WORK/inc-bf.txt")"; ibw="$(median < "$WORK/inc-bf-wall.txt")"
@@ -120,3 +180,6 @@ awk -v fb="$fb" -v fn="$fn" -v ib="$ib" -v fbw="$fbw" -v ibw="$ibw" 'BEGIN {
   printf "RATIO full-blockferry/incremental=%.1f full-nbdcopy/incremental=%.1f (sync times)\n", fb / ib, fn / ib
   printf "RATIO full-blockferry/incremental=%.1f full-nbdcopy/incremental=%.1f (whole processes)\n", fbw / ibw, fn / ibw
 }'
+af="$(median < "$WORK/api-full.txt")"; ai="$(median < "$WORK/api-inc.txt")"
+echo "API on a running node: full sync ${af} s, incremental ${ai} s from submission to completed (medians)"
+awk -v af="$af" -v ai="$ai" 'BEGIN { printf "RATIO api-full/api-incremental=%.1f (target: incremental <= 0.25 s and >= 10x)\n", af / ai }'
