@@ -71,6 +71,19 @@ verify() { # target
   [ "$a" = "$b" ] || { echo "bench: $1 differs from the source" >&2; exit 1; }
 }
 
+# ~1 % of the disk changed with qemu-io: scattered data writes of 64 KiB..4 MiB, every 7th a zero
+# write, some discards. Sets i to the number of writes.
+change_one_percent() {
+  local args=() written=0 len off
+  i=0
+  while [ "$written" -lt "$CHANGE_BYTES" ]; do
+    len=$(( (RANDOM % 64 + 1) * 65536 )); off=$(( (RANDOM * 32768 + RANDOM) % ((SIZE_BYTES - len) / 65536) * 65536 ))
+    case $((i % 7)) in 3) args+=(-c "write -z $off $len") ;; 5) args+=(-c "discard $off $len") ;; *) args+=(-c "write -P $((i % 250 + 1)) $off $len") ;; esac
+    written=$((written + len)); i=$((i + 1))
+  done
+  qemu-io -f qcow2 "${args[@]}" "$IMAGE" > /dev/null
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : > "$WORK/full-bf.txt"; : > "$WORK/full-bf-wall.txt"; : > "$WORK/full-nbdcopy.txt"
@@ -94,14 +107,7 @@ for run in $(seq "$RUNS"); do
   echo "$job" >> "$WORK/full-bf.txt"; echo "$wall" >> "$WORK/full-bf-wall.txt"
   echo "run $run: blockferry full sync: job ${job} s, wall ${wall} s, ${total} bytes"
 
-  # ~1 % changed: scattered data writes of 64 KiB..4 MiB, some zero writes and discards
-  args=(); written=0; i=0
-  while [ "$written" -lt "$CHANGE_BYTES" ]; do
-    len=$(( (RANDOM % 64 + 1) * 65536 )); off=$(( (RANDOM * 32768 + RANDOM) % ((SIZE_BYTES - len) / 65536) * 65536 ))
-    case $((i % 7)) in 3) args+=(-c "write -z $off $len") ;; 5) args+=(-c "discard $off $len") ;; *) args+=(-c "write -P $((i % 250 + 1)) $off $len") ;; esac
-    written=$((written + len)); i=$((i + 1))
-  done
-  qemu-io -f qcow2 "${args[@]}" "$IMAGE" > /dev/null
+  change_one_percent
 
   read -r wall job mode total < <(sync_job "inc-$run" "$target")
   [ "$mode" = incremental ] || { echo "bench: expected an incremental sync, got $mode" >&2; exit 1; }
@@ -155,13 +161,7 @@ for run in $(seq "$RUNS"); do
   verify "$target"
   echo "$secs" >> "$WORK/api-full.txt"
   echo "run $run: API full sync: submission to completed ${secs} s, ${total} bytes"
-  args=(); written=0; i=0
-  while [ "$written" -lt "$CHANGE_BYTES" ]; do
-    len=$(( (RANDOM % 64 + 1) * 65536 )); off=$(( (RANDOM * 32768 + RANDOM) % ((SIZE_BYTES - len) / 65536) * 65536 ))
-    case $((i % 7)) in 3) args+=(-c "write -z $off $len") ;; 5) args+=(-c "discard $off $len") ;; *) args+=(-c "write -P $((i % 250 + 1)) $off $len") ;; esac
-    written=$((written + len)); i=$((i + 1))
-  done
-  qemu-io -f qcow2 "${args[@]}" "$IMAGE" > /dev/null
+  change_one_percent
   read -r secs mode total < <(api_sync "api-inc-$run" "$target")
   [ "$mode" = incremental ] || { echo "bench: expected an incremental sync over the API, got $mode" >&2; exit 1; }
   verify "$target"

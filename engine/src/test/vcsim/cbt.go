@@ -101,8 +101,8 @@ func (p *proxy) nextChangeIDs(vmRef string) {
 
 // recordSnapshot remembers the sequence each disk had when the VM's newest snapshot was taken.
 func (p *proxy) recordSnapshot(vmRef string) {
-	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine)
-	if !ok {
+	vm := vmByRef(vmRef)
+	if vm == nil {
 		return
 	}
 	var snap string
@@ -151,7 +151,7 @@ func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, ca
 		return
 	}
 	vmRef := call.args["_this"]
-	if _, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine); !ok {
+	if vmByRef(vmRef) == nil {
 		writeFault(w, "ManagedObjectNotFound", "The object 'vim.VirtualMachine:"+vmRef+"' has already been deleted or has not been completely created",
 			`<obj type="VirtualMachine">`+escape(vmRef)+`</obj>`)
 		return
@@ -178,12 +178,13 @@ func (p *proxy) queryChangedDiskAreas(w http.ResponseWriter, r *http.Request, ca
 	if snapRef == "" {
 		// vSphere: without a snapshot the changes are computed against the VM's current
 		// snapshot, which works only for a powered-off VM
-		if vm := vmByRef(vmRef); vm == nil || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+		vm := vmByRef(vmRef)
+		if vm == nil || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
 			writeFault(w, "InvalidArgument", "A specified parameter was not correct: snapshot (a powered-on virtual"+
 				" machine needs a snapshot)", `<invalidProperty>snapshot</invalidProperty>`)
 			return
 		}
-		if vm := vmByRef(vmRef); vm.Snapshot != nil && vm.Snapshot.CurrentSnapshot != nil {
+		if vm.Snapshot != nil && vm.Snapshot.CurrentSnapshot != nil {
 			snapRef = vm.Snapshot.CurrentSnapshot.Value
 		}
 	} else if info := p.snapInfos[snapRef]; info == nil || info.vm != vmRef {

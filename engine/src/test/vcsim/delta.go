@@ -54,11 +54,24 @@ func chainBacking(template *types.VirtualDiskFlatVer2BackingInfo, chain []string
 	return parent
 }
 
+// rechain gives disk a backing on the last file of chain (parents the earlier ones), keeping
+// its changeId; it returns the new backing.
+func rechain(disk *types.VirtualDisk, chain []string) *types.VirtualDiskFlatVer2BackingInfo {
+	b, flat := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	if !flat || len(chain) == 0 {
+		return nil
+	}
+	moved := chainBacking(b, chain)
+	moved.ChangeId = b.ChangeId
+	disk.Backing = moved
+	return moved
+}
+
 // snapshotTaken runs after a successful CreateSnapshot_Task of vmRef: it gives the new
 // snapshot its own copy of the disks, moves the VM's disks to new deltas and freezes content.
 func (p *proxy) snapshotTaken(vmRef string) {
-	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vmRef}).(*simulator.VirtualMachine)
-	if !ok {
+	vm := vmByRef(vmRef)
+	if vm == nil {
 		return
 	}
 	simulator.Map.WithLock(vm, func() {
@@ -112,10 +125,7 @@ func (p *proxy) snapshotTaken(vmRef string) {
 		snap.Config.Hardware.Device = devices
 		for _, disk := range virtualDisks(vm) { // the VM's own devices: now on the new deltas
 			st := p.state(vmRef, disk.Key)
-			if b, flat := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); flat && len(st.chain) > 0 {
-				live := chainBacking(b, st.chain)
-				live.ChangeId = b.ChangeId
-				disk.Backing = live
+			if live := rechain(disk, st.chain); live != nil {
 				st.file = live.FileName
 			}
 		}
@@ -134,8 +144,8 @@ func (p *proxy) snapshotRemoved(snapRef string) {
 	if info == nil {
 		return
 	}
-	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: info.vm}).(*simulator.VirtualMachine)
-	if !ok {
+	vm := vmByRef(info.vm)
+	if vm == nil {
 		return
 	}
 	simulator.Map.WithLock(vm, func() {
@@ -155,14 +165,10 @@ func (p *proxy) snapshotRemoved(snapRef string) {
 				p.renameSnapshotDisk(ref, key, st.chain[:other.level[key]+1])
 			}
 			for _, disk := range virtualDisks(vm) {
-				if disk.Key != key {
-					continue
-				}
-				if b, flat := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); flat {
-					live := chainBacking(b, st.chain)
-					live.ChangeId = b.ChangeId
-					disk.Backing = live
-					st.file = live.FileName
+				if disk.Key == key {
+					if live := rechain(disk, st.chain); live != nil {
+						st.file = live.FileName
+					}
 				}
 			}
 		}
@@ -182,23 +188,9 @@ func (p *proxy) renameSnapshotDisk(snapRef string, key int32, chain []string) {
 	}
 	for _, d := range snap.Config.Hardware.Device {
 		if disk, isDisk := d.(*types.VirtualDisk); isDisk && disk.Key == key {
-			if b, flat := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); flat {
-				renamed := chainBacking(b, chain)
-				renamed.ChangeId = b.ChangeId
-				disk.Backing = renamed
-			}
+			rechain(disk, chain)
 		}
 	}
-}
-
-// snapshotVM names the VM a snapshot belongs to, or "" when the layer does not know it.
-func (p *proxy) snapshotVM(snapRef string) string {
-	mu.Lock()
-	defer mu.Unlock()
-	if info := p.snapInfos[snapRef]; info != nil {
-		return info.vm
-	}
-	return ""
 }
 
 // sparseCopy copies a raw image's data extents (SEEK_DATA/SEEK_HOLE) into a new file of the
