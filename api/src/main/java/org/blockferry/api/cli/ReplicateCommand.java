@@ -68,23 +68,10 @@ final class ReplicateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the finished job as one JSON object, no progress bars")
     boolean json;
 
-    /**
-     * Leaving its own one-member cluster, a one-shot process waited about two seconds for ticks
-     * meant for handing work to other members: the leader moves a leaving member on at each
-     * leader-actions tick, and the sharding coordinators' singletons retry their hand-over each
-     * hand-over-retry-interval (1 s each by default) before they stop.
-     */
-    private static final com.typesafe.config.Config SHORT_LEAVE = ConfigFactory.parseString("""
-            pekko.cluster.leader-actions-interval = 100ms
-            pekko.cluster.singleton.hand-over-retry-interval = 100ms
-            pekko.cluster.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
-            pekko.cluster.sharded-daemon-process.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
-            """);
-
     @Override
     public Integer call() throws Exception {
         JobSpec job = wholeVm(spec()).validated();
-        try (Node node = Node.start(SHORT_LEAVE.withFallback(ConfigFactory.load()), Node.Access.OPERATOR)) {
+        try (Node node = Node.start(ConfigFactory.load(), Node.Access.OPERATOR)) {
             JobReply reply = node.jobs().submit(job).toCompletableFuture().get(60, TimeUnit.SECONDS);
             if (reply instanceof JobReply.Rejected r) {
                 throw new InvalidInputException(r.field() != null ? r.field() : "job_id", r.message());

@@ -94,6 +94,21 @@ public final class Node implements AutoCloseable {
 
     // ----
 
+    /**
+     * An operator's command ({@code replicate}, {@code demo}) runs a one-shot node that leaves
+     * its own one-member cluster at the end. It waited about two seconds there for ticks meant
+     * for handing work to other members: the leader moves a leaving member on at each
+     * leader-actions tick, and each sharding coordinator's singleton (the read side's sharded
+     * daemon process has its own) retries its hand-over each hand-over-retry-interval, 1 s each by
+     * default. A serving node keeps Pekko's defaults.
+     */
+    private static final Config ONE_SHOT_LEAVE = ConfigFactory.parseString("""
+            pekko.cluster.leader-actions-interval = 100ms
+            pekko.cluster.singleton.hand-over-retry-interval = 100ms
+            pekko.cluster.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
+            pekko.cluster.sharded-daemon-process.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
+            """);
+
     /** Starts a node from {@code base} (the process configuration). */
     public static Node start(Config base, Access access) throws Exception {
         return start(base, PersistenceSettings.fromConfig(base), JobSettings.fromConfig(base), access);
@@ -109,7 +124,8 @@ public final class Node implements AutoCloseable {
         Database database = Database.open(persistence);
         try {
             database.applySchema();
-            Config config = clusterConfig(JournalConfig.apply(persistence, base));
+            Config config = clusterConfig(JournalConfig.apply(persistence,
+                    access == Access.OPERATOR ? ONE_SHOT_LEAVE.withFallback(base) : base));
             boolean joinSelf = config.getList("pekko.cluster.seed-nodes").isEmpty();
             ActorSystem<Void> system = ActorSystem.create(org.apache.pekko.actor.typed.javadsl.Behaviors.empty(),
                     "blockferry", config);
