@@ -2,6 +2,7 @@ package org.blockferry.api;
 
 import org.blockferry.api.cli.Cli;
 import org.blockferry.api.cli.ProcessRuntime;
+import org.blockferry.engine.endpoint.TlsCipherSetting;
 import org.blockferry.nbd.NbdConnection;
 
 /** The runnable jar's entry point: the {@code blockferry} command line. */
@@ -12,7 +13,7 @@ public final class Main {
     public static void main(String[] args) {
         // libnbd, the configuration and the actor system load in the background while the
         // command line is parsed: together they are most of a short command's start-up.
-        NbdConnection.preloadLibrary();
+        NbdConnection.preloadLibrary(TlsCipherSetting::forPreload);
         if (args.length > 0 && (args[0].equals("copy") || args[0].equals("verify") || args[0].equals("cds-training"))) {
             ProcessRuntime.startInBackground(); // the job commands start a full node instead
         }

@@ -17,6 +17,9 @@ final class NativeLibraries {
 
     private static volatile NativeLibraries instance;
     private static volatile Throwable loadFailure;
+    private static volatile TlsCiphers ciphers = TlsCiphers.AUTO;
+    private static volatile String ciphersInEffect = "not loaded yet";
+    private static volatile boolean chachaDropped;
 
     final LibNbd nbd;
     final LibC libc;
@@ -52,14 +55,56 @@ final class NativeLibraries {
         }
     }
 
+    /**
+     * Sets the TLS cipher preference the library will load with; false when it is already loaded
+     * (GnuTLS reads its policy once, at load).
+     */
+    static synchronized boolean preferCiphers(TlsCiphers preference) {
+        if (instance != null || loadFailure != null) {
+            return preference == ciphers;
+        }
+        ciphers = preference;
+        return true;
+    }
+
+    static String ciphersInEffect() {
+        return ciphersInEffect;
+    }
+
+    static boolean chachaDropped() {
+        return chachaDropped;
+    }
+
     private static NativeLibraries load() {
+        LibC libc = LibraryLoader.create(LibC.class).failImmediately().load("c");
+        ciphersInEffect = applyCipherPreference(libc, ciphers);
         // dlopen by soname first: it needs only the runtime package, not libnbd-dev's libnbd.so link.
         Library jffiLibrary = Library.getCachedInstance(LIBNBD_SONAME, Library.LAZY | Library.GLOBAL);
         if (jffiLibrary == null) {
             throw new UnsatisfiedLinkError(Library.getLastError());
         }
         LibNbd nbd = LibraryLoader.create(LibNbd.class).failImmediately().load(LIBNBD_SONAME);
-        LibC libc = LibraryLoader.create(LibC.class).failImmediately().load("c");
         return new NativeLibraries(nbd, libc, new ByValueCalls(jffiLibrary));
+    }
+
+    /** Points GnuTLS at a policy file that drops ChaCha20 when the preference asks for it. */
+    private static String applyCipherPreference(LibC libc, TlsCiphers preference) {
+        String envFile = System.getenv(TlsCiphers.ENV);
+        String text = preference.overrideFileText(envFile, TlsCiphers.cpuHasAes());
+        if (text == null) {
+            return preference.configName() + ": GnuTLS's own cipher order";
+        }
+        try {
+            java.nio.file.Path file = java.nio.file.Files.createTempFile("blockferry-gnutls-", ".conf");
+            file.toFile().deleteOnExit();
+            java.nio.file.Files.writeString(file, text);
+            if (libc.setenv(TlsCiphers.ENV, file.toString(), 1) != 0) {
+                return preference.configName() + ": setenv failed, GnuTLS's own cipher order";
+            }
+            chachaDropped = true;
+            return preference.configName() + ": CHACHA20-POLY1305 not offered (AES-GCM preferred)";
+        } catch (java.io.IOException | RuntimeException e) {
+            return preference.configName() + ": policy file not written (" + e.getMessage() + "), GnuTLS's own order";
+        }
     }
 }

@@ -54,11 +54,15 @@ public final class NbdConnection implements AutoCloseable {
     /**
      * Loads libnbd on a background thread now, so that the first {@link #create()} does not
      * wait for it (loading generates the binding's classes, a noticeable part of start-up).
+     * {@code ciphers} runs first on that thread (it may read the configuration): GnuTLS takes
+     * the cipher preference when it loads.
      */
-    public static java.util.concurrent.CompletableFuture<Void> preloadLibrary() {
+    public static java.util.concurrent.CompletableFuture<Void> preloadLibrary(
+            java.util.function.Supplier<TlsCiphers> ciphers) {
         java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
+                preferTlsCiphers(ciphers.get());
                 NativeLibraries.get();
                 done.complete(null);
             } catch (NbdException | RuntimeException e) {
@@ -68,6 +72,19 @@ public final class NbdConnection implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return done;
+    }
+
+    /**
+     * The TLS cipher preference libnbd is to load with ({@link TlsCiphers}). Effective only before
+     * the library loads; returns false when it loaded already with another preference.
+     */
+    public static boolean preferTlsCiphers(TlsCiphers preference) {
+        return NativeLibraries.preferCiphers(preference);
+    }
+
+    /** What the TLS cipher preference did when libnbd loaded, for logs. */
+    public static String tlsCiphersInEffect() {
+        return NativeLibraries.ciphersInEffect();
     }
 
     /** A new, unconnected handle ({@code nbd_create}). */
@@ -142,8 +159,13 @@ public final class NbdConnection implements AutoCloseable {
             handshake(uri, timeout);
         } catch (NbdException e) {
             // one name for the step, whichever libnbd call of it failed (as nbd_connect_uri would)
-            throw e.operation().equals("nbd_connect_uri") ? e
-                    : new NbdException("nbd_connect_uri", e.nbdMessage(), e.errno());
+            String message = e.nbdMessage();
+            if (message.contains("gnutls_handshake") && NativeLibraries.chachaDropped()) {
+                message += " (this node does not offer CHACHA20-POLY1305, blockferry.nbd.tls-ciphers:"
+                        + " a server that allows only that cipher needs tls-ciphers = gnutls-default)";
+            }
+            throw e.operation().equals("nbd_connect_uri") && message.equals(e.nbdMessage()) ? e
+                    : new NbdException("nbd_connect_uri", message, e.errno());
         }
         size = query(() -> nbd.nbd_get_size(handle), "nbd_get_size");
         flags = flag(nbd.nbd_is_read_only(handle), "nbd_is_read_only", F_READ_ONLY)

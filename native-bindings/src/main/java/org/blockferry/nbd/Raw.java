@@ -148,5 +148,8 @@ final class Raw {
         @ssize_t long write(int fd, @intptr_t long buf, @size_t long count);
 
         int close(int fd);
+
+        /** Used once, before libnbd (and so GnuTLS) loads: see {@link TlsCiphers}. */
+        int setenv(String name, String value, int overwrite);
     }
 }

@@ -1,10 +1,12 @@
 package org.blockferry.api.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,9 +26,14 @@ class RunnableJarIT {
     }
 
     private static Result java(String... args) throws Exception {
+        return java(List.of(), args);
+    }
+
+    private static Result java(List<String> jvmOptions, String... args) throws Exception {
         String jar = System.getProperty("blockferry.jar");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", jar));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
         String out = new String(p.getInputStream().readAllBytes());
@@ -59,6 +66,64 @@ class RunnableJarIT {
             assertTrue(json.get("planned_bytes").asLong() < (64L << 20));
             assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
         }
+    }
+
+    /** Every cipher nbdkit logged, one per TLS connection, in order ({@code -D nbdkit.tls.session=1}). */
+    private static List<String> ciphers(NbdkitServer server) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "debug: TLS session: \\(TLS[0-9.]+\\)-[^\\n]*-\\(([A-Z0-9-]+)\\)").matcher(server.logText());
+        List<String> all = new ArrayList<>();
+        while (m.find()) {
+            all.add(m.group(1));
+        }
+        return all;
+    }
+
+    @Test
+    void theTlsCipherSettingChoosesWhatTheJarOffers() throws Exception {
+        Path keys = Files.createDirectories(dir.resolve("keys"));
+        Path psk = keys.resolve("frank.psk");
+        Files.writeString(psk, "frank:0123456789abcdef0123456789abcdef\n");
+        Path image = Images.sparse(dir.resolve("t.img"), 4L << 20, 7).data(0, 1L << 20).close();
+        try (NbdkitServer target = NbdkitServer.start(dir, "-v", "-D", "nbdkit.tls.session=1", "--tls=require",
+                "--tls-psk=" + psk, "memory", "size=4M")) {
+            String uri = "nbds+unix://frank@/?socket=" + target.socket() + "&tls-psk-file=" + psk;
+            List<String> keyDir = List.of("-Dblockferry.nbd.key-dir=" + keys);
+            // connection 1: GnuTLS's own choice, as libnbd's nbdinfo makes it
+            Process info = new ProcessBuilder(TestPeers.require("nbdinfo", "libnbd-bin"), "--size", uri)
+                    .redirectErrorStream(true).start();
+            String infoOut = new String(info.getInputStream().readAllBytes());
+            assertEquals(0, info.waitFor(), infoOut);
+            assertEquals(1, ciphers(target).size(), target.logText());
+            String gnutlsChoice = ciphers(target).get(0);
+            Result aes = java(concat(keyDir, "-Dblockferry.nbd.tls-ciphers=aes-gcm"), "copy", image.toString(), uri);
+            assertEquals(0, aes.code(), aes.err());
+            List<String> copied = ciphers(target).subList(1, ciphers(target).size());
+            assertFalse(copied.isEmpty(), target.logText());
+            assertTrue(copied.stream().allMatch(c -> c.matches("AES-(128|256)-GCM")), "aes-gcm negotiated " + copied);
+            int before = ciphers(target).size();
+            Result plain = java(concat(keyDir, "-Dblockferry.nbd.tls-ciphers=gnutls-default"), "verify",
+                    image.toString(), uri);
+            assertEquals(0, plain.code(), plain.err());
+            List<String> verified = ciphers(target).subList(before, ciphers(target).size());
+            assertFalse(verified.isEmpty(), target.logText());
+            assertTrue(verified.stream().allMatch(gnutlsChoice::equals),
+                    "gnutls-default negotiates what nbdinfo does (" + gnutlsChoice + "): " + verified);
+            assertEquals(DiskChecksum.ofFile(image), DiskChecksum.ofUri(uri));
+
+            Result bad = java(concat(keyDir, "-Dblockferry.nbd.tls-ciphers=NORMAL:+CHACHA20"), "copy",
+                    image.toString(), uri);
+            assertEquals(2, bad.code(), bad.err());
+            assertEquals(1, bad.err().strip().lines().count(), bad.err());
+            assertTrue(bad.err().contains("blockferry.nbd.tls-ciphers: must be auto, aes-gcm or gnutls-default,"
+                    + " got 'NORMAL:+CHACHA20'"), bad.err());
+        }
+    }
+
+    private static List<String> concat(List<String> a, String b) {
+        List<String> all = new ArrayList<>(a);
+        all.add(b);
+        return all;
     }
 
     @Test

@@ -41,6 +41,7 @@ public record CopySettings(int connections, int requestSize, int chunkSize, int 
 
     /** Reads {@code blockferry.copy}. */
     public static CopySettings fromConfig(Config config) {
+        org.blockferry.engine.endpoint.TlsCipherSetting.apply(config);
         Config c = config.getConfig("blockferry.copy");
         return new CopySettings(
                 intValue(c, "connections"),

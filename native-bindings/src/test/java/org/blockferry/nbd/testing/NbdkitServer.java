@@ -44,6 +44,16 @@ public final class NbdkitServer implements AutoCloseable {
         return launch(cmd, dir, socket, 0);
     }
 
+    /** {@link #start(Path, String...)} with extra environment variables for nbdkit. */
+    public static NbdkitServer startWithEnv(Path dir, java.util.Map<String, String> env, String... nbdkitArgs) {
+        Path socket = dir.resolve("nbdkit-" + System.nanoTime() % 100000 + ".sock");
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/env"));
+        env.forEach((k, v) -> cmd.add(k + "=" + v));
+        cmd.addAll(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-U", socket.toString()));
+        cmd.addAll(List.of(nbdkitArgs));
+        return launch(cmd, dir, socket, 0);
+    }
+
     /** Starts nbdkit listening on 127.0.0.1 on a free TCP port. */
     public static NbdkitServer startTcp(Path dir, String... nbdkitArgs) {
         int port = freePort();
