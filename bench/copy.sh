@@ -5,6 +5,7 @@
 #   bench/copy.sh                 # 8 GiB disks, 3 runs per tool and case
 #   SIZE=4G RUNS=5 bench/copy.sh  # other size / more runs
 #   CASES="dense sparse25" bench/copy.sh
+#   CASES="tls-psk tls-x509" bench/copy.sh   # NBD over TLS on both sides (TLS_SIZE, default 4G)
 #
 # Prints one line per run, a median table, and per case:
 #   RATIO case=<name> blockferry/nbdcopy=<x.xx> ...
@@ -14,7 +15,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 SIZE="${SIZE:-8G}"
 RUNS="${RUNS:-3}"
-CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file}"
+CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509}"
+TLS_SIZE="${TLS_SIZE:-4G}"
 WORK="${WORK:-$HERE/bench/work}"
 RESULTS="$HERE/bench/results"
 mkdir -p "$WORK" "$RESULTS"
@@ -23,8 +25,8 @@ LOG="$RESULTS/copy-$STAMP.txt"
 RAW="$WORK/runs.tsv"
 : > "$RAW"
 
-for tool in nbdkit nbdcopy qemu-img /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install nbdkit libnbd-bin qemu-utils time)" >&2; exit 1; }
+for tool in nbdkit nbdcopy qemu-img /usr/bin/time psktool certtool; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install nbdkit libnbd-bin qemu-utils time gnutls-bin)" >&2; exit 1; }
 done
 
 BF="$HERE/blockferry"
@@ -45,7 +47,27 @@ say "# BlockFerry copy benchmark $STAMP"
 say "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 say "# kernel: $(uname -r)"
 say "# versions: $("$BF" --version), $(nbdkit --version | head -1), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
-say "# size=$SIZE runs=$RUNS cases=$CASES"
+say "# size=$SIZE tls_size=$TLS_SIZE runs=$RUNS cases=$CASES"
+say "# cpu: $(grep -m1 -ow aes /proc/cpuinfo >/dev/null && echo 'AES instructions' || echo 'no AES instructions'), gnutls $(dpkg-query -W -f='${Version}' libgnutls30 2>/dev/null || echo '?')"
+
+# TLS material: a pre-shared key, and a CA with a server certificate for localhost. The
+# blockferry runs find them through blockferry.nbd.key-dir; nbdcopy-aes runs nbdcopy with a
+# GnuTLS policy that drops CHACHA20-POLY1305 (what blockferry's tls-ciphers=aes-gcm does).
+TLS="$WORK/tls"
+rm -rf "$TLS"; mkdir -p "$TLS/x509-server" "$TLS/x509-client"
+psktool -u bench -p "$TLS/keys.psk" >/dev/null
+certtool --generate-privkey --outfile "$TLS/ca-key.pem" 2>/dev/null
+printf 'cn = BlockFerry bench CA\nca\ncert_signing_key\nexpiration_days = 2\n' > "$TLS/ca.info"
+certtool --generate-self-signed --load-privkey "$TLS/ca-key.pem" --template "$TLS/ca.info" \
+  --outfile "$TLS/x509-server/ca-cert.pem" 2>/dev/null
+cp "$TLS/x509-server/ca-cert.pem" "$TLS/x509-client/"
+certtool --generate-privkey --outfile "$TLS/x509-server/server-key.pem" 2>/dev/null
+printf 'cn = localhost\ndns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n' > "$TLS/server.info"
+certtool --generate-certificate --load-privkey "$TLS/x509-server/server-key.pem" \
+  --load-ca-certificate "$TLS/x509-server/ca-cert.pem" --load-ca-privkey "$TLS/ca-key.pem" \
+  --template "$TLS/server.info" --outfile "$TLS/x509-server/server-cert.pem" 2>/dev/null
+printf '[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n' > "$TLS/no-chacha.conf"
+export BLOCKFERRY_NBD_KEY_DIR="$TLS"
 
 start_nbdkit() { # socket args...
   local sock="$1"; shift
@@ -58,6 +80,19 @@ stop_socket() { pkill -f "nbdkit -U $1" 2>/dev/null || true; sleep 0.2; rm -f "$
 
 SRC_SOCK="$WORK/src.sock"
 DST_SOCK="$WORK/dst.sock"
+tls_server_args() { # case
+  case "$1" in
+    tls-psk) echo "--tls=require --tls-psk=$TLS/keys.psk" ;;
+    tls-x509) echo "--tls=require --tls-certificates=$TLS/x509-server" ;;
+  esac
+}
+uri_for() { # case socket
+  case "$1" in
+    tls-psk) echo "nbds+unix://bench@/?socket=$2&tls-psk-file=$TLS/keys.psk" ;;
+    tls-x509) echo "nbds+unix:///?socket=$2&tls-certificates=$TLS/x509-client" ;;
+    *) echo "nbd+unix:///?socket=$2" ;;
+  esac
+}
 SRC_URI="nbd+unix:///?socket=$SRC_SOCK"
 DST_URI="nbd+unix:///?socket=$DST_SOCK"
 LOCAL_SRC="$WORK/source.img"
@@ -68,6 +103,8 @@ source_for() { # case
     dense) start_nbdkit "$SRC_SOCK" -r sparse-random "$SIZE" percent=100 seed=1 ;;
     sparse25|sparse25-file) start_nbdkit "$SRC_SOCK" -r sparse-random "$SIZE" percent=25 seed=2 ;;
     noextents25) start_nbdkit "$SRC_SOCK" -r --filter=noextents sparse-random "$SIZE" percent=25 seed=3 ;;
+    # shellcheck disable=SC2046
+    tls-*) start_nbdkit "$SRC_SOCK" $(tls_server_args "$1") -r sparse-random "$TLS_SIZE" percent=100 seed=5 ;;
     local-file)
       if [ ! -f "$LOCAL_SRC" ] || [ "$(stat -c %s "$LOCAL_SRC")" != "$SIZE_BYTES" ]; then
         rm -f "$LOCAL_SRC"
@@ -88,6 +125,11 @@ fresh_target() { # case -> prints the target for the tools
       stop_socket "$DST_SOCK"; rm -f "$LOCAL_DST"; truncate -s "$SIZE" "$LOCAL_DST"; sync
       start_nbdkit "$DST_SOCK" file "$LOCAL_DST"
       echo "$DST_URI" ;;
+    tls-*)
+      stop_socket "$DST_SOCK"
+      # shellcheck disable=SC2046
+      start_nbdkit "$DST_SOCK" $(tls_server_args "$1") memory "$TLS_SIZE" allocator=malloc
+      uri_for "$1" "$DST_SOCK" ;;
     *)
       stop_socket "$DST_SOCK"
       start_nbdkit "$DST_SOCK" memory "$SIZE" allocator=malloc
@@ -95,31 +137,42 @@ fresh_target() { # case -> prints the target for the tools
   esac
 }
 
-src_for() { [ "$1" = local-file ] && echo "$LOCAL_SRC" || echo "$SRC_URI"; }
+src_for() { case "$1" in local-file) echo "$LOCAL_SRC" ;; *) uri_for "$1" "$SRC_SOCK" ;; esac; }
+# TLS cases: each tool on its defaults, and each on the other's cipher (chacha = GnuTLS's choice here).
+tools_for() {
+  case "$1" in
+    tls-*) echo "blockferry blockferry-chacha nbdcopy nbdcopy-aes" ;;
+    *) echo "blockferry nbdcopy nbdcopy-dz qemu-img" ;;
+  esac
+}
+size_of_case() { case "$1" in tls-*) bytes_of "$TLS_SIZE" ;; *) echo "$SIZE_BYTES" ;; esac; }
 
 run_tool() { # case tool
-  local c="$1" tool="$2" src dst out err wall rss copy=""
+  local c="$1" tool="$2" src dst out err wall rss user sys copy=""
   src="$(src_for "$c")"
   dst="$(fresh_target "$c")"
   out="$WORK/out.txt"; err="$WORK/err.txt"
   case "$tool" in
     blockferry) cmd=("$BF" copy --json "$src" "$dst") ;;
+    blockferry-chacha) cmd=(env BLOCKFERRY_NBD_TLS_CIPHERS=gnutls-default "$BF" copy --json "$src" "$dst") ;;
     nbdcopy)    cmd=(nbdcopy "$src" "$dst") ;;
+    nbdcopy-aes) cmd=(env GNUTLS_SYSTEM_PRIORITY_FILE="$TLS/no-chacha.conf" nbdcopy "$src" "$dst") ;;
     nbdcopy-dz) cmd=(nbdcopy --destination-is-zero "$src" "$dst") ;;
     qemu-img)   cmd=(qemu-img convert -n -W -f raw -O raw "$src" "$dst") ;;
   esac
-  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "${cmd[@]}" > "$out" 2> "$err" || {
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "${cmd[@]}" > "$out" 2> "$err" || {
     echo "bench: $tool failed on $c: $(tail -3 "$err")" >&2; exit 1; }
-  read -r wall rss < "$WORK/time.txt"
-  [ "$tool" = blockferry ] && copy="$(grep -oE '"seconds":[0-9.]+' "$out" | cut -d: -f2)"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" >> "$RAW"
-  say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss${copy:+ copy_s=$copy}"
+  read -r wall rss user sys < "$WORK/time.txt"
+  case "$tool" in blockferry*) copy="$(grep -oE '"seconds":[0-9.]+' "$out" | cut -d: -f2)" ;; esac
+  local cpu; cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" "$cpu" >> "$RAW"
+  say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss cpu_s=$cpu${copy:+ copy_s=$copy}"
 }
 
 for c in $CASES; do
   source_for "$c"
   for _ in $(seq "$RUNS"); do
-    for tool in blockferry nbdcopy nbdcopy-dz qemu-img; do
+    for tool in $(tools_for "$c"); do
       run_tool "$c" "$tool"
     done
   done
@@ -130,24 +183,37 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 col() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" '$1==c && $2==t {print $k}' "$RAW"; }
 
 say ""
-say "# medians over $RUNS runs: GiB/s = disk size / wall time (whole process); copy_s from blockferry --json"
-say "$(printf '%-14s %-11s %8s %8s %10s %8s' case tool wall_s GiB/s rss_MiB copy_s)"
+say "# medians over $RUNS runs: GiB/s = disk size / wall time (whole process); copy_s from blockferry --json;"
+say "# cpu = user + sys of the tool's process (not the nbdkit servers), cpu/GiB per GiB of disk"
+say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s' case tool wall_s GiB/s rss_MiB copy_s cpu_s cpu/GiB)"
 for c in $CASES; do
-  for tool in blockferry nbdcopy nbdcopy-dz qemu-img; do
+  bytes="$(size_of_case "$c")"
+  for tool in $(tools_for "$c"); do
     wall="$(col "$c" "$tool" 3 | median)"
     rss="$(col "$c" "$tool" 4 | sort -g | tail -1)"
-    copy="-"; [ "$tool" = blockferry ] && copy="$(col "$c" "$tool" 5 | median)"
-    gibs="$(awk -v b="$SIZE_BYTES" -v w="$wall" 'BEGIN {printf "%.2f", b/1073741824/w}')"
-    say "$(printf '%-14s %-11s %8s %8s %10s %8s' "$c" "$tool" "$wall" "$gibs" "$((rss / 1024))" "$copy")"
+    copy="-"; case "$tool" in blockferry*) copy="$(col "$c" "$tool" 5 | median)" ;; esac
+    cpu="$(col "$c" "$tool" 6 | median)"
+    gibs="$(awk -v b="$bytes" -v w="$wall" 'BEGIN {printf "%.2f", b/1073741824/w}')"
+    cpg="$(awk -v b="$bytes" -v c="$cpu" 'BEGIN {printf "%.3f", c/(b/1073741824)}')"
+    say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s' "$c" "$tool" "$wall" "$gibs" "$((rss / 1024))" "$copy" "$cpu" "$cpg")"
   done
 done
 say ""
 for c in $CASES; do
   bf="$(col "$c" blockferry 3 | median)"; nc="$(col "$c" nbdcopy 3 | median)"
+  bcpu="$(col "$c" blockferry 6 | median)"; ncpu="$(col "$c" nbdcopy 6 | median)"
+  case "$c" in tls-*)
+    bch="$(col "$c" blockferry-chacha 3 | median)"; na="$(col "$c" nbdcopy-aes 3 | median)"
+    acpu="$(col "$c" nbdcopy-aes 6 | median)"; cp="$(col "$c" blockferry 5 | median)"
+    say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v bch="$bch" -v na="$na" -v cp="$cp" -v bcpu="$bcpu" -v acpu="$acpu" 'BEGIN {
+      printf "RATIO case=%s blockferry/nbdcopy=%.2f same-cipher-aes=%.2f same-cipher-chacha=%.2f copy-only/nbdcopy-aes=%.2f cpu-blockferry/nbdcopy-aes=%.2f\n",
+        c, nc/bf, na/bf, nc/bch, na/cp, bcpu/acpu }')"
+    continue ;;
+  esac
   dz="$(col "$c" nbdcopy-dz 3 | median)"; qi="$(col "$c" qemu-img 3 | median)"
   cp="$(col "$c" blockferry 5 | median)"
-  say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v dz="$dz" -v qi="$qi" -v cp="$cp" 'BEGIN {
-    printf "RATIO case=%s blockferry/nbdcopy=%.2f blockferry/nbdcopy-dz=%.2f blockferry/qemu-img=%.2f copy-only/nbdcopy=%.2f\n",
-      c, nc/bf, dz/bf, qi/bf, nc/cp }')"
+  say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v dz="$dz" -v qi="$qi" -v cp="$cp" -v bcpu="$bcpu" -v ncpu="$ncpu" 'BEGIN {
+    printf "RATIO case=%s blockferry/nbdcopy=%.2f blockferry/nbdcopy-dz=%.2f blockferry/qemu-img=%.2f copy-only/nbdcopy=%.2f cpu-blockferry/nbdcopy=%.2f\n",
+      c, nc/bf, dz/bf, qi/bf, nc/cp, bcpu/ncpu }')"
 done
 say "# full log: $LOG"

@@ -30,12 +30,19 @@ class RunnableJarIT {
     }
 
     private static Result java(List<String> jvmOptions, String... args) throws Exception {
+        return java(jvmOptions, java.util.Map.of(), args);
+    }
+
+    private static Result java(List<String> jvmOptions, java.util.Map<String, String> env, String... args)
+            throws Exception {
         String jar = System.getProperty("blockferry.jar");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-jar", jar));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes());
         String err = new String(p.getErrorStream().readAllBytes());
         assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the process ends");
@@ -96,13 +103,16 @@ class RunnableJarIT {
             assertEquals(0, info.waitFor(), infoOut);
             assertEquals(1, ciphers(target).size(), target.logText());
             String gnutlsChoice = ciphers(target).get(0);
-            Result aes = java(concat(keyDir, "-Dblockferry.nbd.tls-ciphers=aes-gcm"), "copy", image.toString(), uri);
+            Path conf = dir.resolve("blockferry.conf"); // an operator's file, as the README shows it
+            Files.writeString(conf, "include required(classpath(\"application.conf\"))\n"
+                    + "blockferry.nbd.tls-ciphers = aes-gcm\n");
+            Result aes = java(concat(keyDir, "-Dconfig.file=" + conf), "copy", image.toString(), uri);
             assertEquals(0, aes.code(), aes.err());
             List<String> copied = ciphers(target).subList(1, ciphers(target).size());
             assertFalse(copied.isEmpty(), target.logText());
             assertTrue(copied.stream().allMatch(c -> c.matches("AES-(128|256)-GCM")), "aes-gcm negotiated " + copied);
             int before = ciphers(target).size();
-            Result plain = java(concat(keyDir, "-Dblockferry.nbd.tls-ciphers=gnutls-default"), "verify",
+            Result plain = java(keyDir, java.util.Map.of("BLOCKFERRY_NBD_TLS_CIPHERS", "gnutls-default"), "verify",
                     image.toString(), uri);
             assertEquals(0, plain.code(), plain.err());
             List<String> verified = ciphers(target).subList(before, ciphers(target).size());

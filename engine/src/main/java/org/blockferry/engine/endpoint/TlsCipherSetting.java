@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.TlsCiphers;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code blockferry.nbd.tls-ciphers}: which cipher the NBD client asks for over TLS
@@ -13,6 +14,7 @@ import org.blockferry.nbd.TlsCiphers;
  */
 public final class TlsCipherSetting {
     public static final String KEY = "blockferry.nbd.tls-ciphers";
+    static final String ENV = "BLOCKFERRY_NBD_TLS_CIPHERS";
 
     private TlsCipherSetting() {
     }
@@ -35,17 +37,30 @@ public final class TlsCipherSetting {
     /** Checks the setting and hands it to libnbd's loader (it has effect only before libnbd loads). */
     public static TlsCiphers apply(Config config) {
         TlsCiphers ciphers = fromConfig(config);
-        NbdConnection.preferTlsCiphers(ciphers);
+        if (!NbdConnection.preferTlsCiphers(ciphers)) {
+            LoggerFactory.getLogger(TlsCipherSetting.class).warn("{} = {} has no effect in this process: libnbd"
+                    + " loaded before it was read ({})", KEY, ciphers.configName(), NbdConnection.tlsCiphersInEffect());
+        }
         return ciphers;
     }
 
     /**
-     * The preference for loading libnbd at process start, from the default configuration; auto
-     * when that cannot be read (the command reports the bad configuration itself).
+     * The preference for loading libnbd at process start. Read from the places an operator sets it
+     * (a {@code -D} system property, the {@code -Dconfig.file} file or the class path's
+     * application.conf, the environment variable), not from the whole merged configuration: that
+     * takes about 100 ms, and libnbd's loading waits for this. {@link #apply(Config)} checks the
+     * full configuration later. Auto when nothing says otherwise or the value is bad (the command
+     * then reports it).
      */
     public static TlsCiphers forPreload() {
         try {
-            return fromConfig(ConfigFactory.load());
+            String file = System.getProperty("config.file");
+            Config operator = ConfigFactory.systemProperties().withFallback(file != null
+                    ? ConfigFactory.parseFile(new java.io.File(file))
+                    : ConfigFactory.parseResourcesAnySyntax("application"));
+            String value = operator.hasPathOrNull(KEY) ? operator.resolve(com.typesafe.config.ConfigResolveOptions.defaults().setAllowUnresolved(true)).getString(KEY) : System.getenv(ENV);
+            TlsCiphers ciphers = value == null ? TlsCiphers.AUTO : TlsCiphers.fromConfigName(value);
+            return ciphers == null ? TlsCiphers.AUTO : ciphers;
         } catch (RuntimeException e) {
             return TlsCiphers.AUTO;
         }
