@@ -161,8 +161,8 @@ public final class NbdConnection implements AutoCloseable {
             // one name for the step, whichever libnbd call of it failed (as nbd_connect_uri would)
             String message = e.nbdMessage();
             if (message.contains("gnutls_handshake") && NativeLibraries.chachaDropped()) {
-                message += " (this node does not offer CHACHA20-POLY1305, blockferry.nbd.tls-ciphers:"
-                        + " a server that allows only that cipher needs tls-ciphers = gnutls-default)";
+                message += " (if the server allows only CHACHA20-POLY1305: this node does not offer it,"
+                        + " blockferry.nbd.tls-ciphers; such a server needs tls-ciphers = gnutls-default)";
             }
             throw e.operation().equals("nbd_connect_uri") && message.equals(e.nbdMessage()) ? e
                     : new NbdException("nbd_connect_uri", message, e.errno());

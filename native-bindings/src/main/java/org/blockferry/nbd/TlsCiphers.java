@@ -46,12 +46,12 @@ public enum TlsCiphers {
 
     /** What applying this preference would do here: a policy file's text, or null for nothing. */
     String overrideFileText(String envFile, boolean cpuHasAes) {
-        Path system = envFile != null && !envFile.isEmpty() ? Path.of(envFile) : SYSTEM_FILE;
-        boolean systemPolicy = (envFile != null && !envFile.isEmpty()) || Files.exists(SYSTEM_FILE);
+        Path system = envFile != null && !envFile.isEmpty() ? Path.of(envFile)
+                : Files.exists(SYSTEM_FILE) ? SYSTEM_FILE : null; // the policy in place, if any
         return switch (this) {
             case GNUTLS_DEFAULT -> null;
-            case AUTO -> cpuHasAes && !systemPolicy ? OVERRIDE : null;
-            case AES_GCM -> (systemPolicy ? readOrEmpty(system) : "") + OVERRIDE;
+            case AUTO -> cpuHasAes && system == null ? OVERRIDE : null;
+            case AES_GCM -> (system != null ? readOrEmpty(system) : "") + OVERRIDE;
         };
     }
 

@@ -3,6 +3,8 @@ package org.blockferry.engine.endpoint;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigResolveOptions;
+import java.util.Map;
 import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.TlsCiphers;
 import org.slf4j.LoggerFactory;
@@ -55,12 +57,13 @@ public final class TlsCipherSetting {
     public static TlsCiphers forPreload() {
         try {
             String file = System.getProperty("config.file");
-            Config operator = ConfigFactory.systemProperties().withFallback(file != null
-                    ? ConfigFactory.parseFile(new java.io.File(file))
-                    : ConfigFactory.parseResourcesAnySyntax("application"));
-            String value = operator.hasPathOrNull(KEY) ? operator.resolve(com.typesafe.config.ConfigResolveOptions.defaults().setAllowUnresolved(true)).getString(KEY) : System.getenv(ENV);
-            TlsCiphers ciphers = value == null ? TlsCiphers.AUTO : TlsCiphers.fromConfigName(value);
-            return ciphers == null ? TlsCiphers.AUTO : ciphers;
+            String env = System.getenv(ENV);
+            Config operator = ConfigFactory.systemProperties()
+                    .withFallback(file != null ? ConfigFactory.parseFile(new java.io.File(file))
+                            : ConfigFactory.parseResourcesAnySyntax("application"))
+                    .withFallback(ConfigFactory.parseMap(env != null ? Map.of(KEY, env) : Map.of()))
+                    .resolve(ConfigResolveOptions.defaults().setAllowUnresolved(true));
+            return operator.hasPath(KEY) ? fromConfig(operator) : TlsCiphers.AUTO;
         } catch (RuntimeException e) {
             return TlsCiphers.AUTO;
         }

@@ -34,21 +34,20 @@ public final class NbdkitServer implements AutoCloseable {
 
     /** Starts {@code nbdkit [nbdkitArgs...]} on a unix socket in {@code dir}; args are plugin, filters, params. */
     public static NbdkitServer start(Path dir, String... nbdkitArgs) {
-        Path socket = dir.resolve("nbdkit-" + System.nanoTime() % 100000 + ".sock");
-        if (socket.toString().length() > 100) {
-            throw new AssertionError("unix socket path too long for the kernel: " + socket);
-        }
-        List<String> cmd = new ArrayList<>(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f",
-                "--exit-with-parent", "-U", socket.toString()));
-        cmd.addAll(List.of(nbdkitArgs));
-        return launch(cmd, dir, socket, 0);
+        return startWithEnv(dir, java.util.Map.of(), nbdkitArgs);
     }
 
     /** {@link #start(Path, String...)} with extra environment variables for nbdkit. */
     public static NbdkitServer startWithEnv(Path dir, java.util.Map<String, String> env, String... nbdkitArgs) {
         Path socket = dir.resolve("nbdkit-" + System.nanoTime() % 100000 + ".sock");
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/env"));
-        env.forEach((k, v) -> cmd.add(k + "=" + v));
+        if (socket.toString().length() > 100) {
+            throw new AssertionError("unix socket path too long for the kernel: " + socket);
+        }
+        List<String> cmd = new ArrayList<>();
+        if (!env.isEmpty()) {
+            cmd.add("/usr/bin/env");
+            env.forEach((k, v) -> cmd.add(k + "=" + v));
+        }
         cmd.addAll(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-U", socket.toString()));
         cmd.addAll(List.of(nbdkitArgs));
         return launch(cmd, dir, socket, 0);
