@@ -93,10 +93,24 @@ final class JobEventStream {
         }
     }
 
+    /**
+     * The job's events so far (a finite query), then its new ones (a live query from the next
+     * sequence number). Subscribers see the feed only once the first part is applied: a feed that
+     * is still replaying would tell a new subscriber an old state as the current one (a running
+     * job as queued).
+     */
     private Feed start(String jobId) {
         Feed feed = new Feed(jobId);
-        var running = journal.eventsByPersistenceId(JobActor.TYPE_KEY.name() + "|" + jobId, 0L, Long.MAX_VALUE)
+        String persistenceId = JobActor.TYPE_KEY.name() + "|" + jobId;
+        Source<JobStatus, NotUsed> live = Source.single(persistenceId).flatMapConcat(id -> {
+            feed.caughtUp = true; // the replay ended, its events applied (each before it reached concat)
+            Step last = feed.latest;
+            return journal.eventsByPersistenceId(id, last == null ? 0L : last.seq() + 1, Long.MAX_VALUE)
+                    .map(feed::apply);
+        });
+        var running = journal.currentEventsByPersistenceId(persistenceId, 0L, Long.MAX_VALUE)
                 .map(feed::apply)
+                .concat(live)
                 .takeWhile(status -> !status.isFinal(), true)
                 .viaMat(KillSwitches.single(), Keep.right())
                 .toMat(Sink.ignore(), Keep.both())
@@ -116,6 +130,8 @@ final class JobEventStream {
         final String jobId;
         final List<Step> stateChanges = new CopyOnWriteArrayList<>();
         volatile Step latest;
+        /** The events written before the feed started are applied; {@link #latest} is current. */
+        volatile boolean caughtUp;
         volatile boolean failed;
         UniqueKillSwitch kill;
         int subscribers;
@@ -203,7 +219,7 @@ final class JobEventStream {
                 return out;
             }
             Step latest = feed.latest;
-            if (latest != null) {
+            if (latest != null && (feed.caughtUp || latest.state().status().isFinal())) {
                 JobStatus status = latest.state().status();
                 if (!started) {
                     started = true;
