@@ -110,7 +110,7 @@ final class JobEventStream {
         });
         var running = journal.currentEventsByPersistenceId(persistenceId, 0L, Long.MAX_VALUE)
                 .map(feed::apply)
-                .concat(live)
+                .concatLazy(live) // lazy: live must start after the replay (concat would start it at once)
                 .takeWhile(status -> !status.isFinal(), true)
                 .viaMat(KillSwitches.single(), Keep.right())
                 .toMat(Sink.ignore(), Keep.both())
