@@ -56,8 +56,8 @@ final class CopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DiskLocation from = DiskLocation.parse("source", source);
-        DiskLocation to = DiskLocation.parse("target", target);
+        DiskLocation from = DiskLocation.parseExternal("source", source);
+        DiskLocation to = DiskLocation.parseExternal("target", target);
         try (CliContext context = new CliContext()) {
             CopySettings settings = settings(context.settings());
             // The exports of local images start while the actor system still starts (in the

@@ -21,6 +21,7 @@ final class JobViews {
         for (DiskState d : s.disks().values()) {
             String state = switch (d.status()) {
                 case PENDING -> "pending";
+                case PROVISIONING -> "provisioning: " + d.provisioningStep();
                 case COMPLETED -> "done";
                 case FAILED -> "failed";
                 case CANCELLED -> "cancelled";

@@ -159,7 +159,7 @@ final class ReplicateCommand implements Callable<Integer> {
      * API expands it; any other spec as it is. The operator's command: no storage policy.
      */
     private static JobSpec wholeVm(JobSpec spec) throws VcenterException {
-        if (spec.targetTemplate() == null) {
+        if (!spec.wholeVm()) {
             return spec;
         }
         Config config = ConfigFactory.load();

@@ -28,8 +28,8 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DiskLocation a = DiskLocation.parse("source", source);
-        DiskLocation b = DiskLocation.parse("target", target);
+        DiskLocation a = DiskLocation.parseExternal("source", source);
+        DiskLocation b = DiskLocation.parseExternal("target", target);
         try (CliContext context = new CliContext()) {
             // the exports start while the actor system still starts (see CopyCommand)
             try (NbdDiskSource src = NbdDiskSource.open("source", a, NbdOptions.DEFAULT, context.tools());

@@ -128,7 +128,7 @@ final class ApiRoutes extends AllDirectives {
         JobSpec spec = null;
         try {
             read = JobSpecReader.read(body, maxDisks);
-            if (read.targetTemplate() == null) {
+            if (!read.wholeVm()) {
                 spec = read.validated();
             } else {
                 read.validatedWholeVm(); // every other field, before vCenter is asked

@@ -20,6 +20,7 @@ import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
+import org.blockferry.engine.cloudstack.Clouds;
 import org.blockferry.engine.source.vmware.WholeVmJobs;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
@@ -140,7 +141,7 @@ public final class Node implements AutoCloseable {
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
                         storage);
                 leases = leases(system, database, copy, base);
-                runtime = runtime.withOwnership(leases.ownership(), name(system));
+                runtime = runtime.withOwnership(leases.ownership(), name(system)).withClouds(Clouds.fromConfig(config));
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();

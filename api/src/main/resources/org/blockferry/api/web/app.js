@@ -218,7 +218,8 @@
     }
     if (doc.source || doc.target) {
       const path = $('.disk-path', el);
-      path.textContent = `${doc.source || '?'} → ${doc.target || '?'}`;
+      path.textContent = `${doc.source || '?'} → ${doc.target || '?'}`
+          + (doc.volume_id ? ` (volume ${doc.volume_id})` : '');
       path.title = path.textContent;
     }
     if (!withFigures) {
@@ -230,6 +231,10 @@
     }
     paintBar($('.disk-bar', el), f);
     paintFigures(el, 'disk', f);
+    // a provisioned target (a CloudStack volume): the step it is at, before its copy starts
+    const step = $('.disk-provisioning', el);
+    step.textContent = doc.status === 'provisioning' && doc.provisioning_step ? doc.provisioning_step : '';
+    step.hidden = !step.textContent;
   }
 
   // ---- live updates ----

@@ -33,7 +33,8 @@ import org.blockferry.engine.plan.ResumePoint;
 import org.blockferry.engine.source.ChangeToken;
 import org.blockferry.engine.source.DiskSource;
 import org.blockferry.engine.source.SourceRequest;
-import org.blockferry.engine.target.NbdDiskTarget;
+import org.blockferry.engine.target.CloudVolumeTarget;
+import org.blockferry.engine.target.DiskTarget;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,7 +64,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private record LineageKnown(TargetActor.Lineage lineage, Throwable failure) implements Command {
     }
 
-    private record Opened(DiskSource source, NbdDiskTarget target) implements Command {
+    private record Opened(DiskSource source, DiskTarget target) implements Command {
     }
 
     private record OpenFailed(Throwable cause) implements Command {
@@ -91,6 +92,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     @JsonSubTypes({@JsonSubTypes.Type(value = Planned.class, name = "planned"),
         @JsonSubTypes.Type(value = Progressed.class, name = "progressed"),
         @JsonSubTypes.Type(value = Retrying.class, name = "retrying"),
+        @JsonSubTypes.Type(value = Provisioning.class, name = "provisioning"),
         @JsonSubTypes.Type(value = Completed.class, name = "completed"),
         @JsonSubTypes.Type(value = Failed.class, name = "failed")})
     sealed interface Report extends CborSerializable {
@@ -103,6 +105,10 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     }
 
     record Retrying(int attempt, String reason) implements Report {
+    }
+
+    /** A step of provisioning the disk's target (a CloudStack volume), before its copy; the volume once known. */
+    record Provisioning(String step, String volumeId) implements Report {
     }
 
     record Completed(CopyProgress progress, String changeToken) implements Report {
@@ -137,7 +143,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private final JobRuntime runtime;
     private final WriteFence fence;
     private DiskSource source;
-    private NbdDiskTarget target;
+    private DiskTarget target;
     private DiskCopy copy;
     private boolean planReported;
     private boolean stopRequested;
@@ -176,8 +182,14 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
 
     private CompletionStage<TargetActor.Lineage> askTarget(
             org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>, TargetActor.Command> message) {
-        return AskPattern.ask(runtime.peers().location(ids.target()), message, runtime.peers().askTimeout(),
-                getContext().getSystem().scheduler());
+        return askTarget(message, getContext().getSystem().scheduler());
+    }
+
+    /** With the scheduler given: safe from another thread than the actor's. */
+    private CompletionStage<TargetActor.Lineage> askTarget(
+            org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>, TargetActor.Command> message,
+            org.apache.pekko.actor.typed.Scheduler scheduler) {
+        return AskPattern.ask(runtime.peers().location(ids.target()), message, runtime.peers().askTimeout(), scheduler);
     }
 
     private Behavior<Command> onLineageKnown(LineageKnown m) {
@@ -199,8 +211,10 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         SourceRequest request = new SourceRequest(jobId, specDisk(), spec.source(), spec.mode(),
                 spec.options().finalSync(), m.lineage().token().flatMap(ChangeToken::parse), ids.target(),
                 targetLocation().fingerprint());
+        DiskEndpoints.Provisioning provisioning = new DiskEndpoints.Provisioning(specDisk().diskOffering(),
+                new VolumeLedger(m.lineage().volume()), step -> report(new Provisioning(step, null)));
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> DiskEndpoints.open(request,
-                        targetLocation(), field("target"), runtime), runtime.copy().blocking()),
+                        targetLocation(), field("target"), runtime, provisioning), runtime.copy().blocking()),
                 (opened, failure) -> failure == null ? new Opened(opened.source(), opened.target())
                         : new OpenFailed(FailureBudget.unwrap(failure)));
         return this;
@@ -223,6 +237,10 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         target = o.target();
         if (stopRequested) {
             return Behaviors.stopped();
+        }
+        if (target instanceof CloudVolumeTarget volume) {
+            report(new Provisioning("volume " + volume.volumeId() + " ready as " + volume.device(),
+                    volume.volumeId()));
         }
         CopySettings settings = runtime.copySettings().withTargetIsZero(
                 runtime.copySettings().targetIsZero() || spec.options().targetIsZero());
@@ -256,9 +274,12 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
         checkpoint.set(m.result().progress().resumePoint());
         if (spec.options().verify() && !stopRequested) {
-            target.close(); // a local target is compared through a read-only export
-            target = null;
-            getContext().pipeToSelf(DiskEndpoints.verify(source, targetLocation(), field("target"), runtime),
+            DiskTarget written = target;
+            if (!(written instanceof CloudVolumeTarget)) {
+                written.close(); // a local target is compared through a read-only export
+                target = null;
+            }
+            getContext().pipeToSelf(DiskEndpoints.verify(source, written, targetLocation(), field("target"), runtime),
                     (outcome, failure) -> new Verified(outcome, m.result(), failure));
             return this;
         }
@@ -331,6 +352,69 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                 checkpoint.get().offset(), reason);
         report(new Retrying(failures, reason));
         throw new FailureBudget.TransientDiskFault(reason, cause);
+    }
+
+    /**
+     * The target's TargetActor as the record of its volume, asked from the opening thread (which
+     * may wait): each change is recorded, by the lease's writer only, before the next step.
+     */
+    private final class VolumeLedger implements CloudVolumeTarget.Ledger {
+        private final org.apache.pekko.actor.typed.Scheduler scheduler = getContext().getSystem().scheduler();
+        private volatile TargetState.Volume volume;
+
+        VolumeLedger(TargetState.Volume known) {
+            this.volume = known;
+        }
+
+        @Override
+        public java.util.Optional<String> volumeId() {
+            return java.util.Optional.ofNullable(volume).map(TargetState.Volume::id);
+        }
+
+        @Override
+        public String attachedTo() {
+            return volume == null ? null : volume.attachedTo();
+        }
+
+        @Override
+        public void created(String volumeId) throws IOException {
+            record(new TargetState.VolumeCreated(volumeId));
+            report(new Provisioning("created volume " + volumeId, volumeId));
+        }
+
+        @Override
+        public void attached(String vmId) throws IOException {
+            record(new TargetState.VolumeAttached(vmId));
+        }
+
+        @Override
+        public void detached() throws IOException {
+            record(new TargetState.VolumeDetached());
+        }
+
+        @Override
+        public void deleted() throws IOException {
+            record(new TargetState.VolumeDeleted());
+        }
+
+        private void record(TargetState.VolumeChange change) throws IOException {
+            TargetActor.Lineage answer;
+            try {
+                answer = askTarget(r -> new TargetActor.RecordVolume(jobId, change, r), scheduler).toCompletableFuture()
+                        .get(runtime.peers().askTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while recording the volume of target " + ids.target(), e);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IOException("cannot record the volume with target " + ids.target() + ": "
+                        + FailureBudget.reasonOf(FailureBudget.unwrap(e.getCause() != null ? e.getCause() : e)), e);
+            }
+            if (!answer.writer()) {
+                throw new IOException("job " + jobId + " no longer holds the lease of target " + ids.target()
+                        + ": its volume change was not recorded");
+            }
+            volume = answer.volume();
+        }
     }
 
     private Behavior<Command> fail(String reason) {

@@ -27,6 +27,9 @@ final class DiskReports {
         if (report instanceof DiskActor.Progressed p) {
             return List.of(progressed(disk, p.progress(), at));
         }
+        if (report instanceof DiskActor.Provisioning p) {
+            return List.of(new JobActor.DiskProvisioning(disk.id(), p.step(), p.volumeId(), at));
+        }
         if (report instanceof DiskActor.Retrying r) {
             return List.of(new DiskRetried(disk.id(), r.attempt(), r.reason(), at));
         }

@@ -1,6 +1,7 @@
 package org.blockferry.engine.actor;
 
 import java.io.IOException;
+import org.blockferry.engine.cloudstack.CloudStackException;
 import java.util.concurrent.CompletionException;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
@@ -42,7 +43,11 @@ final class FailureBudget {
         }
     }
 
+    /** CloudStack's own verdict counts for its errors: a parameter error (431) does not pass, a 530 may. */
     static boolean isTransient(Throwable cause) {
+        if (cause instanceof CloudStackException cloud) {
+            return cloud.retryable();
+        }
         return cause instanceof IOException && !(cause instanceof InvalidInputException);
     }
 

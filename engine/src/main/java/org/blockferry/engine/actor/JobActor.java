@@ -115,6 +115,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     /** No message for {@link #PASSIVATE_AFTER}: a job that has ended may leave memory. */
+    /** The volumes a failed first sync created are gone (or kept, see the log): the leases can go back. */
+    private record VolumesCleanedUp(JobState state) implements Command {
+    }
+
     enum Idle implements Command {
         INSTANCE
     }
@@ -166,6 +170,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     public record DiskRetried(String disk, int attempt, String reason, long at) implements Event {
+    }
+
+    /** A step of provisioning the disk's target (a CloudStack volume); {@code volumeId} once it is known. */
+    public record DiskProvisioning(String disk, String step, String volumeId, long at) implements Event {
     }
 
     /**
@@ -331,6 +339,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                         "job " + jobId + " has already ended (" + s.status().json() + ")"))
                 .onCommand(Idle.class, this::onIdle);
         b.forAnyState()
+                .onCommand(VolumesCleanedUp.class, (s, c) -> Effect().none().thenRun(x -> releaseAll(c.state())))
                 .onCommand(Submit.class, this::onSubmitAgain)
                 .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), s))
                 .onAnyCommand((s, c) -> Effect().none()); // late reports, leases of an ended job, wake-ups
@@ -341,6 +350,9 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         try {
             if (c.spec().source().kind().equals("vmware")) {
                 runtime.vmware().checkVcenter(c.spec().source()); // one this node knows, by the name the job gives
+            }
+            if (c.spec().cloudTarget()) {
+                runtime.clouds().named("target.cloud", c.spec().target().cloud()); // likewise
             }
         } catch (InvalidInputException e) {
             return Effect().reply(c.replyTo(), new JobReply.Rejected(JobReply.Reason.INVALID, e.getMessage(),
@@ -535,8 +547,20 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         return Effect().none();
     }
 
-    /** The job ended: its locations' leases and its slot go back, then the job itself. */
+    /**
+     * The job ended: its locations' leases and its slot go back, then the job itself. A failed
+     * first sync to a CloudStack target deletes the volumes it created first, under its leases.
+     */
     private void ended(JobState state) {
+        if (VolumeCleanup.needed(state)) {
+            context.pipeToSelf(VolumeCleanup.run(state, runtime, context.getSystem().scheduler()),
+                    (v, failure) -> new VolumesCleanedUp(state));
+            return;
+        }
+        releaseAll(state);
+    }
+
+    private void releaseAll(JobState state) {
         claims.releaseAll(state);
         giveBack();
     }

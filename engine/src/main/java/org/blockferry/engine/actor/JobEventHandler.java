@@ -6,6 +6,7 @@ import org.blockferry.engine.actor.JobActor.DiskCompleted;
 import org.blockferry.engine.actor.JobActor.DiskFailed;
 import org.blockferry.engine.actor.JobActor.DiskPlanned;
 import org.blockferry.engine.actor.JobActor.DiskProgressed;
+import org.blockferry.engine.actor.JobActor.DiskProvisioning;
 import org.blockferry.engine.actor.JobActor.DiskResumed;
 import org.blockferry.engine.actor.JobActor.DiskRetried;
 import org.blockferry.engine.actor.JobActor.Event;
@@ -38,6 +39,7 @@ public final class JobEventHandler {
                     e.bytesDone(), e.bytesWritten(), e.bytesZeroed(), e.bytesSkipped(), e.bytesZeroSent(),
                     e.throughputBps(), e.etaSeconds(), e.requestRetries(), e.attemptRequestRetries(), e.at())))
             .onEvent(DiskRetried.class, (s, e) -> s.withDisk(e.disk(), d -> d.retried(e.reason())))
+            .onEvent(DiskProvisioning.class, (s, e) -> s.withDisk(e.disk(), d -> d.provisioning(e.step(), e.volumeId())))
             .onEvent(DiskResumed.class, (s, e) -> s.withDisk(e.disk(),
                     d -> d.resumed(Math.max(0, e.bytesDoneBefore() - e.checkpoint().bytesDone()))))
             .onEvent(DiskCompleted.class, (s, e) -> s.withDisk(e.disk(), d -> d.completed(e.changeToken(), e.at())))

@@ -28,7 +28,7 @@ final class SourceOpener {
             return vmware.open(request);
         }
         String field = request.field();
-        DiskLocation location = DiskLocation.parse(field, request.disk().source());
+        DiskLocation location = DiskLocation.parseExternal(field, request.disk().source());
         if (kind.equals("nbd")) {
             return NbdDiskSource.open(field, location, NbdOptions.DEFAULT, tools).because(
                     request.requested() == CopyMode.FULL ? "full copy requested"

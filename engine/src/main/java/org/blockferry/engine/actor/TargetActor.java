@@ -70,6 +70,14 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
             implements Command {
     }
 
+    /**
+     * The writer created, attached, detached or deleted the target's CloudStack volume; the
+     * reply's {@code writer} says whether it was recorded (a job without the lease records nothing).
+     */
+    public record RecordVolume(String jobId, TargetState.VolumeChange change, ActorRef<Lineage> replyTo)
+            implements Command {
+    }
+
     /** The whole state, for inspection. */
     public record Get(ActorRef<TargetState> replyTo) implements Command {
     }
@@ -80,8 +88,15 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
     public record Usage(String identity, String otherJob, Role otherRole) implements CborSerializable {
     }
 
-    /** {@code writer}: whether the asking job holds the write lease; {@code token}: the lineage's token for its source. */
-    public record Lineage(String identity, boolean writer, Optional<String> token) implements CborSerializable {
+    /**
+     * {@code writer}: whether the asking job holds the write lease; {@code token}: the lineage's
+     * token for its source; {@code volume}: a CloudStack target's volume, null when it has none.
+     */
+    public record Lineage(String identity, boolean writer, Optional<String> token, TargetState.Volume volume)
+            implements CborSerializable {
+        public Lineage(String identity, boolean writer, Optional<String> token) {
+            this(identity, writer, token, null);
+        }
     }
 
     // ---- events ----
@@ -99,6 +114,9 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
     }
 
     public record TokenRecorded(String jobId, String source, String token) implements Event {
+    }
+
+    public record VolumeChanged(String jobId, TargetState.VolumeChange change) implements Event {
     }
 
     // ---- wiring ----
@@ -164,6 +182,7 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
                 .onCommand(Release.class, this::onRelease)
                 .onCommand(GetLineage.class, this::onGetLineage)
                 .onCommand(RecordToken.class, this::onRecordToken)
+                .onCommand(RecordVolume.class, this::onRecordVolume)
                 .onCommand(Get.class, (state, c) -> Effect().reply(c.replyTo(), state))
                 .build();
     }
@@ -203,7 +222,16 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
 
     private Effect<Event, TargetState> onGetLineage(TargetState state, GetLineage c) {
         return Effect().reply(c.replyTo(), new Lineage(entityId, state.holds(c.jobId(), Role.WRITE),
-                Optional.ofNullable(state.lineage().get(c.source()))));
+                Optional.ofNullable(state.lineage().get(c.source())), state.volume()));
+    }
+
+    /** Only the writer changes the volume's record (fencing, as for tokens). */
+    private Effect<Event, TargetState> onRecordVolume(TargetState state, RecordVolume c) {
+        if (!state.holds(c.jobId(), Role.WRITE)) {
+            return Effect().reply(c.replyTo(), new Lineage(entityId, false, Optional.empty(), state.volume()));
+        }
+        return Effect().persist(new VolumeChanged(c.jobId(), c.change()))
+                .thenReply(c.replyTo(), s -> new Lineage(entityId, true, Optional.empty(), s.volume()));
     }
 
     /** Only the writer records a token (fencing: a job that does not hold the lease records nothing). */
@@ -224,6 +252,7 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
                 .onEvent(LeaseGranted.class, (s, e) -> s.granted(e.claim()))
                 .onEvent(LeaseReleased.class, (s, e) -> s.released(e.jobId()))
                 .onEvent(TokenRecorded.class, (s, e) -> s.recorded(e.source(), e.token()))
+                .onEvent(VolumeChanged.class, (s, e) -> s.volumeChanged(e.jobId(), e.change()))
                 .build();
     }
 

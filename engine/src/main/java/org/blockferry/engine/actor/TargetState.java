@@ -16,9 +16,46 @@ import org.blockferry.engine.CborSerializable;
  * @param holders the jobs that hold the lease now and how; all READ, or one WRITE
  * @param waiting the jobs waiting, oldest first
  * @param lineage source identity to the token of the last completed copy from it
+ * @param volume  for a CloudStack target: the volume BlockFerry created for it, null before (and after its deletion)
  */
-public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<String, String> lineage)
-        implements CborSerializable {
+public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<String, String> lineage,
+                          Volume volume) implements CborSerializable {
+
+    public TargetState(Map<String, Role> holders, List<Claim> waiting, Map<String, String> lineage) {
+        this(holders, waiting, lineage, null);
+    }
+
+    /**
+     * The CloudStack volume behind a target: its id, the job that created it and the VM
+     * BlockFerry attached it to (a node's appliance; null while detached). The only volumes
+     * BlockFerry ever attaches, detaches or deletes are the ones recorded here.
+     */
+    public record Volume(String id, String createdBy, String attachedTo) implements CborSerializable {
+    }
+
+    /** What a writer did to the target's volume. */
+    @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME)
+    @com.fasterxml.jackson.annotation.JsonSubTypes({
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeCreated.class, name = "created"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeAttached.class, name = "attached"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeDetached.class, name = "detached"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeDeleted.class, name = "deleted")})
+    public sealed interface VolumeChange extends CborSerializable {
+    }
+
+    /** Created for this target: a new incarnation, so no earlier token is valid for it. */
+    public record VolumeCreated(String volumeId) implements VolumeChange {
+    }
+
+    public record VolumeAttached(String vmId) implements VolumeChange {
+    }
+
+    public record VolumeDetached() implements VolumeChange {
+    }
+
+    /** Deleted: the target has no volume and no lineage. */
+    public record VolumeDeleted() implements VolumeChange {
+    }
 
     /** What a job does with the location. */
     public enum Role { READ, WRITE }
@@ -75,7 +112,7 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
     TargetState queued(Claim claim) {
         List<Claim> w = new ArrayList<>(waiting);
         w.add(claim);
-        return new TargetState(holders, List.copyOf(w), lineage);
+        return new TargetState(holders, List.copyOf(w), lineage, volume);
     }
 
     /**
@@ -93,7 +130,7 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
             kept.keySet().removeIf(s -> !s.equals(claim.source()));
             l = Collections.unmodifiableMap(kept);
         }
-        return new TargetState(Collections.unmodifiableMap(h), List.copyOf(w), l);
+        return new TargetState(Collections.unmodifiableMap(h), List.copyOf(w), l, volume);
     }
 
     TargetState released(String jobId) {
@@ -101,7 +138,7 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
         h.remove(jobId);
         List<Claim> w = new ArrayList<>(waiting);
         w.removeIf(c -> c.jobId().equals(jobId));
-        return new TargetState(Collections.unmodifiableMap(h), List.copyOf(w), lineage);
+        return new TargetState(Collections.unmodifiableMap(h), List.copyOf(w), lineage, volume);
     }
 
     TargetState recorded(String source, String token) {
@@ -111,6 +148,22 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
         } else {
             l.put(source, token);
         }
-        return new TargetState(holders, waiting, Collections.unmodifiableMap(l));
+        return new TargetState(holders, waiting, Collections.unmodifiableMap(l), volume);
+    }
+
+    TargetState volumeChanged(String jobId, VolumeChange change) {
+        if (change instanceof VolumeCreated c) {
+            return new TargetState(holders, waiting, Map.of(), new Volume(c.volumeId(), jobId, null));
+        }
+        if (volume == null) {
+            return this;
+        }
+        if (change instanceof VolumeAttached a) {
+            return new TargetState(holders, waiting, lineage, new Volume(volume.id(), volume.createdBy(), a.vmId()));
+        }
+        if (change instanceof VolumeDetached) {
+            return new TargetState(holders, waiting, lineage, new Volume(volume.id(), volume.createdBy(), null));
+        }
+        return new TargetState(holders, waiting, Map.of(), null);
     }
 }

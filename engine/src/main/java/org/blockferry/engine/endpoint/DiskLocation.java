@@ -73,11 +73,47 @@ public sealed interface DiskLocation {
         }
     }
 
+    /** The scheme of a {@link CloudVolume}'s text: what a job's {@code cloudstack} target fills in for each disk. */
+    String CLOUDSTACK_SCHEME = "cloudstack://";
+
+    /**
+     * A CloudStack volume that BlockFerry creates, attaches to the node's appliance and writes in
+     * place: {@code cloudstack://CLOUD/VOLUME-NAME}. A job never writes this itself: its
+     * {@code target} says {@code {"kind": "cloudstack", "cloud": NAME}} and the node fills in
+     * each disk's volume ({@link #parseExternal} refuses it elsewhere). The volume's id lives in the
+     * target's lineage, so its identity is the cloud and the name, known before the volume exists.
+     */
+    record CloudVolume(String cloud, String name) implements DiskLocation {
+        @Override
+        public String display() {
+            return CLOUDSTACK_SCHEME + cloud + "/" + name;
+        }
+
+        @Override
+        public String identity() {
+            return display();
+        }
+
+        /** A new volume resets the target's lineage in its TargetActor: the name is the incarnation. */
+        @Override
+        public String fingerprint() {
+            return "volume";
+        }
+    }
+
     /** Parses {@code text} for {@code field} (e.g. {@code source}, {@code target}). */
     static DiskLocation parse(String field, String text) {
         if (text == null || text.isBlank()) {
             throw new InvalidInputException(field, "is empty; give an NBD URI (nbd://host:port/export, "
                     + "nbd+unix:///?socket=PATH) or a local image path");
+        }
+        if (text.startsWith(CLOUDSTACK_SCHEME)) {
+            String rest = text.substring(CLOUDSTACK_SCHEME.length());
+            int slash = rest.indexOf('/');
+            if (slash <= 0 || slash == rest.length() - 1 || rest.indexOf('/', slash + 1) >= 0) {
+                throw new InvalidInputException(field, "'" + text + "' must be cloudstack://CLOUD/VOLUME-NAME");
+            }
+            return new CloudVolume(rest.substring(0, slash), rest.substring(slash + 1));
         }
         if (!text.contains("://")) {
             if (text.indexOf('\0') >= 0) {
@@ -90,6 +126,20 @@ public sealed interface DiskLocation {
             }
         }
         return new NbdUri(checkNbdUri(field, text));
+    }
+
+    /**
+     * What a client may name as a disk's source or target: an NBD URI or a local path. A
+     * CloudStack volume is refused naming {@code field}: it is the job's target kind.
+     */
+    static DiskLocation parseExternal(String field, String text) {
+        DiskLocation location = parse(field, text);
+        if (location instanceof CloudVolume) {
+            throw new InvalidInputException(field, "'" + text + "' is not an NBD URI or a local path; a CloudStack"
+                    + " volume is written through the job's target: \"target\": {\"kind\": \"cloudstack\","
+                    + " \"cloud\": NAME} (the node creates and names the volumes)");
+        }
+        return location;
     }
 
     private static String checkNbdUri(String field, String text) {

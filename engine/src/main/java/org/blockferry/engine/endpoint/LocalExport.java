@@ -139,6 +139,21 @@ public final class LocalExport implements AutoCloseable {
                 checked.verifiable() ? checked : null);
     }
 
+    /**
+     * Exports a checked block device as raw, whatever its first bytes look like (a guest's disk
+     * may hold anything, a qcow2 header included): through nbdkit's file plugin.
+     */
+    public static LocalExport startRawDevice(String field, StoragePolicy.Checked checked, boolean writable,
+                                             Tools tools) throws IOException {
+        if (checked.kind() != StoragePolicy.Checked.Kind.DEVICE) {
+            throw new IllegalArgumentException("not a checked device: " + checked.requested());
+        }
+        Path device = checked.path();
+        return launch(field, checked.requested().toString(),
+                (dir, socket) -> nbdkitCommand(tools, socket, device, writable), "nbdkit", true, tools,
+                checked.verifiable() ? checked : null);
+    }
+
     /** A checked real path is read without following a symlink it may have become since. */
     private static ImageFormat format(StoragePolicy.Checked checked) throws IOException {
         return checked.verifiable() ? ImageFormat.detect(checked.path(), LinkOption.NOFOLLOW_LINKS)

@@ -203,9 +203,9 @@ public final class StoragePolicy {
         if (location instanceof DiskLocation.LocalImage local) {
             Path requested = local.path().toAbsolutePath().normalize();
             check(field, "'" + requested + "'", requested, access, false);
-        } else {
-            checkUri(field, ((DiskLocation.NbdUri) location).uri());
-        }
+        } else if (location instanceof DiskLocation.NbdUri uri) {
+            checkUri(field, uri.uri());
+        } // a CloudStack volume is the node's to create: its cloud is checked against blockferry.cloudstack
     }
 
     /** Checks the query options of an NBD URI (see {@link NbdUriRules}); nothing when unrestricted. */
@@ -336,6 +336,21 @@ public final class StoragePolicy {
             }
         }
         return best;
+    }
+
+    /**
+     * A block device the node provisioned itself for a job (a CloudStack volume attached to its
+     * own appliance and found by its serial): outside the allowlist by design, since no job can
+     * name it. {@code device} is its real path; it must be a block device and not protected.
+     */
+    public Checked provisionedDevice(String field, Path requested, Path device) {
+        String subject = "'" + requested + "' (" + device + ")";
+        if ((mode(field, subject, device) & S_IFMT) != S_IFBLK) {
+            throw new InvalidInputException(field, subject + " is not a block device");
+        }
+        checkNotProtected(field, subject, device, true);
+        Object key = fileKey(field, subject, device);
+        return new Checked(requested, device, Checked.Kind.DEVICE, null, key, Set.of(key));
     }
 
     // ---- the pieces ----

@@ -16,18 +16,20 @@ import org.blockferry.engine.plan.ResumePoint;
  * retried after a server error (over all attempts; {@code attemptRequestRetries} of the current
  * one), resumes after a node restart and the bytes they copied again, the change token of its
  * completed copy, and when its copy started (first planned) and ended, epoch ms (0: not yet).
+ * A provisioned target (a CloudStack volume) adds the last provisioning step and the volume's id.
  */
 public record DiskState(String id, String source, String target, DiskIdentities identities, DiskStatus status,
                         CopyMode mode, String modeReason, long capacity, long plannedBytes, long bytesDone,
                         long bytesWritten, long bytesZeroed, long bytesSkipped, long bytesZeroSent,
                         ResumePoint checkpoint, double throughputBps, long etaSeconds, int retries,
                         long requestRetries, long attemptRequestRetries, int resumes, long bytesRecopied,
-                        String changeToken, long startedAt, long finishedAt, String error)
+                        String changeToken, long startedAt, long finishedAt, String error,
+                        String provisioningStep, String volumeId)
         implements CborSerializable {
 
     public static DiskState pending(JobSpec.Disk disk, DiskIdentities identities) {
         return new DiskState(disk.id(), disk.source(), disk.target(), identities, DiskStatus.PENDING, null, null, 0, 0,
-                0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0, 0, 0, 0, null, 0, 0, null);
+                0, 0, 0, 0, 0, ResumePoint.START, 0, -1, 0, 0, 0, 0, 0, null, 0, 0, null, null, null);
     }
 
     /** 0..100, exactly 100 only when the disk completed. */
@@ -54,6 +56,15 @@ public record DiskState(String id, String source, String target, DiskIdentities 
 
     // ---- changes ----
 
+    /** A step of provisioning its target, before the copy; {@code volume}: the target volume's id once known. */
+    public DiskState provisioning(String step, String volume) {
+        return edit(b -> {
+            b.status = status == DiskStatus.PENDING ? DiskStatus.PROVISIONING : status;
+            b.provisioningStep = step;
+            b.volumeId = volume != null ? volume : volumeId;
+        });
+    }
+
     /** Planned (again, after a retry): what this run moves and why. */
     public DiskState planned(CopyMode m, String reason, long cap, long planned, long at) {
         return edit(b -> {
@@ -73,7 +84,7 @@ public record DiskState(String id, String source, String target, DiskIdentities 
     public DiskState progressed(ResumePoint point, long done, long written, long zeroed, long skipped, long zeroSent,
                                 double rate, long eta, long totalRequestRetries, long attemptRetries, long at) {
         return edit(b -> {
-            b.status = status == DiskStatus.PENDING ? DiskStatus.COPYING : status;
+            b.status = status == DiskStatus.PENDING || status == DiskStatus.PROVISIONING ? DiskStatus.COPYING : status;
             b.bytesDone = Math.min(plannedBytes, Math.max(bytesDone, done));
             b.bytesWritten = Math.max(bytesWritten, written);
             b.bytesZeroed = Math.max(bytesZeroed, zeroed);
@@ -177,6 +188,8 @@ public record DiskState(String id, String source, String target, DiskIdentities 
         long startedAt;
         long finishedAt;
         String error;
+        String provisioningStep;
+        String volumeId;
 
         Builder(DiskState d) {
             from = d;
@@ -202,13 +215,15 @@ public record DiskState(String id, String source, String target, DiskIdentities 
             startedAt = d.startedAt;
             finishedAt = d.finishedAt;
             error = d.error;
+            provisioningStep = d.provisioningStep;
+            volumeId = d.volumeId;
         }
 
         DiskState build() {
             return new DiskState(from.id, from.source, from.target, from.identities, status, mode, modeReason,
                     capacity, plannedBytes, bytesDone, bytesWritten, bytesZeroed, bytesSkipped, bytesZeroSent,
                     checkpoint, throughputBps, etaSeconds, retries, requestRetries, attemptRequestRetries, resumes,
-                    bytesRecopied, changeToken, startedAt, finishedAt, error);
+                    bytesRecopied, changeToken, startedAt, finishedAt, error, provisioningStep, volumeId);
         }
     }
 }

@@ -49,7 +49,9 @@ public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("v
                        @JsonProperty("change_token") String changeToken,
                        @JsonProperty("error") String error,
                        @JsonProperty("started_at") String startedAt,
-                       @JsonProperty("finished_at") String finishedAt) {
+                       @JsonProperty("finished_at") String finishedAt,
+                       @JsonProperty("provisioning_step") String provisioningStep,
+                       @JsonProperty("volume_id") String volumeId) {
 
         static Disk of(DiskState d, boolean jobEnded) {
             return new Disk(d.id(), d.source(), d.target(), d.status().json(),
@@ -58,7 +60,7 @@ public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("v
                     d.checkpoint().offset(), d.percent(), jobEnded ? 0 : d.throughputBps(),
                     jobEnded && d.status() != JobState.DiskStatus.COMPLETED ? -1 : d.etaSeconds(), d.allRetries(),
                     d.resumes(), d.bytesRecopied(), d.changeToken(), d.error(), time(d.startedAt()),
-                    time(d.finishedAt()));
+                    time(d.finishedAt()), d.provisioningStep(), d.volumeId());
         }
     }
 

@@ -24,27 +24,83 @@ import org.blockferry.engine.plan.CopyMode;
  * @param jobId          the caller's idempotency key, or {@code null} to have one generated
  * @param source         where the disks come from: the kind of source, and for {@code vmware} the vCenter and VM
  * @param targetTemplate a whole-VM job's target of every disk ({@link TargetTemplate}); null once expanded
+ * @param target         where every disk goes when the node provisions it ({@link Target}, kind
+ *                       {@code cloudstack}); null when each disk names its own target
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") String vm,
                       @JsonProperty("source") Source source, @JsonProperty("disks") List<Disk> disks,
                       @JsonProperty("mode") CopyMode mode, @JsonProperty("options") Options options,
-                      @JsonProperty("target_template") String targetTemplate)
+                      @JsonProperty("target_template") String targetTemplate,
+                      @JsonProperty("target") Target target)
         implements CborSerializable {
 
     /** A job that lists its disks. */
     public JobSpec(String jobId, String vm, Source source, List<Disk> disks, CopyMode mode, Options options) {
-        this(jobId, vm, source, disks, mode, options, null);
+        this(jobId, vm, source, disks, mode, options, null, null);
+    }
+
+    /** A job that lists its disks or, with a template, a whole VM's. */
+    public JobSpec(String jobId, String vm, Source source, List<Disk> disks, CopyMode mode, Options options,
+                   String targetTemplate) {
+        this(jobId, vm, source, disks, mode, options, targetTemplate, null);
     }
 
     /** The same job under another id. */
     public JobSpec withJobId(String id) {
-        return new JobSpec(id, vm, source, disks, mode, options, targetTemplate);
+        return new JobSpec(id, vm, source, disks, mode, options, targetTemplate, target);
     }
 
     /** A whole-VM job with the disks the node found on the VM, in place of its template. */
     public JobSpec withDisks(List<Disk> found) {
-        return new JobSpec(jobId, vm, source, List.copyOf(found), mode, options, null);
+        return new JobSpec(jobId, vm, source, List.copyOf(found), mode, options, null, target);
+    }
+
+    /**
+     * Whether the node lists the VM's disks when the job is submitted: a vmware source with a
+     * {@code target_template}, or with a {@code cloudstack} target and no disks.
+     */
+    public boolean wholeVm() {
+        return targetTemplate != null || (target != null && disks == null && source != null
+                && "vmware".equals(source.kind()));
+    }
+
+    /** Whether the node provisions the disks' targets (a {@code cloudstack} target). */
+    public boolean cloudTarget() {
+        return target != null && Target.CLOUDSTACK.equals(target.kind());
+    }
+
+    /**
+     * Where every disk of the job goes when the node provisions it. Kind {@code cloudstack}: a
+     * volume per disk in the cloud the node knows as {@code cloud}
+     * ({@code blockferry.cloudstack.clouds.NAME}); the job says nothing else about the cloud.
+     */
+    @JsonIgnoreProperties(ignoreUnknown = false)
+    public record Target(@JsonProperty("kind") String kind, @JsonProperty("cloud") String cloud)
+            implements CborSerializable {
+        public static final String CLOUDSTACK = "cloudstack";
+        public static final List<String> KINDS = List.of(CLOUDSTACK);
+
+        public static Target cloudstack(String cloud) {
+            return new Target(CLOUDSTACK, cloud);
+        }
+    }
+
+    /** The longest part of a volume's name that comes from the VM's name. */
+    private static final int VOLUME_VM_PART = 180;
+
+    /**
+     * The name of the volume of disk {@code diskId} of VM {@code vmName}: {@code bf-VM-DISK},
+     * every character outside {@code [A-Za-z0-9._-]} of the VM's name as {@code _}.
+     */
+    public static String volumeName(String vmName, String diskId) {
+        String safe = vmName.replaceAll("[^A-Za-z0-9._-]", "_");
+        return "bf-" + (safe.length() > VOLUME_VM_PART ? safe.substring(0, VOLUME_VM_PART) : safe) + "-" + diskId;
+    }
+
+    /** The target the node fills in for disk {@code diskId} of a job with a {@code cloudstack} target. */
+    public String cloudVolume(String diskId) {
+        return DiskLocation.CLOUDSTACK_SCHEME + target.cloud() + "/" + volumeName(vm, diskId);
     }
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -102,11 +158,20 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record Disk(@JsonProperty("id") String id, @JsonProperty("source") String source,
-                       @JsonProperty("target") String target, @JsonProperty("bitmap") String bitmap)
+                       @JsonProperty("target") String target, @JsonProperty("bitmap") String bitmap,
+                       @JsonProperty("disk_offering") String diskOffering)
             implements CborSerializable {
 
         public Disk(String id, String source, String target) {
-            this(id, source, target, null);
+            this(id, source, target, null, null);
+        }
+
+        public Disk(String id, String source, String target, String bitmap) {
+            this(id, source, target, bitmap, null);
+        }
+
+        Disk withTarget(String t) {
+            return new Disk(id, source, t, bitmap, diskOffering);
         }
     }
 
@@ -116,18 +181,26 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * @param targetIsZero the targets read as zeros: never send zeros
      * @param failFast stop the other disks when one fails
      * @param finalSync vmware only: shut the VM down (guest shutdown, then power off) before the snapshot
+     * @param keepVolumes cloudstack target only: a failed or cancelled first sync keeps the volumes it created
      */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record Options(@JsonProperty("max_parallel_disks") int maxParallelDisks,
                           @JsonProperty("verify") boolean verify,
                           @JsonProperty("target_is_zero") boolean targetIsZero,
                           @JsonProperty("fail_fast") boolean failFast,
-                          @JsonProperty("final_sync") boolean finalSync) implements CborSerializable {
-        public static final Options DEFAULT = new Options(0, false, false, false, false);
+                          @JsonProperty("final_sync") boolean finalSync,
+                          @JsonProperty("keep_volumes") boolean keepVolumes) implements CborSerializable {
+        public static final Options DEFAULT = new Options(0, false, false, false, false, false);
 
         /** Without {@code final_sync} (the cutover of a vmware source). */
         public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast) {
-            this(maxParallelDisks, verify, targetIsZero, failFast, false);
+            this(maxParallelDisks, verify, targetIsZero, failFast, false, false);
+        }
+
+        /** Without the options of a cloudstack target. */
+        public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast,
+                       boolean finalSync) {
+            this(maxParallelDisks, verify, targetIsZero, failFast, finalSync, false);
         }
     }
 
@@ -138,9 +211,9 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      */
     public JobSpec validated() {
         JobSpec checked = checkedExceptDisks();
-        if (targetTemplate != null) {
-            throw new InvalidInputException(TargetTemplate.FIELD, "lists no disks yet: the node replaces it by the"
-                    + " VM's disks when the job is submitted");
+        if (wholeVm()) {
+            throw new InvalidInputException(targetTemplate != null ? TargetTemplate.FIELD : "disks", "lists no disks"
+                    + " yet: the node replaces it by the VM's disks when the job is submitted");
         }
         if (disks == null || disks.isEmpty()) {
             throw new InvalidInputException("disks", "at least one disk is required" + (checked.source().kind()
@@ -148,7 +221,10 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     : ""));
         }
         checkDisks(checked.source());
-        return checked.withDisks(disks);
+        if (!cloudTarget()) {
+            return checked.withDisks(disks);
+        }
+        return checked.withDisks(disks.stream().map(d -> d.withTarget(cloudVolume(d.id()))).toList());
     }
 
     /**
@@ -157,8 +233,8 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * vCenter for the VM's disks. The template itself is checked by {@link TargetTemplate#of}.
      */
     public JobSpec validatedWholeVm() {
-        if (targetTemplate == null) {
-            throw new IllegalStateException("not a whole-VM job: it has no target_template");
+        if (!wholeVm()) {
+            throw new IllegalStateException("not a whole-VM job: it has no target_template or cloudstack target");
         }
         return checkedExceptDisks();
     }
@@ -197,11 +273,40 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("options.max_parallel_disks", "must be 0 (all) or more, got "
                     + opts.maxParallelDisks());
         }
+        checkTarget(src, opts);
         if (opts.finalSync() && !src.kind().equals("vmware")) {
             throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
                     + " source VM down before the last sync); source kind is '" + src.kind() + "'");
         }
-        return new JobSpec(id, vm, src, disks, m, opts, targetTemplate); // the disks are checked (and copied) by validated()
+        // the disks are checked (and copied) by validated()
+        return new JobSpec(id, vm, src, disks, m, opts, targetTemplate, target);
+    }
+
+    /** A job-level target: a kind this node provisions, a cloud named as the node names them. */
+    private void checkTarget(Source src, Options opts) {
+        if (target == null) {
+            if (opts.keepVolumes()) {
+                throw new InvalidInputException("options.keep_volumes", "is for a cloudstack target only (it keeps"
+                        + " the volumes a failed first sync created)");
+            }
+            return;
+        }
+        if (target.kind() == null || !Target.KINDS.contains(target.kind())) {
+            throw new InvalidInputException("target.kind", "'" + target.kind() + "' is not a target kind (supported:"
+                    + " " + String.join(", ", Target.KINDS) + "; or leave target out and give each disk's target)");
+        }
+        if (target.cloud() == null || target.cloud().isBlank()) {
+            throw new InvalidInputException("target.cloud", "is required: the name of a cloud configured on the node"
+                    + " (blockferry.cloudstack.clouds)");
+        }
+        if (!Source.VCENTER_NAME.matcher(target.cloud()).matches()) {
+            throw new InvalidInputException("target.cloud", "'" + target.cloud() + "' is not a cloud name (1-64"
+                    + " letters, digits, '_' or '-')");
+        }
+        if (targetTemplate != null) {
+            throw new InvalidInputException(TargetTemplate.FIELD, "is for local or NBD targets; with a cloudstack"
+                    + " target the node names the volumes (leave target_template out)");
+        }
     }
 
     /** A target template is for a vmware source's every disk: not another kind, not beside a list of disks. */
@@ -238,10 +343,21 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             if (src.kind().equals("vmware")) {
                 vmdk(field + ".source", d.source());
             } else {
-                DiskLocation.parse(field + ".source", d.source());
+                DiskLocation.parseExternal(field + ".source", d.source());
                 absolute(field + ".source", d.source());
             }
-            checkTarget(field + ".target", d.target());
+            if (cloudTarget()) {
+                if (d.target() != null && !d.target().equals(cloudVolume(d.id()))) {
+                    throw new InvalidInputException(field + ".target", "must be left out: with a cloudstack target"
+                            + " the node creates each disk's volume (" + volumeName(vm, d.id()) + ")");
+                }
+                checkOffering(field + ".disk_offering", d.diskOffering());
+            } else {
+                checkTarget(field + ".target", d.target());
+                if (d.diskOffering() != null) {
+                    throw new InvalidInputException(field + ".disk_offering", "is for a cloudstack target only");
+                }
+            }
             if (d.bitmap() != null) {
                 if (!src.kind().equals("qemu") || !d.source().contains("://")) {
                     throw new InvalidInputException(field + ".bitmap", "names the dirty bitmap of an NBD export, for"
@@ -251,6 +367,16 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     throw new InvalidInputException(field + ".bitmap", "'" + d.bitmap() + "' is not a bitmap name");
                 }
             }
+        }
+    }
+
+    /** A disk offering's UUID or name, as CloudStack shows it. */
+    private static final Pattern OFFERING = Pattern.compile("[A-Za-z0-9][A-Za-z0-9 ._-]{0,254}");
+
+    private static void checkOffering(String field, String offering) {
+        if (offering != null && !OFFERING.matcher(offering).matches()) {
+            throw new InvalidInputException(field, "'" + offering + "' is not a disk offering's id or name (1-255"
+                    + " letters, digits, spaces, '.', '_' or '-')");
         }
     }
 
@@ -309,7 +435,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * or an absolute local path ({@link DiskLocation#parse}); refused naming {@code field}.
      */
     public static DiskLocation checkTarget(String field, String target) {
-        DiskLocation location = DiskLocation.parse(field, target);
+        DiskLocation location = DiskLocation.parseExternal(field, target);
         absolute(field, target);
         return location;
     }

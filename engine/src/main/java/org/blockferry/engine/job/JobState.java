@@ -37,7 +37,7 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
 
     /** Where a disk stands; {@code CANCELLED}: the job ended (cancel, fail-fast) before the disk did. */
     public enum DiskStatus {
-        PENDING, COPYING, COMPLETED, FAILED, CANCELLED;
+        PENDING, PROVISIONING, COPYING, COMPLETED, FAILED, CANCELLED;
 
         public boolean isFinal() {
             return this == COMPLETED || this == FAILED || this == CANCELLED;

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
 import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
 import org.blockferry.engine.endpoint.SparseImage;
 import org.blockferry.engine.endpoint.StoragePolicy;
@@ -38,6 +39,10 @@ public final class NbdDiskTarget implements DiskTarget {
     public static NbdDiskTarget open(String field, DiskLocation location, long size, NbdOptions tls,
                                      LocalExport.Tools tools) throws IOException {
         NbdOptions options = tls.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION));
+        if (location instanceof DiskLocation.CloudVolume) {
+            throw new InvalidInputException(field, "'" + location.display() + "' is a CloudStack volume: it is"
+                    + " opened through its cloud (CloudVolumeTarget), not as an NBD export");
+        }
         if (!(location instanceof DiskLocation.LocalImage local)) {
             String uri = ((DiskLocation.NbdUri) location).uri();
             tools.storage().checkUri(field, uri);

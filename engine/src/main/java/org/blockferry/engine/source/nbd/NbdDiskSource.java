@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
 import org.blockferry.engine.plan.AllocationMap;
 import org.blockferry.engine.plan.DirtyBitmapPlan;
@@ -67,7 +68,10 @@ public final class NbdDiskSource implements DiskSource {
                     : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
             return new NbdDiskSource(location.display(), export.uri(), export.guard(options), export, FULL);
         }
-        String uri = ((DiskLocation.NbdUri) location).uri();
+        if (!(location instanceof DiskLocation.NbdUri nbd)) {
+            throw new InvalidInputException(field, "'" + location.display() + "' is not an NBD URI or a local path");
+        }
+        String uri = nbd.uri();
         tools.storage().checkUri(field, uri);
         return new NbdDiskSource(location.display(), uri, options, null, FULL);
     }
@@ -78,6 +82,14 @@ public final class NbdDiskSource implements DiskSource {
      */
     public static NbdDiskSource served(String description, LocalExport export, NbdOptions tls) {
         return new NbdDiskSource(description, export.uri(), tls.withMetaContexts(BASE_CONTEXTS), export, FULL);
+    }
+
+    /**
+     * A reader of an export this node serves itself for another purpose (a provisioned target,
+     * compared after its copy); closing it leaves the export running.
+     */
+    public static NbdDiskSource reading(String description, String uri, NbdOptions options) {
+        return new NbdDiskSource(description, uri, options.withMetaContexts(BASE_CONTEXTS), null, FULL);
     }
 
     @Override

@@ -44,12 +44,14 @@ public final class WholeVmJobs {
      * @param maxDisks the most disks a job may have ({@code blockferry.jobs.max-disks-per-job})
      */
     public JobSpec expand(JobSpec spec, int maxDisks) throws VcenterException {
-        if (spec.targetTemplate() == null) {
+        if (!spec.wholeVm()) {
             return spec;
         }
         JobSpec checked = spec.validatedWholeVm();
         JobSpec.Source source = checked.source();
-        TargetTemplate template = TargetTemplate.of(checked.targetTemplate(), source.vm());
+        // a cloudstack target names its volumes itself (JobSpec#validated fills them in)
+        TargetTemplate template = checked.targetTemplate() == null ? null
+                : TargetTemplate.of(checked.targetTemplate(), source.vm());
         Vcenter vcenter = settings.vcenters().named(source.vcenter());
         List<VirtualDiskInfo> found = virtualDisks(vcenter, source.vm());
         if (found.isEmpty()) {
@@ -62,9 +64,11 @@ public final class WholeVmJobs {
         }
         List<JobSpec.Disk> disks = new ArrayList<>();
         for (VirtualDiskInfo d : found) {
-            String target = template.expand(d.key());
-            storage.checkLocation(TargetTemplate.FIELD, DiskLocation.parse(TargetTemplate.FIELD, target),
-                    StoragePolicy.Access.WRITE);
+            String target = template == null ? null : template.expand(d.key());
+            if (target != null) {
+                storage.checkLocation(TargetTemplate.FIELD, DiskLocation.parse(TargetTemplate.FIELD, target),
+                        StoragePolicy.Access.WRITE);
+            }
             String key = String.valueOf(d.key());
             disks.add(new JobSpec.Disk(key, key, target));
         }

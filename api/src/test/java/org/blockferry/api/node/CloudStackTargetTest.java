@@ -1,0 +1,213 @@
+package org.blockferry.api.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.blockferry.engine.actor.JobReply;
+import org.blockferry.engine.cloudstack.Cloud;
+import org.blockferry.engine.cloudstack.CloudStackDouble;
+import org.blockferry.engine.cloudstack.Clouds;
+import org.blockferry.engine.cloudstack.Volume;
+import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.engine.job.JobDocument;
+import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.plan.CopyMode;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.TestPeers;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A CloudStack target through the job path, against the CloudStack API double (real loop devices
+ * behind its attached volumes): the first sync creates the volume, attaches it to the node's
+ * appliance and writes it in place; the next one reuses it and moves only the changes. Every
+ * sync compares the volume's bytes with the source; only the volumes BlockFerry created are touched.
+ */
+class CloudStackTargetTest {
+    private static final long GIB = 1L << 30;
+    private static final String SECRET = "secret-canary-7f3a9c";
+
+    private Path dir;
+    private CloudStackDouble cloud;
+    private String appliance;
+    private String foreign;
+
+    @BeforeEach
+    void startCloud() throws Exception {
+        CloudStackDouble.requireLoopDevices();
+        dir = TestPeers.scratchDirectory("cloudstack-");
+        cloud = CloudStackDouble.start("api-key-1", SECRET, dir.resolve("cloud"));
+        cloud.addZone("zone-1");
+        cloud.addDiskOffering("custom", true);
+        appliance = cloud.addVm("appliance-1", "Running", dir.resolve("dev"));
+        foreign = cloud.addForeignVolume("someone-elses", 1, appliance);
+    }
+
+    @AfterEach
+    void stopCloud() throws Exception {
+        if (cloud != null) {
+            cloud.close();
+        }
+    }
+
+    private Map<String, Object> clouds() {
+        Cloud c = cloud.cloud("c1", "zone-1", "custom", appliance, dir.resolve("dev"));
+        Map<String, Object> m = new HashMap<>();
+        String key = Clouds.KEY + ".c1.";
+        m.put(key + "url", c.url().toString());
+        m.put(key + "api-key-file", c.apiKeyFile().toString());
+        m.put(key + "secret-key-file", c.secretKeyFile().toString());
+        m.put(key + "zone", c.zone());
+        m.put(key + "disk-offering", c.diskOffering());
+        m.put(key + "appliance-vm-id", c.applianceVmId());
+        m.put(key + "device-dir", c.deviceDir().toString());
+        m.put(key + "device-timeout", "10s");
+        m.put(key + "async-timeout", "30s");
+        return m;
+    }
+
+    private static JobSpec job(String id, Path image, String cloudName, CopyMode mode) {
+        return new JobSpec(id, "web 01", new JobSpec.Source("qemu"),
+                List.of(new JobSpec.Disk("d0", image.toString(), null)), mode, null, null,
+                JobSpec.Target.cloudstack(cloudName));
+    }
+
+    private static JobDocument sync(Node node, JobSpec spec) throws Exception {
+        JobReply reply = node.jobs().submit(spec.validated()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        assertInstanceOf(JobReply.Accepted.class, reply, reply.toString());
+        return NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(3));
+    }
+
+    private Volume onlyCreatedVolume() {
+        List<Volume> ours = cloud.volumes().stream().filter(v -> !v.id().equals(foreign)).toList();
+        assertEquals(1, ours.size(), ours.toString());
+        return ours.get(0);
+    }
+
+    @Test
+    void firstSyncProvisionsTheVolumeAndTheNextReusesItMovingOnlyTheChanges() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "1G", 30, 61);
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            JobDocument full = sync(node, job("cs-full", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", full.status(), full.error());
+            JobDocument.Disk d = full.disks().get(0);
+            Volume volume = onlyCreatedVolume();
+            assertEquals(volume.id(), d.volumeId());
+            assertEquals("bf-web_01-d0", volume.name());
+            assertEquals(GIB, volume.sizeBytes(), "1 GiB disk, 1 GiB volume");
+            assertEquals(appliance, volume.virtualMachineId(), "stays attached to the appliance between syncs");
+            assertTrue(d.provisioningStep().contains(volume.id()), d.provisioningStep());
+            assertEquals("cloudstack://c1/bf-web_01-d0", d.target());
+            assertTrue(d.totalBytes() < GIB / 2, "total is the data, not the capacity: " + d.totalBytes());
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(volume.id()), GIB));
+
+            List<Qcow2Images.Write> writes = Qcow2Images.scatter(image, GIB, GIB / 100, 8);
+            JobDocument inc = sync(node, job("cs-inc", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", inc.status(), inc.error());
+            JobDocument.Disk i = inc.disks().get(0);
+            assertEquals("incremental", i.mode(), i.modeReason());
+            assertEquals(volume.id(), i.volumeId(), "the same volume");
+            assertTrue(i.bytesWritten() + i.bytesZeroed() <= Qcow2Images.touchedRoundedToGranularity(writes));
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(volume.id()), GIB));
+
+            List<String> touched = cloud.calls().stream().map(c -> c.command() + " " + c.volumeId()).toList();
+            assertEquals(List.of("createVolume " + volume.id(), "attachVolume " + volume.id()), touched,
+                    "one volume created and attached once; nothing else touched");
+            String document = new ObjectMapper().writeValueAsString(List.of(full, inc));
+            assertFalse(document.contains(SECRET), "the secret key stays on the node");
+        }
+    }
+
+    @Test
+    void aVolumeAttachedByAnotherNodeIsMovedHereAndOneAttachedByHandIsLeftAlone() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "256M", 40, 62);
+        String otherAppliance = cloud.addVm("appliance-2", "Running", dir.resolve("dev2"));
+        Map<String, Object> second = new HashMap<>(clouds());
+        second.put(Clouds.KEY + ".c1.appliance-vm-id", otherAppliance);
+        second.put(Clouds.KEY + ".c1.device-dir", dir.resolve("dev2").toString());
+        String volumeId;
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            assertEquals("completed", sync(node, job("mv-1", image, "c1", CopyMode.AUTO)).status());
+            volumeId = onlyCreatedVolume().id();
+        }
+        // the same database, another appliance: the node that takes over moves the volume to itself
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), second)) {
+            Qcow2Images.scatter(image, 256L << 20, 4L << 20, 9);
+            JobDocument moved = sync(node, job("mv-2", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", moved.status(), moved.error());
+            assertEquals("incremental", moved.disks().get(0).mode());
+            assertEquals(otherAppliance, cloud.volume(volumeId).orElseThrow().virtualMachineId());
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(volumeId), 256L << 20));
+            assertTrue(cloud.calls().stream().anyMatch(c -> c.command().equals("detachVolume")
+                    && volumeId.equals(c.volumeId()) && appliance.equals(c.vmId())), cloud.calls().toString());
+
+            // an operator attaches it to a VM of their own: BlockFerry does not take it away
+            cloud.detachByHand(volumeId);
+            String theirs = cloud.addVm("their-vm", "Running", null);
+            cloud.attachByHand(volumeId, theirs);
+            JobDocument refused = sync(node, job("mv-3", image, "c1", CopyMode.AUTO));
+            assertEquals("failed", refused.status());
+            assertTrue(refused.error().contains("which BlockFerry did not attach it to"), refused.error());
+            assertEquals(theirs, cloud.volume(volumeId).orElseThrow().virtualMachineId());
+        }
+        assertTrue(cloud.calls().stream().noneMatch(c -> foreign.equals(c.volumeId())), "the foreign volume untouched");
+    }
+
+    @Test
+    void cloudStackErrorsReachTheJobWithTheirCodeAndTransientOnesAreRetried() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 63);
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            cloud.failNext("createVolume", 431, "Unable to execute API command createvolume due to invalid value");
+            JobDocument refused = sync(node, job("err-431", image, "c1", CopyMode.AUTO));
+            assertEquals("failed", refused.status());
+            assertTrue(refused.error().contains("431") && refused.error().contains("invalid value"), refused.error());
+            assertEquals(1, cloud.requests("createVolume"), "a parameter error is not retried");
+
+            cloud.failNext("attachVolume", 530, "Internal error executing command");
+            JobDocument retried = sync(node, job("err-530", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", retried.status(), retried.error());
+            Volume v = onlyCreatedVolume();
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(v.id()), 64L << 20));
+        }
+    }
+
+    @Test
+    void jobsNameOnlyTheNodesCloudsAndNeverAVolumeOrDevice() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 64);
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            JobReply other = node.jobs().submit(job("h-1", image, "elsewhere", CopyMode.AUTO).validated())
+                    .toCompletableFuture().get(60, TimeUnit.SECONDS);
+            JobReply.Rejected r = assertInstanceOf(JobReply.Rejected.class, other);
+            assertEquals("target.cloud", r.field(), r.message());
+            assertTrue(r.message().contains("c1"), "names the configured clouds: " + r.message());
+        }
+        Path device = Files.createDirectories(dir.resolve("dev")).resolve("virtio-0123456789abcdef0123");
+        for (String target : List.of("cloudstack://c1/bf-web_01-d0", "cloudstack://c1/" + foreign)) {
+            JobSpec byHand = new JobSpec("h-2", "vm", new JobSpec.Source("qemu"),
+                    List.of(new JobSpec.Disk("d0", image.toString(), target)), CopyMode.AUTO, null);
+            InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                    byHand::validated);
+            assertEquals("disks[0].target", e.field(), e.getMessage());
+        }
+        JobSpec path = new JobSpec("h-3", "vm", new JobSpec.Source("qemu"),
+                List.of(new JobSpec.Disk("d0", image.toString(), device.toString())), CopyMode.AUTO, null, null,
+                JobSpec.Target.cloudstack("c1"));
+        InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                path::validated);
+        assertEquals("disks[0].target", e.field(), e.getMessage());
+        assertNotNull(cloud.volume(foreign).orElseThrow().virtualMachineId(), "the foreign volume stays attached");
+        assertTrue(cloud.calls().isEmpty(), "nothing was created or attached: " + cloud.calls());
+    }
+}

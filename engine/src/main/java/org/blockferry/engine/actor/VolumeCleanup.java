@@ -1,0 +1,103 @@
+package org.blockferry.engine.actor;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.blockferry.engine.cloudstack.Cloud;
+import org.blockferry.engine.cloudstack.CloudStackApi;
+import org.blockferry.engine.cloudstack.Volume;
+import org.blockferry.engine.endpoint.DiskLocation;
+import org.blockferry.engine.job.DiskState;
+import org.blockferry.engine.job.JobState;
+import org.blockferry.engine.job.JobState.JobStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * After a failed or cancelled first sync to a CloudStack target: the volumes this job created
+ * are detached and deleted (unless {@code options.keep_volumes}), each recorded as deleted by its
+ * target before the job gives the targets' leases back. Only a volume whose target says this job
+ * created it is touched; a later sync's failure leaves the volume and its lineage alone.
+ */
+final class VolumeCleanup {
+    private static final Logger log = LoggerFactory.getLogger(VolumeCleanup.class);
+
+    private VolumeCleanup() {
+    }
+
+    /** Whether {@code state}'s end calls for a cleanup. */
+    static boolean needed(JobState state) {
+        return state.spec() != null && state.spec().cloudTarget() && !state.spec().options().keepVolumes()
+                && (state.status() == JobStatus.FAILED || state.status() == JobStatus.CANCELLED);
+    }
+
+    /** Deletes the job's own volumes; never fails (what it could not do is logged, the volume kept). */
+    static CompletionStage<Void> run(JobState state, JobRuntime runtime, Scheduler scheduler) {
+        List<DiskState> disks = new ArrayList<>(state.disks().values());
+        return CompletableFuture.runAsync(() -> {
+            for (DiskState disk : disks) {
+                try {
+                    deleteIfCreatedBy(state.jobId(), disk, runtime, scheduler);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("event=volume-cleanup-failed job={} disk={} cause={}", state.jobId(), disk.id(),
+                            FailureBudget.reasonOf(e));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }, runtime.copy().blocking());
+    }
+
+    private static void deleteIfCreatedBy(String jobId, DiskState disk, JobRuntime runtime, Scheduler scheduler)
+            throws IOException, InterruptedException {
+        if (!(DiskLocation.parse("target", disk.target()) instanceof DiskLocation.CloudVolume location)) {
+            return;
+        }
+        String identity = disk.identities().target();
+        TargetActor.Lineage lineage = ask(runtime, scheduler, identity,
+                r -> new TargetActor.GetLineage(jobId, disk.identities().source(), r));
+        TargetState.Volume volume = lineage.volume();
+        if (!lineage.writer() || volume == null || !jobId.equals(volume.createdBy())) {
+            return;
+        }
+        Cloud cloud = runtime.clouds().named("target.cloud", location.cloud());
+        CloudStackApi api = CloudStackApi.open(cloud);
+        Optional<Volume> now = api.volume(volume.id());
+        if (now.isPresent()) {
+            String vm = now.get().virtualMachineId();
+            if (vm != null && !vm.equals(volume.attachedTo())) {
+                log.warn("event=volume-kept job={} disk={} volume={} attached_to={} reason=not-attached-by-blockferry",
+                        jobId, disk.id(), volume.id(), vm);
+                return;
+            }
+            if (vm != null) {
+                api.detachVolume(volume.id());
+            }
+            api.deleteVolume(volume.id());
+        }
+        ask(runtime, scheduler, identity, r -> new TargetActor.RecordVolume(jobId, new TargetState.VolumeDeleted(), r));
+        log.info("event=volume-deleted job={} disk={} volume={} name={}", jobId, disk.id(), volume.id(),
+                location.name());
+    }
+
+    private static TargetActor.Lineage ask(JobRuntime runtime, Scheduler scheduler, String identity,
+                                           org.apache.pekko.japi.function.Function<
+                                                   org.apache.pekko.actor.typed.ActorRef<TargetActor.Lineage>,
+                                                   TargetActor.Command> message)
+            throws IOException, InterruptedException {
+        try {
+            return AskPattern.ask(runtime.peers().location(identity), message, runtime.peers().askTimeout(), scheduler)
+                    .toCompletableFuture().get(runtime.peers().askTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("cannot reach target " + identity + ": " + FailureBudget.reasonOf(
+                    FailureBudget.unwrap(e.getCause() != null ? e.getCause() : e)), e);
+        }
+    }
+}
