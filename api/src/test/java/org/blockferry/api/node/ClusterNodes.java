@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -34,6 +35,7 @@ final class ClusterNodes implements AutoCloseable {
     private final Path dir;
     private final PersistenceSettings db;
     private final Map<String, String> extra;
+    private final IntFunction<Map<String, String>> perNode;
     private final List<Integer> ports = new ArrayList<>();
     private final List<NodeProcess> nodes = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
@@ -41,10 +43,12 @@ final class ClusterNodes implements AutoCloseable {
     private final Path logback;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    private ClusterNodes(Path dir, PersistenceSettings db, Map<String, String> extra) throws IOException {
+    private ClusterNodes(Path dir, PersistenceSettings db, Map<String, String> extra,
+                         IntFunction<Map<String, String>> perNode) throws IOException {
         this.dir = dir;
         this.db = db;
         this.extra = extra;
+        this.perNode = perNode;
         this.logback = infoLogback(dir);
     }
 
@@ -60,7 +64,17 @@ final class ClusterNodes implements AutoCloseable {
 
     /** Starts {@code count} nodes (all of them seeds) with {@code extra} settings; waits until all are up. */
     static ClusterNodes start(Path dir, int count, Map<String, String> extra) throws Exception {
-        ClusterNodes c = new ClusterNodes(dir, TestDatabases.create(TestDatabases.Kind.POSTGRES, dir), extra);
+        return start(dir, count, extra, i -> Map.of());
+    }
+
+    /**
+     * Starts {@code count} nodes with {@code extra} settings, and node {@code i} also with
+     * {@code perNode.apply(i)} (e.g. its own appliance VM); waits until all are up.
+     */
+    static ClusterNodes start(Path dir, int count, Map<String, String> extra,
+                              IntFunction<Map<String, String>> perNode) throws Exception {
+        ClusterNodes c = new ClusterNodes(dir, TestDatabases.create(TestDatabases.Kind.POSTGRES, dir), extra,
+                perNode);
         try {
             for (int i = 0; i < count; i++) {
                 c.ports.add(NbdkitServer.freePort());
@@ -91,6 +105,7 @@ final class ClusterNodes implements AutoCloseable {
                 "blockferry.copy.chunk-size", "2MiB",
                 "blockferry.copy.progress-interval", "1s"));
         s.putAll(extra);
+        s.putAll(perNode.apply(i));
         return NodeProcess.start(dir, name, db, s, logback);
     }
 
