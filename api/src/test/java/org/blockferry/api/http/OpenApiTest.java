@@ -69,7 +69,7 @@ class OpenApiTest {
             assertEquals(jsonFields(JobDocument.class), job, "the Job schema is the document every view shows");
             assertEquals(jsonFields(JobDocument.Disk.class), fields(schemas.path("Disk").path("properties")));
             JsonNode spec = doc.path("components").path("schemas").path("JobSpec");
-            assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options", "target_template"),
+            assertEquals(Set.of("job_id", "vm", "source", "mode", "disks", "options", "target_template", "target"),
                     fields(spec.path("properties")));
             JsonNode submit = doc.path("paths").path("/api/v1/jobs").path("post");
             for (String status : new String[] {"202", "400", "401", "408", "409", "413", "415", "421", "429",

@@ -183,6 +183,102 @@ class CloudStackTargetTest {
         }
     }
 
+    private static JobSpec twoDisks(String id, Path root, Path data, JobSpec.Options options) {
+        return new JobSpec(id, "web 01", new JobSpec.Source("qemu"),
+                List.of(new JobSpec.Disk("root", root.toString(), null), new JobSpec.Disk("data", data.toString(), null)),
+                CopyMode.AUTO, options, null, JobSpec.Target.cloudstack("c1"));
+    }
+
+    @Test
+    void theCutoverDetachesTheVolumesAndMakesAVmOfThemRootFirst() throws Exception {
+        Path root = Qcow2Images.create(dir, "root.qcow2", "1G", 30, 71);
+        Path data = Qcow2Images.create(dir, "data.qcow2", "512M", 20, 72);
+        String template = cloud.addTemplate("placeholder", 1);
+        String offering = java.util.UUID.randomUUID().toString();
+        String network = java.util.UUID.randomUUID().toString();
+        JobSpec.Options cutover = new JobSpec.Options(0, false, false, false, true, false, false,
+                new JobSpec.CreateVm(offering, template, List.of(network), true));
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            JobDocument full = sync(node, twoDisks("co-full", root, data, null));
+            assertEquals("completed", full.status(), full.error());
+            Qcow2Images.scatter(root, GIB, 8L << 20, 11);
+            Qcow2Images.scatter(data, 512L << 20, 4L << 20, 12);
+
+            JobDocument last = sync(node, twoDisks("co-final", root, data, cutover));
+            assertEquals("completed", last.status(), last.error());
+            assertEquals("incremental", last.disks().get(0).mode());
+            assertEquals("cutover completed", last.cutover().step());
+            String vmId = last.cutover().vmId();
+            assertNotNull(vmId);
+            String rootVolume = last.disks().get(0).volumeId();
+            String dataVolume = last.disks().get(1).volumeId();
+            Volume r = cloud.volume(rootVolume).orElseThrow();
+            Volume d = cloud.volume(dataVolume).orElseThrow();
+            assertEquals(vmId, r.virtualMachineId());
+            assertEquals(Integer.valueOf(0), r.deviceId(), "the job's first disk is the VM's root");
+            assertEquals("ROOT", r.type());
+            assertEquals(vmId, d.virtualMachineId());
+            List<Volume> ofVm = cloud.volumes().stream().filter(v -> vmId.equals(v.virtualMachineId())).toList();
+            assertEquals(2, ofVm.size(), "the placeholder's ROOT is gone: " + ofVm);
+            assertTrue(cloud.volumes().stream().noneMatch(v -> v.name().startsWith("ROOT-")),
+                    "the placeholder's ROOT volume was deleted: " + cloud.volumes());
+            assertEquals("Running", org.blockferry.engine.cloudstack.CloudStackApi.open(
+                    cloud.cloud("c1", "zone-1", "custom", appliance, dir.resolve("dev"))).vmState(vmId));
+            assertEquals(Qcow2Images.checksum(dir, root), DiskChecksum.ofFile(cloud.volumeFile(rootVolume), GIB));
+            assertEquals(Qcow2Images.checksum(dir, data), DiskChecksum.ofFile(cloud.volumeFile(dataVolume),
+                    512L << 20));
+            assertTrue(cloud.calls().stream().anyMatch(c -> c.command().equals("detachVolume")
+                    && rootVolume.equals(c.volumeId()) && appliance.equals(c.vmId())), cloud.calls().toString());
+
+            // the VM's disks now: no later sync writes, detaches or deletes them
+            JobDocument after = sync(node, twoDisks("co-after", root, data, null));
+            assertEquals("failed", after.status());
+            assertTrue(after.error().contains("became a disk of VM " + vmId), after.error());
+            assertEquals(vmId, cloud.volume(rootVolume).orElseThrow().virtualMachineId());
+        }
+        assertTrue(cloud.calls().stream().noneMatch(c -> foreign.equals(c.volumeId())), "the foreign volume untouched");
+    }
+
+    @Test
+    void aFailedFirstSyncDeletesTheVolumesItCreatedUnlessAskedToKeepThem() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 65);
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            cloud.failNextAsync("attachVolume", 431, "Please specify a VM that is either running or stopped.");
+            JobDocument failed = sync(node, job("del-1", image, "c1", CopyMode.AUTO));
+            assertEquals("failed", failed.status());
+            String created = failed.disks().get(0).volumeId();
+            assertNotNull(created, "the volume was created before the attach failed");
+            awaitGone(created);
+            assertTrue(cloud.calls().stream().anyMatch(c -> c.command().equals("deleteVolume")
+                    && created.equals(c.volumeId())), cloud.calls().toString());
+
+            cloud.failNextAsync("attachVolume", 431, "Please specify a VM that is either running or stopped.");
+            JobSpec keep = new JobSpec("del-2", "web 01", new JobSpec.Source("qemu"),
+                    List.of(new JobSpec.Disk("d0", image.toString(), null)), CopyMode.AUTO,
+                    new JobSpec.Options(0, false, false, false, false, true, false, null), null,
+                    JobSpec.Target.cloudstack("c1"));
+            JobDocument kept = sync(node, keep);
+            assertEquals("failed", kept.status());
+            String keptId = kept.disks().get(0).volumeId();
+            Thread.sleep(1000);
+            assertTrue(cloud.volume(keptId).isPresent(), "keep_volumes keeps it");
+
+            // the next sync finds and uses the kept volume
+            JobDocument next = sync(node, job("del-3", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", next.status(), next.error());
+            assertEquals(keptId, next.disks().get(0).volumeId());
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(keptId), 64L << 20));
+        }
+    }
+
+    private void awaitGone(String volumeId) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (cloud.volume(volumeId).isPresent()) {
+            assertTrue(System.nanoTime() < deadline, "volume " + volumeId + " still exists: " + cloud.calls());
+            Thread.sleep(100);
+        }
+    }
+
     @Test
     void jobsNameOnlyTheNodesCloudsAndNeverAVolumeOrDevice() throws Exception {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 64);

@@ -182,14 +182,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
 
     private CompletionStage<TargetActor.Lineage> askTarget(
             org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>, TargetActor.Command> message) {
-        return askTarget(message, getContext().getSystem().scheduler());
-    }
-
-    /** With the scheduler given: safe from another thread than the actor's. */
-    private CompletionStage<TargetActor.Lineage> askTarget(
-            org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>, TargetActor.Command> message,
-            org.apache.pekko.actor.typed.Scheduler scheduler) {
-        return AskPattern.ask(runtime.peers().location(ids.target()), message, runtime.peers().askTimeout(), scheduler);
+        return AskPattern.ask(runtime.peers().location(ids.target()), message, runtime.peers().askTimeout(),
+                getContext().getSystem().scheduler());
     }
 
     private Behavior<Command> onLineageKnown(LineageKnown m) {
@@ -377,6 +371,11 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
 
         @Override
+        public String handedTo() {
+            return volume == null ? null : volume.handedTo();
+        }
+
+        @Override
         public void created(String volumeId) throws IOException {
             record(new TargetState.VolumeCreated(volumeId));
             report(new Provisioning("created volume " + volumeId, volumeId));
@@ -398,17 +397,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
 
         private void record(TargetState.VolumeChange change) throws IOException {
-            TargetActor.Lineage answer;
-            try {
-                answer = askTarget(r -> new TargetActor.RecordVolume(jobId, change, r), scheduler).toCompletableFuture()
-                        .get(runtime.peers().askTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while recording the volume of target " + ids.target(), e);
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                throw new IOException("cannot record the volume with target " + ids.target() + ": "
-                        + FailureBudget.reasonOf(FailureBudget.unwrap(e.getCause() != null ? e.getCause() : e)), e);
-            }
+            TargetActor.Lineage answer = TargetQueries.ask(runtime.peers(), scheduler, ids.target(),
+                    r -> new TargetActor.RecordVolume(jobId, change, r));
             if (!answer.writer()) {
                 throw new IOException("job " + jobId + " no longer holds the lease of target " + ids.target()
                         + ": its volume change was not recorded");

@@ -115,6 +115,14 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     /** No message for {@link #PASSIVATE_AFTER}: a job that has ended may leave memory. */
+    /** The cutover reached a step (from its blocking thread). */
+    private record CutoverStepReached(String step, String conversion, String vmId) implements Command {
+    }
+
+    /** The cutover ended: its result, or why it failed. */
+    private record CutoverEnded(CloudCutover.Result result, String failure) implements Command {
+    }
+
     /** The volumes a failed first sync created are gone (or kept, see the log): the leases can go back. */
     private record VolumesCleanedUp(JobState state) implements Command {
     }
@@ -189,6 +197,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     public record DiskFailed(String disk, String reason, long at) implements Event {
     }
 
+    /** The cutover into CloudStack reached {@code step}; the conversion's summary and the VM's id once known. */
+    public record CutoverProgressed(String step, String conversion, String vmId, long at) implements Event {
+    }
+
     public record JobCancelRequested(long at) implements Event {
     }
 
@@ -259,6 +271,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     /** This process's ownership of the job, while it has one. */
     private JobOwnership.Hold hold;
     private boolean acquiring;
+    /** A cutover runs (on a blocking thread): the job cannot be cancelled until it ends. */
+    private boolean cuttingOver;
     /** Who owned the job at the last refused attempt (logged when it changes). */
     private String otherOwner;
 
@@ -329,6 +343,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .onCommand(SlotGranted.class, this::onSlotWhileRunning)
                 .onCommand(DiskReport.class, this::onDiskReport)
                 .onCommand(VmEnded.class, this::onVmEndedWhileRunning)
+                .onCommand(CutoverStepReached.class, this::onCutoverStep)
+                .onCommand(CutoverEnded.class, this::onCutoverEnded)
                 .onCommand(Cancel.class, this::onCancel);
         b.forState(s -> s.status() == JobStatus.CANCELLING)
                 .onCommand(DiskReport.class, this::onDiskReport)
@@ -412,6 +428,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onCancel(JobState state, Cancel c) {
+        if (cuttingOver) {
+            return reject(c.replyTo(), JobReply.Reason.CONFLICT, "job " + jobId + " is cutting over into CloudStack"
+                    + " (" + (state.cutover() == null ? "starting" : state.cutover().step()) + "); it ends by itself");
+        }
         cancelReplyTo = c.replyTo();
         return Effect().persist(new JobCancelRequested(now())).thenRun(s -> {
             if (vm != null) {
@@ -426,8 +446,41 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         vm = null;
         long at = now();
         String failure = DiskReports.failureOf(state);
+        if (failure == null && state.spec().options().cutover(state.spec())) {
+            if (cuttingOver) {
+                return Effect().none();
+            }
+            cuttingOver = true;
+            return Effect().persist(new CutoverProgressed("cutover started", null, null, at))
+                    .thenRun(this::startCutover);
+        }
         return Effect().persist(failure == null ? new JobCompleted(at) : new JobFailed(failure, at))
                 .thenRun(this::ended);
+    }
+
+    private void startCutover(JobState state) {
+        ActorRef<Command> self = context.getSelf();
+        context.pipeToSelf(CloudCutover.run(state, runtime, context.getSystem().scheduler(),
+                        (step, conversion, vmId) -> self.tell(new CutoverStepReached(step, conversion, vmId)),
+                        runtime.conversion()),
+                (result, failure) -> new CutoverEnded(result, failure == null ? null
+                        : FailureBudget.reasonOf(FailureBudget.unwrap(failure))));
+    }
+
+    private Effect<Event, JobState> onCutoverStep(JobState state, CutoverStepReached c) {
+        return Effect().persist(new CutoverProgressed(c.step(), c.conversion(), c.vmId(), now()));
+    }
+
+    /** The job completes with its cutover, or fails with its reason (the volumes stay where they are). */
+    private Effect<Event, JobState> onCutoverEnded(JobState state, CutoverEnded c) {
+        cuttingOver = false;
+        long at = now();
+        if (c.failure() != null) {
+            return Effect().persist(List.of(new CutoverProgressed("cutover failed", null, null, at),
+                    new JobFailed("cutover: " + c.failure(), at))).thenRun(this::ended);
+        }
+        return Effect().persist(List.of(new CutoverProgressed("cutover completed", c.result().conversion(),
+                c.result().vmId(), at), new JobCompleted(at))).thenRun(this::ended);
     }
 
     private Effect<Event, JobState> onVmEndedWhileCancelling(JobState state, VmEnded c) {

@@ -44,6 +44,7 @@ public final class JobEventHandler {
                     d -> d.resumed(Math.max(0, e.bytesDoneBefore() - e.checkpoint().bytesDone()))))
             .onEvent(DiskCompleted.class, (s, e) -> s.withDisk(e.disk(), d -> d.completed(e.changeToken(), e.at())))
             .onEvent(DiskFailed.class, (s, e) -> s.withDisk(e.disk(), d -> d.failed(e.reason(), e.at())))
+            .onEvent(JobActor.CutoverProgressed.class, (s, e) -> s.cutoverAt(e.step(), e.conversion(), e.vmId()))
             .onEvent(JobCancelRequested.class, (s, e) -> s.withStatus(JobStatus.CANCELLING, e.at(), null))
             .onEvent(JobCompleted.class, (s, e) -> s.withStatus(JobStatus.COMPLETED, e.at(), null))
             .onEvent(JobFailed.class, (s, e) -> s.withStatus(JobStatus.FAILED, e.at(), e.reason()))

@@ -30,7 +30,11 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
      * BlockFerry attached it to (a node's appliance; null while detached). The only volumes
      * BlockFerry ever attaches, detaches or deletes are the ones recorded here.
      */
-    public record Volume(String id, String createdBy, String attachedTo) implements CborSerializable {
+    public record Volume(String id, String createdBy, String attachedTo, String handedTo)
+            implements CborSerializable {
+        public Volume(String id, String createdBy, String attachedTo) {
+            this(id, createdBy, attachedTo, null);
+        }
     }
 
     /** What a writer did to the target's volume. */
@@ -39,7 +43,8 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeCreated.class, name = "created"),
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeAttached.class, name = "attached"),
         @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeDetached.class, name = "detached"),
-        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeDeleted.class, name = "deleted")})
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeDeleted.class, name = "deleted"),
+        @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = VolumeHandedOver.class, name = "handed-over")})
     public sealed interface VolumeChange extends CborSerializable {
     }
 
@@ -51,6 +56,13 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
     }
 
     public record VolumeDetached() implements VolumeChange {
+    }
+
+    /**
+     * Attached to the VM the cutover made of it: the migrated VM's disk from now on, which
+     * BlockFerry never writes, detaches or deletes again.
+     */
+    public record VolumeHandedOver(String vmId) implements VolumeChange {
     }
 
     /** Deleted: the target has no volume and no lineage. */
@@ -163,6 +175,10 @@ public record TargetState(Map<String, Role> holders, List<Claim> waiting, Map<St
         }
         if (change instanceof VolumeDetached) {
             return new TargetState(holders, waiting, lineage, new Volume(volume.id(), volume.createdBy(), null));
+        }
+        if (change instanceof VolumeHandedOver h) {
+            return new TargetState(holders, waiting, lineage, new Volume(volume.id(), volume.createdBy(), null,
+                    h.vmId()));
         }
         return new TargetState(holders, waiting, Map.of(), null);
     }

@@ -6,9 +6,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.blockferry.engine.cloudstack.Cloud;
 import org.blockferry.engine.cloudstack.CloudStackApi;
 import org.blockferry.engine.cloudstack.Volume;
@@ -34,7 +32,9 @@ final class VolumeCleanup {
     /** Whether {@code state}'s end calls for a cleanup. */
     static boolean needed(JobState state) {
         return state.spec() != null && state.spec().cloudTarget() && !state.spec().options().keepVolumes()
-                && (state.status() == JobStatus.FAILED || state.status() == JobStatus.CANCELLED);
+                && (state.status() == JobStatus.FAILED || state.status() == JobStatus.CANCELLED)
+                // a failed cutover is not a failed sync: every byte is on the volumes
+                && state.disks().values().stream().anyMatch(d -> d.status() != JobState.DiskStatus.COMPLETED);
     }
 
     /** Deletes the job's own volumes; never fails (what it could not do is logged, the volume kept). */
@@ -47,16 +47,13 @@ final class VolumeCleanup {
                 } catch (IOException | RuntimeException e) {
                     log.warn("event=volume-cleanup-failed job={} disk={} cause={}", state.jobId(), disk.id(),
                             FailureBudget.reasonOf(e));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
                 }
             }
         }, runtime.copy().blocking());
     }
 
     private static void deleteIfCreatedBy(String jobId, DiskState disk, JobRuntime runtime, Scheduler scheduler)
-            throws IOException, InterruptedException {
+            throws IOException {
         if (!(DiskLocation.parse("target", disk.target()) instanceof DiskLocation.CloudVolume location)) {
             return;
         }
@@ -64,7 +61,7 @@ final class VolumeCleanup {
         TargetActor.Lineage lineage = ask(runtime, scheduler, identity,
                 r -> new TargetActor.GetLineage(jobId, disk.identities().source(), r));
         TargetState.Volume volume = lineage.volume();
-        if (!lineage.writer() || volume == null || !jobId.equals(volume.createdBy())) {
+        if (!lineage.writer() || volume == null || !jobId.equals(volume.createdBy()) || volume.handedTo() != null) {
             return;
         }
         Cloud cloud = runtime.clouds().named("target.cloud", location.cloud());
@@ -90,14 +87,7 @@ final class VolumeCleanup {
     private static TargetActor.Lineage ask(JobRuntime runtime, Scheduler scheduler, String identity,
                                            org.apache.pekko.japi.function.Function<
                                                    org.apache.pekko.actor.typed.ActorRef<TargetActor.Lineage>,
-                                                   TargetActor.Command> message)
-            throws IOException, InterruptedException {
-        try {
-            return AskPattern.ask(runtime.peers().location(identity), message, runtime.peers().askTimeout(), scheduler)
-                    .toCompletableFuture().get(runtime.peers().askTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new IOException("cannot reach target " + identity + ": " + FailureBudget.reasonOf(
-                    FailureBudget.unwrap(e.getCause() != null ? e.getCause() : e)), e);
-        }
+                                                   TargetActor.Command> message) throws IOException {
+        return TargetQueries.ask(runtime.peers(), scheduler, identity, message);
     }
 }

@@ -27,7 +27,16 @@ public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("v
                           @JsonProperty("submitted_at") String submittedAt,
                           @JsonProperty("started_at") String startedAt,
                           @JsonProperty("finished_at") String finishedAt,
-                          @JsonProperty("disks") List<Disk> disks) {
+                          @JsonProperty("disks") List<Disk> disks,
+                          @JsonProperty("cutover") Cutover cutover) {
+
+    /**
+     * A cloudstack target's cutover after its final sync: the step it is at or ended with, the
+     * guest conversion's outcome, the VM it created (its volumes are the disks' {@code volume_id}).
+     */
+    public record Cutover(@JsonProperty("step") String step, @JsonProperty("conversion") String conversion,
+                          @JsonProperty("vm_id") String vmId) {
+    }
 
     /** One disk of the job. */
     public record Disk(@JsonProperty("id") String id, @JsonProperty("source") String source,
@@ -73,7 +82,9 @@ public record JobDocument(@JsonProperty("job_id") String jobId, @JsonProperty("v
                 s.bytesWritten(), s.bytesZeroed(), s.bytesSkipped(), s.bytesZeroSent(), s.percent(),
                 s.throughputBps(), s.etaSeconds(), s.retries(), s.error(), time(s.submittedAt()),
                 time(s.startedAt()), time(s.finishedAt()),
-                s.disks().values().stream().map(d -> Disk.of(d, ended)).toList());
+                s.disks().values().stream().map(d -> Disk.of(d, ended)).toList(),
+                s.cutover() == null ? null : new Cutover(s.cutover().step(), s.cutover().conversion(),
+                        s.cutover().vmId()));
     }
 
     /** Whether the job has ended (completed, failed or cancelled). */

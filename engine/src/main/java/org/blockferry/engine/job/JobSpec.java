@@ -182,6 +182,8 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * @param failFast stop the other disks when one fails
      * @param finalSync vmware only: shut the VM down (guest shutdown, then power off) before the snapshot
      * @param keepVolumes cloudstack target only: a failed or cancelled first sync keeps the volumes it created
+     * @param convert cloudstack target, final sync: convert the guest in place (virt-v2v-in-place) before the cutover
+     * @param createVm cloudstack target, final sync: create the CloudStack VM from the volumes ({@link CreateVm})
      */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record Options(@JsonProperty("max_parallel_disks") int maxParallelDisks,
@@ -189,19 +191,42 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                           @JsonProperty("target_is_zero") boolean targetIsZero,
                           @JsonProperty("fail_fast") boolean failFast,
                           @JsonProperty("final_sync") boolean finalSync,
-                          @JsonProperty("keep_volumes") boolean keepVolumes) implements CborSerializable {
-        public static final Options DEFAULT = new Options(0, false, false, false, false, false);
+                          @JsonProperty("keep_volumes") boolean keepVolumes,
+                          @JsonProperty("convert") boolean convert,
+                          @JsonProperty("create_vm") CreateVm createVm) implements CborSerializable {
+        public static final Options DEFAULT = new Options(0, false, false, false, false, false, false, null);
 
         /** Without {@code final_sync} (the cutover of a vmware source). */
         public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast) {
-            this(maxParallelDisks, verify, targetIsZero, failFast, false, false);
+            this(maxParallelDisks, verify, targetIsZero, failFast, false, false, false, null);
         }
 
         /** Without the options of a cloudstack target. */
         public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast,
                        boolean finalSync) {
-            this(maxParallelDisks, verify, targetIsZero, failFast, finalSync, false);
+            this(maxParallelDisks, verify, targetIsZero, failFast, finalSync, false, false, null);
         }
+
+        /** Whether the job ends with a cutover into CloudStack (a final sync to a cloudstack target). */
+        public boolean cutover(JobSpec spec) {
+            return finalSync && spec.cloudTarget();
+        }
+    }
+
+    /**
+     * The VM to create at cutover, portable across CloudStack 4.x: deployed stopped from a small
+     * placeholder template, its ROOT volume replaced by the job's first disk (device 0) and the
+     * other disks attached in order, started if asked. Ids are CloudStack UUIDs.
+     *
+     * @param serviceOffering     the service offering's id (CPU, memory)
+     * @param placeholderTemplate a small template's id: only its ROOT volume is made, then deleted
+     * @param networks            the networks' ids, the first the default
+     */
+    @JsonIgnoreProperties(ignoreUnknown = false)
+    public record CreateVm(@JsonProperty("service_offering") String serviceOffering,
+                           @JsonProperty("placeholder_template") String placeholderTemplate,
+                           @JsonProperty("networks") List<String> networks,
+                           @JsonProperty("start") boolean start) implements CborSerializable {
     }
 
     /**
@@ -274,9 +299,10 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     + opts.maxParallelDisks());
         }
         checkTarget(src, opts);
-        if (opts.finalSync() && !src.kind().equals("vmware")) {
-            throw new InvalidInputException("options.final_sync", "is only for source kind vmware (it shuts the"
-                    + " source VM down before the last sync); source kind is '" + src.kind() + "'");
+        if (opts.finalSync() && !src.kind().equals("vmware") && !cloudTarget()) {
+            throw new InvalidInputException("options.final_sync", "is for source kind vmware (it shuts the source VM"
+                    + " down before the last sync) or a cloudstack target (the cutover after the last sync); source kind"
+                    + " is '" + src.kind() + "'");
         }
         // the disks are checked (and copied) by validated()
         return new JobSpec(id, vm, src, disks, m, opts, targetTemplate, target);
@@ -284,6 +310,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
 
     /** A job-level target: a kind this node provisions, a cloud named as the node names them. */
     private void checkTarget(Source src, Options opts) {
+        checkCutover(opts);
         if (target == null) {
             if (opts.keepVolumes()) {
                 throw new InvalidInputException("options.keep_volumes", "is for a cloudstack target only (it keeps"
@@ -367,6 +394,46 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
                     throw new InvalidInputException(field + ".bitmap", "'" + d.bitmap() + "' is not a bitmap name");
                 }
             }
+        }
+    }
+
+    private static final Pattern UUID_TEXT = Pattern.compile(
+            "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+    /** Networks a created VM may join: more is a mistake, not a migration. */
+    private static final int MAX_NETWORKS = 16;
+
+    /** Conversion and VM creation belong to a cutover: a final sync to a cloudstack target. */
+    private void checkCutover(Options opts) {
+        boolean cutover = opts.finalSync() && cloudTarget();
+        if (opts.convert() && !cutover) {
+            throw new InvalidInputException("options.convert", "is for the cutover: a final_sync to a cloudstack"
+                    + " target");
+        }
+        CreateVm vm = opts.createVm();
+        if (vm == null) {
+            return;
+        }
+        if (!cutover) {
+            throw new InvalidInputException("options.create_vm", "is for the cutover: a final_sync to a cloudstack"
+                    + " target");
+        }
+        uuid("options.create_vm.service_offering", vm.serviceOffering());
+        uuid("options.create_vm.placeholder_template", vm.placeholderTemplate());
+        if (vm.networks() != null) {
+            if (vm.networks().size() > MAX_NETWORKS) {
+                throw new InvalidInputException("options.create_vm.networks", "has " + vm.networks().size()
+                        + " networks; at most " + MAX_NETWORKS);
+            }
+            for (int i = 0; i < vm.networks().size(); i++) {
+                uuid("options.create_vm.networks[" + i + "]", vm.networks().get(i));
+            }
+        }
+    }
+
+    private static void uuid(String field, String value) {
+        if (value == null || !UUID_TEXT.matcher(value).matches()) {
+            throw new InvalidInputException(field, (value == null ? "is required" : "'" + value + "' is not")
+                    + (value == null ? ": " : " ") + "a CloudStack id (a UUID)");
         }
     }
 

@@ -17,10 +17,25 @@ import org.blockferry.engine.CborSerializable;
  *
  * @param waitingFor why a queued job does not run yet (a busy target, no free slot), or null
  * @param node the cluster member ("host:port") that runs the job, or ran it last; null before
+ * @param cutover a cloudstack target's cutover after its final sync, null before it begins
  */
 public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String, DiskState> disks, long submittedAt,
-                       long startedAt, long finishedAt, String error, String waitingFor, String node)
-        implements CborSerializable {
+                       long startedAt, long finishedAt, String error, String waitingFor, String node,
+                       Cutover cutover) implements CborSerializable {
+
+    /**
+     * The cutover into CloudStack after a final sync: the step it is at (or ended with), the
+     * guest conversion's outcome when it was asked for, and the VM it created (null until then).
+     */
+    public record Cutover(String step, String conversion, String vmId) implements CborSerializable {
+    }
+
+    /** The cutover at {@code step}; {@code conversion} and {@code vm} kept when null. */
+    public JobState cutoverAt(String step, String conversion, String vm) {
+        Cutover c = new Cutover(step, conversion != null ? conversion : cutover == null ? null : cutover.conversion(),
+                vm != null ? vm : cutover == null ? null : cutover.vmId());
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, waitingFor, node, c);
+    }
 
     /** Where a job stands. */
     public enum JobStatus {
@@ -49,7 +64,7 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
     }
 
     public static JobState empty(String jobId) {
-        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null, null, null);
+        return new JobState(jobId, JobStatus.NEW, null, Map.of(), 0, 0, 0, null, null, null, null);
     }
 
     // ---- figures: sums over the disks ----
@@ -140,21 +155,21 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
             DiskIdentities ids = identities == null ? null : identities.get(disk.id());
             d.put(disk.id(), DiskState.pending(disk, ids));
         }
-        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null, null, node);
+        return new JobState(jobId, JobStatus.QUEUED, s, Collections.unmodifiableMap(d), at, 0, 0, null, null, node, null);
     }
 
     public JobState waiting(String reason) {
-        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, reason, node);
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, reason, node, cutover);
     }
 
     /** The job runs on {@code member} now (taken up there, after a submission, restart or failover). */
     public JobState runsOn(String member) {
-        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, waitingFor, member);
+        return new JobState(jobId, status, spec, disks, submittedAt, startedAt, finishedAt, error, waitingFor, member, cutover);
     }
 
     public JobState started(long at) {
         return new JobState(jobId, JobStatus.RUNNING, spec, disks, submittedAt, startedAt == 0 ? at : startedAt, 0,
-                null, null, node);
+                null, null, node, cutover);
     }
 
     /**
@@ -163,7 +178,7 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
      */
     public JobState withStatus(JobStatus s, long at, String reason) {
         JobState next = new JobState(jobId, s, spec, disks, submittedAt, startedAt, s.isFinal() ? at : finishedAt,
-                reason, s == JobStatus.QUEUED ? waitingFor : null, node);
+                reason, s == JobStatus.QUEUED ? waitingFor : null, node, cutover);
         return s.isFinal() ? next.withDisks(d -> d.status().isFinal() ? d.stopped() : d.cancelled(at)) : next;
     }
 
@@ -172,14 +187,14 @@ public record JobState(String jobId, JobStatus status, JobSpec spec, Map<String,
         Map<String, DiskState> d = new LinkedHashMap<>(disks);
         d.computeIfPresent(id, (k, v) -> change.apply(v));
         return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
-                error, waitingFor, node);
+                error, waitingFor, node, cutover);
     }
 
     private JobState withDisks(UnaryOperator<DiskState> change) {
         Map<String, DiskState> d = new LinkedHashMap<>();
         disks.forEach((k, v) -> d.put(k, change.apply(v)));
         return new JobState(jobId, status, spec, Collections.unmodifiableMap(d), submittedAt, startedAt, finishedAt,
-                error, waitingFor, node);
+                error, waitingFor, node, cutover);
     }
 
     /** What a disk's source and target are, whatever their spelling ({@code DiskLocation#identity()}). */

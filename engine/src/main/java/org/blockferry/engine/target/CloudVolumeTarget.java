@@ -38,6 +38,9 @@ public final class CloudVolumeTarget implements DiskTarget {
         /** The VM BlockFerry last attached the volume to; null when it detached it. */
         String attachedTo();
 
+        /** The VM a cutover handed the volume to (it is that VM's disk now); null before. */
+        String handedTo();
+
         void created(String volumeId) throws IOException;
 
         void attached(String vmId) throws IOException;
@@ -76,6 +79,11 @@ public final class CloudVolumeTarget implements DiskTarget {
                                          Cloud cloud, Ledger ledger, Consumer<String> steps,
                                          LocalExport.Tools tools) throws IOException {
         CloudStackApi api = CloudStackApi.open(cloud);
+        if (ledger.handedTo() != null) {
+            throw new InvalidInputException(field, "volume " + ledger.volumeId().orElse("?") + " (" + location.name()
+                    + ") became a disk of VM " + ledger.handedTo() + " at its cutover; BlockFerry does not write it"
+                    + " again");
+        }
         Volume volume;
         if (ledger.volumeId().isPresent()) {
             String id = ledger.volumeId().get();

@@ -69,7 +69,7 @@ final class CloudModel {
         final String zoneId;
         final String offeringId;
         final long sizeBytes;
-        final String type;
+        String type;
         final Path file;
         final Instant created = Instant.now();
         String state;
@@ -226,6 +226,7 @@ final class CloudModel {
                     + ") attached. Please specify another VM.");
         }
         v.deviceId = deviceId(vm, p.containsKey("deviceid") ? (int) number(p, "deviceid", -1) : null);
+        v.type = v.deviceId == 0 ? "ROOT" : v.type;
         v.vm = vm;
         v.state = "Ready";
         if (vm.deviceDir != null) {
@@ -238,8 +239,8 @@ final class CloudModel {
         if (v.vm == null) {
             throw new ApiError(431, "Please specify a volume that is attached to a VM.");
         }
-        if (v.type.equals("ROOT")) {
-            throw new ApiError(431, "Please specify a data volume.");
+        if (v.type.equals("ROOT") && !v.vm.state.equals("Stopped")) {
+            throw new ApiError(431, "Root volume detach can happen only when vm is in states: Stopped or Destroyed");
         }
         unplug(v);
         v.vm = null;
@@ -305,7 +306,15 @@ final class CloudModel {
         volumes.values().stream().filter(o -> o.vm == vm).forEach(o -> used.add(o.deviceId));
         if (asked != null) {
             if (asked == 0) {
-                throw new ApiError(431, "deviceId can't be 0, which is used by Root device");
+                // CloudStack 4.x attaches a root volume to a stopped VM without one (its checkDeviceId)
+                if (!vm.state.equals("Stopped")) {
+                    throw new ApiError(431, "Root volume detach can happen only when vm is in states: Stopped or"
+                            + " Destroyed");
+                }
+                if (used.contains(0)) {
+                    throw new ApiError(431, "Vm already has root volume attached to it");
+                }
+                return 0;
             }
             if (asked < 0 || asked > max || asked == CDROM_DEVICE_ID) {
                 throw new ApiError(431, "deviceId should be 1,2,4-" + max);
