@@ -2,6 +2,8 @@ package org.blockferry.api.node;
 
 import com.typesafe.config.Config;
 import java.net.URL;
+import org.blockferry.engine.cloudstack.Cloud;
+import org.blockferry.engine.cloudstack.Clouds;
 import java.nio.file.Path;
 import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.endpoint.StoragePolicy.Protected.Scope;
@@ -39,6 +41,13 @@ final class ServePolicy {
         for (String program : new String[] {"blockferry.vmware.vddk.plugin", "blockferry.local-export.nbdkit",
             "blockferry.local-export.qemu-nbd", "blockferry.local-export.qemu-img"}) {
             file(b, config, program, "a program the node runs");
+        }
+        for (Cloud cloud : Clouds.fromConfig(config).all()) {
+            // its volumes' devices are written through a cloudstack target only, never a job's path
+            b.protect(cloud.deviceDir(), Scope.LINKS_IN, "a device of a CloudStack volume (" + cloud.key("device-dir")
+                    + "), reached through a cloudstack target only");
+            b.protect(cloud.apiKeyFile(), Scope.FILE, "the node's CloudStack API key");
+            b.protect(cloud.secretKeyFile(), Scope.FILE, "the node's CloudStack secret key");
         }
         for (String property : new String[] {"config.file", "logback.configurationFile"}) {
             String value = System.getProperty(property);

@@ -280,6 +280,33 @@ class CloudStackTargetTest {
     }
 
     @Test
+    void anAttachedVolumesDeviceIsNeverAJobsPathEvenWhereDevicesAreAllowed() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 66);
+        Map<String, Object> config = new HashMap<>(clouds());
+        config.put("blockferry.storage.allowed-devices", List.of("/dev/loop*"));
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), config)) {
+            assertEquals("completed", sync(node, job("dev-1", image, "c1", CopyMode.AUTO)).status());
+            Volume volume = onlyCreatedVolume();
+            Path link;
+            try (var links = Files.list(dir.resolve("dev"))) {
+                link = links.filter(l -> l.getFileName().toString().equals("virtio-"
+                        + volume.id().replace("-", "").substring(0, 20))).findFirst().orElseThrow();
+            }
+            Path loop = link.toRealPath();
+            for (Path named : List.of(link, loop)) {
+                JobSpec steal = new JobSpec("dev-steal", "vm", new JobSpec.Source("qemu"),
+                        List.of(new JobSpec.Disk("d0", image.toString(), named.toString())), CopyMode.FULL, null);
+                JobReply reply = node.jobs().submit(steal.validated()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+                JobReply.Rejected r = assertInstanceOf(JobReply.Rejected.class, reply, named.toString());
+                assertEquals("disks[0].target", r.field(), r.message());
+                assertTrue(r.message().contains("a device of a CloudStack volume"), r.message());
+            }
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(volume.id()),
+                    64L << 20), "the volume was not written by the refused jobs");
+        }
+    }
+
+    @Test
     void jobsNameOnlyTheNodesCloudsAndNeverAVolumeOrDevice() throws Exception {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 64);
         try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {

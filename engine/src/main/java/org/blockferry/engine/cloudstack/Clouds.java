@@ -47,6 +47,11 @@ public final class Clouds {
         return new Clouds(m);
     }
 
+    /** The configured clouds, by name. */
+    public java.util.Collection<Cloud> all() {
+        return byName.values();
+    }
+
     /** The configured names, sorted. */
     public Set<String> names() {
         return byName.keySet();

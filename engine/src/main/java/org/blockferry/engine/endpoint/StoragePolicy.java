@@ -60,7 +60,12 @@ public final class StoragePolicy {
             /** The files directly in the directory (a data directory's database, token, password). */
             FILES_IN,
             /** The files in the same directory whose name starts with this name and a dot (H2's {@code NAME.mv.db}, ...). */
-            NAME_PREFIX
+            NAME_PREFIX,
+            /**
+             * The directory, and every device a link in it points to now (a CloudStack cloud's
+             * device dir: the volumes attached to the node's appliance, whatever path names them).
+             */
+            LINKS_IN
         }
 
         public Protected {
@@ -348,7 +353,10 @@ public final class StoragePolicy {
         if ((mode(field, subject, device) & S_IFMT) != S_IFBLK) {
             throw new InvalidInputException(field, subject + " is not a block device");
         }
-        checkNotProtected(field, subject, device, true);
+        Protected p = protectedBy(device, keyOrNull(device), true);
+        if (p != null && p.scope() != Protected.Scope.LINKS_IN) { // its own device dir is where it was found
+            throw new InvalidInputException(field, subject + " is " + p.what() + ": no job may read or write it");
+        }
         Object key = fileKey(field, subject, device);
         return new Checked(requested, device, Checked.Kind.DEVICE, null, key, Set.of(key));
     }
@@ -376,6 +384,15 @@ public final class StoragePolicy {
         }
     }
 
+    /** Whether an entry of {@code dir} resolves to {@code real} now. */
+    private static boolean linkedFrom(Path dir, Path real) {
+        try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(dir)) {
+            return entries.anyMatch(e -> RealPath.bestEffort(e).equals(real));
+        } catch (IOException | RuntimeException e) {
+            return false; // no such directory: nothing is attached there
+        }
+    }
+
     private Protected protectedBy(Path real, Object key, boolean file) {
         for (Protected p : protectedPaths) {
             Path at = RealPath.bestEffort(p.path());
@@ -385,6 +402,7 @@ public final class StoragePolicy {
                 case FILES_IN -> file && at.equals(real.getParent());
                 case NAME_PREFIX -> file && at.getParent() != null && at.getParent().equals(real.getParent())
                         && real.getFileName().toString().startsWith(at.getFileName() + ".");
+                case LINKS_IN -> real.startsWith(at) || linkedFrom(at, real);
             };
             if (covered) {
                 return p;
