@@ -8,7 +8,6 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
@@ -16,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
+import org.blockferry.engine.endpoint.ConfigValues;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
@@ -173,26 +173,11 @@ public final class Clouds {
     }
 
     private static Path readableFile(String key, String value) {
-        Path path = Path.of(value);
-        if (!path.isAbsolute()) {
-            throw new InvalidInputException(key, "'" + value + "' must be an absolute path");
-        }
-        if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
-            throw new InvalidInputException(key, value + " is not a readable file");
-        }
-        return path;
+        return ConfigValues.readableFile(key, value);
     }
 
     private static String string(Config c, String prefix, String key, boolean required) {
-        try {
-            String value = c.hasPath(key) ? c.getString(key).trim() : "";
-            if (value.isEmpty() && required) {
-                throw new InvalidInputException(prefix + key, "is required");
-            }
-            return value.isEmpty() ? null : value;
-        } catch (ConfigException.WrongType e) {
-            throw new InvalidInputException(prefix + key, "must be a string");
-        }
+        return ConfigValues.string(c, prefix, key, required);
     }
 
     private static Duration duration(Config c, String prefix, String key, Duration dflt) {

@@ -7,13 +7,13 @@ import com.typesafe.config.ConfigValueType;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.util.Collection;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.blockferry.engine.endpoint.ConfigValues;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.source.vmware.vim.VimTls;
@@ -165,26 +165,11 @@ public final class Vcenters {
     }
 
     private static Path readableFile(String key, String value) {
-        Path path = Path.of(value);
-        if (!path.isAbsolute()) {
-            throw new InvalidInputException(key, "'" + value + "' must be an absolute path");
-        }
-        if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
-            throw new InvalidInputException(key, value + " is not a readable file");
-        }
-        return path;
+        return ConfigValues.readableFile(key, value);
     }
 
     private static String string(Config c, String prefix, String key, boolean required) {
-        try {
-            String value = c.hasPath(key) ? c.getString(key).trim() : "";
-            if (value.isEmpty() && required) {
-                throw new InvalidInputException(prefix + key, "is required");
-            }
-            return value.isEmpty() ? null : value;
-        } catch (ConfigException.WrongType e) {
-            throw new InvalidInputException(prefix + key, "must be a string");
-        }
+        return ConfigValues.string(c, prefix, key, required);
     }
 
     private static boolean bool(Config c, String prefix, String key) {
