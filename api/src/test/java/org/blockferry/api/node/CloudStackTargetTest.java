@@ -280,6 +280,26 @@ class CloudStackTargetTest {
     }
 
     @Test
+    void asyncJobsThatOutliveTheWaitLoseNoVolumeAndAreNotRepeated() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 67);
+        Map<String, Object> config = new HashMap<>(clouds());
+        config.put(Clouds.KEY + ".c1.async-timeout", "1s");
+        cloud.pendingPolls(8); // each job does its work at once but says "pending" for ~4 s
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), config)) {
+            JobDocument done = sync(node, job("slow-1", image, "c1", CopyMode.AUTO));
+            assertEquals("completed", done.status(), done.error());
+            assertTrue(done.disks().get(0).retries() >= 2, "the create and the attach timed out once each: "
+                    + done.disks().get(0).retries());
+            Volume volume = onlyCreatedVolume();
+            assertEquals(volume.id(), done.disks().get(0).volumeId());
+            assertEquals(List.of("createVolume", "attachVolume"), cloud.calls().stream().map(c -> c.command())
+                    .toList(), "neither sent twice: the id came with the create's reply and was recorded first");
+            assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(cloud.volumeFile(volume.id()),
+                    64L << 20));
+        }
+    }
+
+    @Test
     void anAttachedVolumesDeviceIsNeverAJobsPathEvenWhereDevicesAreAllowed() throws Exception {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 66);
         Map<String, Object> config = new HashMap<>(clouds());

@@ -114,7 +114,11 @@ public final class CloudStackApi {
      * pending after the cloud's async-timeout throws a retryable exception (the job may still end).
      */
     public JsonNode callAsync(String command, Map<String, String> params) throws IOException {
-        JsonNode submitted = call(command, params);
+        return awaitJob(command, call(command, params));
+    }
+
+    /** Polls the async job {@code submitted} names (the reply of {@code command}) until it ends; see {@link #callAsync}. */
+    private JsonNode awaitJob(String command, JsonNode submitted) throws IOException {
         String jobId = submitted.path("jobid").asText("");
         if (jobId.isEmpty()) {
             throw CloudStackException.refused(command, "the reply names no async job (jobid)");
@@ -177,11 +181,27 @@ public final class CloudStackApi {
         return c;
     }
 
+    /** Told a new volume's id as soon as CloudStack answers the create, before its async job ends. */
+    @FunctionalInterface
+    public interface Created {
+        void known(String volumeId) throws IOException;
+    }
+
     /**
      * Creates a data volume ({@code Allocated} until first attached). {@code sizeGiB} is sent only
      * when the offering is customized; otherwise the offering's size is the volume's.
      */
     public Volume createVolume(String name, String zoneId, String diskOfferingId, long sizeGiB) throws IOException {
+        return createVolume(name, zoneId, diskOfferingId, sizeGiB, id -> { });
+    }
+
+    /**
+     * As {@link #createVolume(String, String, String, long)}, telling {@code created} the volume's
+     * id from the create's own reply, before waiting for its job: a caller that records it there
+     * never loses a volume whose job outlives the wait.
+     */
+    public Volume createVolume(String name, String zoneId, String diskOfferingId, long sizeGiB, Created created)
+            throws IOException {
         if (sizeGiB < 1) {
             throw new IllegalArgumentException("a volume is at least 1 GiB, not " + sizeGiB);
         }
@@ -190,7 +210,16 @@ public final class CloudStackApi {
         if (customizedOffering(diskOfferingId)) {
             params.put("size", Long.toString(sizeGiB));
         }
-        return volumeOf("createVolume", callAsync("createVolume", params));
+        JsonNode submitted = call("createVolume", params);
+        String id = submitted.path("id").asText("");
+        if (!id.isEmpty()) {
+            created.known(id);
+        }
+        Volume volume = volumeOf("createVolume", awaitJob("createVolume", submitted));
+        if (id.isEmpty()) {
+            created.known(volume.id()); // a server that names the volume only in the job's result
+        }
+        return volume;
     }
 
     /** Attaches a volume to an instance (the next free device id). */

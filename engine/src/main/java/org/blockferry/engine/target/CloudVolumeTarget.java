@@ -125,19 +125,21 @@ public final class CloudVolumeTarget implements DiskTarget {
                                  Ledger ledger, Consumer<String> steps) throws IOException {
         long gib = gibFor(size);
         steps.accept("creating volume " + location.name() + " (" + gib + " GiB)");
-        Volume volume = api.createVolume(location.name(), api.zoneId(), api.diskOfferingId(offering), gib);
-        try {
-            ledger.created(volume.id());
-        } catch (IOException | RuntimeException e) {
-            // not recorded, so never to be found again: it must not outlive this attempt
+        // recorded from the create's reply, before its job ends: a job that outlives the wait
+        // leaves a volume the next attempt finds, not one nobody knows of
+        return api.createVolume(location.name(), api.zoneId(), api.diskOfferingId(offering), gib, id -> {
             try {
-                api.deleteVolume(volume.id());
-            } catch (IOException deleteFailed) {
-                e.addSuppressed(deleteFailed);
+                ledger.created(id);
+            } catch (IOException | RuntimeException e) {
+                // not recorded, so never to be found again: it must not outlive this attempt
+                try {
+                    api.deleteVolume(id);
+                } catch (IOException deleteFailed) {
+                    e.addSuppressed(deleteFailed);
+                }
+                throw e;
             }
-            throw e;
-        }
-        return volume;
+        });
     }
 
     /** Attached to this node's appliance: detached first from another appliance BlockFerry attached it to. */
@@ -146,6 +148,10 @@ public final class CloudVolumeTarget implements DiskTarget {
         String appliance = cloud.applianceVmId();
         String vm = volume.virtualMachineId();
         if (appliance.equals(vm)) {
+            if (!appliance.equals(ledger.attachedTo())) {
+                // an attach whose job outlived its wait (async-timeout) ended after all: record it
+                ledger.attached(appliance);
+            }
             return volume;
         }
         if (vm != null) {
