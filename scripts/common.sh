@@ -87,5 +87,9 @@ run_maven() {
 # The packages every BlockFerry run needs: the JDK and Maven to build, libnbd and the NBD servers to run.
 BLOCKFERRY_RUNTIME_PACKAGES=(openjdk-17-jdk-headless maven unzip nbdkit libnbd0 libnbd-bin qemu-utils)
 # What the test suite needs on top: gnutls (TLS tests), a browser (the web page), Go and govmomi (vcsim),
-# docker-compose (validates docker-compose.yml; no Docker engine needed).
-BLOCKFERRY_TEST_PACKAGES=(gnutls-bin chromium chromium-driver golang-go golang-github-vmware-govmomi-dev docker-compose)
+# docker-compose (validates docker-compose.yml; no Docker engine needed); guest conversion (cutover's
+# options.convert, which a node needs only when jobs ask for it): virt-v2v and libguestfs-tools (plus a
+# kernel for the libguestfs appliance), and for its test a Debian guest built by debootstrap, read with
+# debugfs and lsinitramfs, partitioned by sfdisk and booted by qemu-system-x86.
+BLOCKFERRY_TEST_PACKAGES=(gnutls-bin chromium chromium-driver golang-go golang-github-vmware-govmomi-dev docker-compose
+  virt-v2v libguestfs-tools linux-image-amd64 debootstrap qemu-system-x86 e2fsprogs fdisk initramfs-tools-core)
