@@ -64,6 +64,7 @@ public final class CloudStackDouble implements AutoCloseable {
         ObjectNode result;
         ApiError error;
         boolean neverEnds;
+        Work held; // a never-ending job's work, done if asyncEndsAgain releases it
 
         Job(String command, int pollsLeft) {
             this.command = command;
@@ -267,6 +268,27 @@ public final class CloudStackDouble implements AutoCloseable {
         neverEnding.add(command);
     }
 
+    /**
+     * Ends {@link #asyncNeverEnds} for {@code command}: later jobs end as usual, and each of its
+     * jobs held so far does its work now and tells its result (or error) to its next poll.
+     */
+    public synchronized void asyncEndsAgain(String command) throws IOException {
+        neverEnding.remove(command);
+        for (Job job : jobs.values()) {
+            if (job.neverEnds && job.command.equals(command)) {
+                job.neverEnds = false;
+                job.pollsLeft = 0;
+                Work work = job.held;
+                job.held = null;
+                try {
+                    job.result = work.run();
+                } catch (ApiError e) {
+                    job.error = e;
+                }
+            }
+        }
+    }
+
     // ---- what happened
 
     /** Every mutating request of an authenticated caller, in order. */
@@ -405,6 +427,7 @@ public final class CloudStackDouble implements AutoCloseable {
         Fault fault = faults == null ? null : faults.poll();
         if (neverEnding.contains(command)) {
             job.neverEnds = true;
+            job.held = work;
         } else if (fault != null) {
             job.error = new ApiError(fault.code, fault.text);
         } else {
