@@ -300,6 +300,34 @@ class CloudStackTargetTest {
     }
 
     @Test
+    void aFirstSyncCancelledWhileProvisioningStopsAfterItsStepAndDeletesItsVolume() throws Exception {
+        Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 68);
+        cloud.pendingPolls(6); // each async job answers "pending" for a few seconds
+        try (Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir), clouds())) {
+            JobSpec spec = job("cancel-1", image, "c1", CopyMode.AUTO).validated();
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().submit(spec).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            org.blockferry.engine.job.DiskState disk;
+            do {
+                assertTrue(System.nanoTime() < deadline, "the disk never showed its provisioning");
+                Thread.sleep(50);
+                disk = node.jobs().get(spec.jobId()).toCompletableFuture().get(30, TimeUnit.SECONDS).disk("d0");
+            } while (disk.status() != org.blockferry.engine.job.JobState.DiskStatus.PROVISIONING
+                    || disk.volumeId() == null);
+            String created = disk.volumeId();
+            assertInstanceOf(JobReply.Accepted.class, node.jobs().cancel(spec.jobId()).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS));
+            JobDocument cancelled = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(1));
+            assertEquals("cancelled", cancelled.status());
+            assertEquals(0, cancelled.disks().get(0).bytesWritten(), "nothing was copied");
+            awaitGone(created);
+            assertTrue(cloud.calls().stream().noneMatch(c -> c.command().equals("createVolume")
+                    && !created.equals(c.volumeId())), "one volume was created: " + cloud.calls());
+        }
+    }
+
+    @Test
     void anAttachedVolumesDeviceIsNeverAJobsPathEvenWhereDevicesAreAllowed() throws Exception {
         Path image = Qcow2Images.create(dir, "disk.qcow2", "64M", 50, 66);
         Map<String, Object> config = new HashMap<>(clouds());

@@ -146,7 +146,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
     private DiskTarget target;
     private DiskCopy copy;
     private boolean planReported;
-    private boolean stopRequested;
+    /** Volatile: provisioning, on a blocking thread, looks at it between its steps. */
+    private volatile boolean stopRequested;
 
     private DiskActor(ActorContext<Command> context, String jobId, DiskState disk, DiskIdentities ids, JobSpec spec,
                       AtomicReference<ResumePoint> checkpoint, FailureBudget budget, ActorRef<VmActor.Command> vm,
@@ -206,7 +207,12 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                 spec.options().finalSync(), m.lineage().token().flatMap(ChangeToken::parse), ids.target(),
                 targetLocation().fingerprint());
         DiskEndpoints.Provisioning provisioning = new DiskEndpoints.Provisioning(specDisk().diskOffering(),
-                new VolumeLedger(m.lineage().volume()), step -> report(new Provisioning(step, null)));
+                new VolumeLedger(m.lineage().volume()), step -> {
+                    if (stopRequested) {
+                        throw new CopyCancelledException(disk.id()); // cancelled while provisioning: no next step
+                    }
+                    report(new Provisioning(step, null));
+                });
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> DiskEndpoints.open(request,
                         targetLocation(), field("target"), runtime, provisioning), runtime.copy().blocking()),
                 (opened, failure) -> failure == null ? new Opened(opened.source(), opened.target())
