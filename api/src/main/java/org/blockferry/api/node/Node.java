@@ -21,6 +21,8 @@ import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
 import org.blockferry.engine.cloudstack.Clouds;
+import org.blockferry.engine.actor.GuestConverter;
+import org.blockferry.engine.target.GuestConversion;
 import org.blockferry.engine.source.vmware.WholeVmJobs;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.JournalConfig;
@@ -141,7 +143,11 @@ public final class Node implements AutoCloseable {
                         new VmwareSources(system, vmware, copy.tools().withStorage(storage)), JobPeers.sharded(system),
                         storage);
                 leases = leases(system, database, copy, base);
-                runtime = runtime.withOwnership(leases.ownership(), name(system)).withClouds(Clouds.fromConfig(config));
+                GuestConversion conversion = GuestConversion.fromConfig(config);
+                runtime = runtime.withOwnership(leases.ownership(), name(system)).withClouds(Clouds.fromConfig(config))
+                        .withConversion(GuestConverter.of(conversion,
+                                Path.of(config.getString("blockferry.data-dir")).resolve("conversions")));
+                log.info("event=guest-conversion {}", conversion.settings());
             } catch (Exception e) {
                 if (copy != null) {
                     copy.close();

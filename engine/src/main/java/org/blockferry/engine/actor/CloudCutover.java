@@ -149,8 +149,7 @@ final class CloudCutover {
         for (Disk d : disks) {
             devices.add(VolumeDevices.await(cloud.deviceDir(), d.volume().id(), cloud.deviceTimeout()).toRealPath());
         }
-        Path work = runtime.copy().tools().socketRoot().resolve("convert-" + state.jobId());
-        String summary = conversion.convert(devices, state.spec().vm(), work);
+        String summary = conversion.convert(devices, state.spec().vm(), state.jobId());
         steps.reached("guest converted", summary, null);
         return summary;
     }

@@ -147,7 +147,9 @@ class GuestConversionTest {
 
     @Test
     void theReferenceConfigurationHasTheDocumentedDefaultsAndABadValueNamesItsKey() {
-        GuestConversion c = GuestConversion.fromConfig(ConfigFactory.load());
+        // the node's defaults, but a KVM that hangs (this machine's) is given up after 10 s, not 60
+        GuestConversion c = GuestConversion.fromConfig(ConfigFactory.parseMap(Map.of(
+                "blockferry.cloudstack.conversion.kvm-launch-timeout", "10s")).withFallback(ConfigFactory.load()));
         assertEquals("command=virt-v2v-in-place timeout=1800s backend-settings= kvm-launch-timeout=60s", c.settings());
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> GuestConversion.fromConfig(
                 ConfigFactory.parseString("blockferry.cloudstack.conversion.timeout = 0s")
@@ -174,7 +176,9 @@ class GuestConversionTest {
         Path copy = DebianGuestImage.copy(image, work.resolve("disk.img"));
         assertFalse(initramfs(copy, work).stream().anyMatch(p -> p.endsWith("/virtio_blk.ko")),
                 "the guest before conversion already has virtio_blk");
-        GuestConversion c = GuestConversion.fromConfig(ConfigFactory.load());
+        // the node's defaults, but a KVM that hangs (this machine's) is given up after 10 s, not 60
+        GuestConversion c = GuestConversion.fromConfig(ConfigFactory.parseMap(Map.of(
+                "blockferry.cloudstack.conversion.kvm-launch-timeout", "10s")).withFallback(ConfigFactory.load()));
 
         Path loop = Path.of(run("losetup", "--show", "-f", copy.toString()).strip());
         GuestConversion.Outcome outcome;
