@@ -113,17 +113,9 @@ class CloudStackPageBrowserTest {
 
     /** Cloud {@code c1}: the double, its zone and offering, the appliance and its device dir. */
     private Map<String, Object> clouds() {
-        Map<String, Object> m = new HashMap<>();
-        String key = Clouds.KEY + ".c1.";
-        m.put(key + "url", cloud.url().toString());
-        m.put(key + "api-key-file", cloud.apiKeyFile().toString());
-        m.put(key + "secret-key-file", cloud.secretKeyFile().toString());
-        m.put(key + "zone", "zone-1");
-        m.put(key + "disk-offering", "custom");
-        m.put(key + "appliance-vm-id", appliance);
-        m.put(key + "device-dir", dir.resolve("dev").toString());
-        m.put(key + "device-timeout", "10s");
-        m.put(key + "async-timeout", "120s"); // longer than the page's checks while the attach is held
+        Map<String, Object> m = new HashMap<>(CloudStackDouble.nodeConfig(cloud.cloud("c1", "zone-1", "custom",
+                appliance, dir.resolve("dev"))));
+        m.put(Clouds.KEY + ".c1.async-timeout", "120s"); // longer than the page's checks while the attach is held
         return m;
     }
 

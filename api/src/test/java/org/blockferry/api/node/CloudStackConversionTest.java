@@ -16,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.cloudstack.Cloud;
 import org.blockferry.engine.cloudstack.CloudStackDouble;
-import org.blockferry.engine.cloudstack.Clouds;
 import org.blockferry.engine.cloudstack.Volume;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
@@ -29,7 +28,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * A cutover with guest conversion through the job path: a real Debian 12 guest (sda names, no
  * virtio in its initramfs) is synced into a CloudStack volume (API double, loop device) and its
- * final sync converts it in place with virt-v2v-in-place before the VM is made of it.
+ * final sync converts it in place with virt-v2v-in-place before the VM is made of it; the
+ * converted volume then boots from a virtio disk to a login prompt (qemu, TCG).
  */
 class CloudStackConversionTest {
 
@@ -46,15 +46,7 @@ class CloudStackConversionTest {
             String appliance = cloud.addVm("appliance-1", "Running", dir.resolve("dev"));
             String template = cloud.addTemplate("placeholder", 1);
             Cloud c = cloud.cloud("c1", "zone-1", "custom", appliance, dir.resolve("dev"));
-            Map<String, Object> config = new HashMap<>();
-            String key = Clouds.KEY + ".c1.";
-            config.put(key + "url", c.url().toString());
-            config.put(key + "api-key-file", c.apiKeyFile().toString());
-            config.put(key + "secret-key-file", c.secretKeyFile().toString());
-            config.put(key + "zone", "zone-1");
-            config.put(key + "disk-offering", "custom");
-            config.put(key + "appliance-vm-id", appliance);
-            config.put(key + "device-dir", dir.resolve("dev").toString());
+            Map<String, Object> config = new HashMap<>(CloudStackDouble.nodeConfig(c));
             // a KVM that hangs (this machine's nested one) is given up after 10 s for emulation
             config.put("blockferry.cloudstack.conversion.kvm-launch-timeout", "10s");
             JobSpec spec = new JobSpec("convert-1", "debian12", new JobSpec.Source("nbd"),
@@ -68,7 +60,9 @@ class CloudStackConversionTest {
                 JobDocument done = NodeFixture.awaitReadSide(node, spec.jobId(), Duration.ofMinutes(20));
                 assertEquals("completed", done.status(), done.error());
                 String conversion = done.cutover().conversion();
-                assertTrue(conversion.startsWith("debian12, root on "), conversion);
+                assertTrue(conversion.startsWith("debian12, root on /dev/loop"), conversion);
+                assertTrue(conversion.contains("(/dev/sda1)"), "the root file system as inspection saw it: "
+                        + conversion);
                 assertTrue(conversion.contains("This guest has virtio drivers installed."), conversion);
 
                 String volumeId = done.disks().get(0).volumeId();
@@ -85,8 +79,12 @@ class CloudStackConversionTest {
                 List<String> modules = DebianGuestImage.initramfs(volume, DebianGuestImage.ROOT_OFFSET, initrd,
                         dir.resolve("initrd"));
                 assertTrue(modules.stream().anyMatch(m -> m.endsWith("/virtio_blk.ko")), "virtio_blk in the initramfs");
+                assertTrue(modules.stream().anyMatch(m -> m.endsWith("/virtio_pci.ko")), "virtio_pci in the initramfs");
                 assertFalse(DebianGuestImage.readFile(image, DebianGuestImage.ROOT_OFFSET, "/etc/fstab")
                         .contains("/dev/vda1"), "the source was not touched");
+                Path serial = dir.resolve("serial.log");
+                assertTrue(DebianGuestImage.bootsToLoginPrompt(volume, serial, Duration.ofSeconds(120)),
+                        "the converted volume boots from a virtio disk to a login prompt; see " + serial);
             }
         }
     }

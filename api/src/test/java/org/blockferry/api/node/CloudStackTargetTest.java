@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.cloudstack.Cloud;
 import org.blockferry.engine.cloudstack.CloudStackDouble;
 import org.blockferry.engine.cloudstack.Clouds;
 import org.blockferry.engine.cloudstack.Volume;
@@ -63,19 +62,8 @@ class CloudStackTargetTest {
     }
 
     private Map<String, Object> clouds() {
-        Cloud c = cloud.cloud("c1", "zone-1", "custom", appliance, dir.resolve("dev"));
-        Map<String, Object> m = new HashMap<>();
-        String key = Clouds.KEY + ".c1.";
-        m.put(key + "url", c.url().toString());
-        m.put(key + "api-key-file", c.apiKeyFile().toString());
-        m.put(key + "secret-key-file", c.secretKeyFile().toString());
-        m.put(key + "zone", c.zone());
-        m.put(key + "disk-offering", c.diskOffering());
-        m.put(key + "appliance-vm-id", c.applianceVmId());
-        m.put(key + "device-dir", c.deviceDir().toString());
-        m.put(key + "device-timeout", "10s");
-        m.put(key + "async-timeout", "30s");
-        return m;
+        return new HashMap<>(CloudStackDouble.nodeConfig(cloud.cloud("c1", "zone-1", "custom", appliance,
+                dir.resolve("dev"))));
     }
 
     private static JobSpec job(String id, Path image, String cloudName, CopyMode mode) {

@@ -18,7 +18,6 @@ import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.cloudstack.Cloud;
 import org.blockferry.engine.cloudstack.CloudStackApi;
 import org.blockferry.engine.cloudstack.CloudStackDouble;
-import org.blockferry.engine.cloudstack.Clouds;
 import org.blockferry.engine.cloudstack.Volume;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
@@ -78,17 +77,7 @@ class VmwareCloudStackTest {
     private Map<String, Object> config(Vcsim vcsim) throws Exception {
         Map<String, Object> m = new HashMap<>(VmwareSyncJobTest.vcenter(vcsim, dir,
                 Map.of("blockferry.vmware.shutdown-timeout", "20s")));
-        Cloud c = c1();
-        String key = Clouds.KEY + ".c1.";
-        m.put(key + "url", c.url().toString());
-        m.put(key + "api-key-file", c.apiKeyFile().toString());
-        m.put(key + "secret-key-file", c.secretKeyFile().toString());
-        m.put(key + "zone", c.zone());
-        m.put(key + "disk-offering", c.diskOffering());
-        m.put(key + "appliance-vm-id", c.applianceVmId());
-        m.put(key + "device-dir", c.deviceDir().toString());
-        m.put(key + "device-timeout", "10s");
-        m.put(key + "async-timeout", "30s");
+        m.putAll(CloudStackDouble.nodeConfig(c1()));
         return m;
     }
 

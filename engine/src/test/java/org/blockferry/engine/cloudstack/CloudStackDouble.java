@@ -141,6 +141,23 @@ public final class CloudStackDouble implements AutoCloseable {
                 Duration.ofSeconds(30), Duration.ofSeconds(10), 3);
     }
 
+    /** The cloud as a node's configuration says it, as keys and values (for a node started in the test's JVM). */
+    public static java.util.Map<String, Object> nodeConfig(Cloud c) {
+        java.util.Map<String, Object> m = new java.util.HashMap<>();
+        String key = Clouds.KEY + "." + c.name() + ".";
+        m.put(key + "url", c.url().toString());
+        m.put(key + "api-key-file", c.apiKeyFile().toString());
+        m.put(key + "secret-key-file", c.secretKeyFile().toString());
+        m.put(key + "zone", c.zone());
+        m.put(key + "disk-offering", c.diskOffering());
+        m.put(key + "appliance-vm-id", c.applianceVmId());
+        m.put(key + "device-dir", c.deviceDir().toString());
+        m.put(key + "async-timeout", c.asyncTimeout().toMillis() + "ms");
+        m.put(key + "device-timeout", c.deviceTimeout().toMillis() + "ms");
+        m.put(key + "signature-version", c.signatureVersion());
+        return m;
+    }
+
     /** The cloud as a node's configuration says it (HOCON, one line), for tests that start nodes. */
     public static String hocon(Cloud c) {
         return Clouds.KEY + "." + c.name() + " { url = \"" + c.url() + "\", api-key-file = \"" + c.apiKeyFile()

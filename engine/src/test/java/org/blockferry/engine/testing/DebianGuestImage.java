@@ -41,7 +41,7 @@ public final class DebianGuestImage {
         try (InputStream in = DebianGuestImage.class.getResourceAsStream(SCRIPT)) {
             script = in.readAllBytes();
         }
-        Path cache = Files.createDirectories(Path.of("target", "guest-cache").toAbsolutePath());
+        Path cache = Files.createDirectories(cacheDirectory());
         Path image = cache.resolve("debian12-" + sha256(script).substring(0, 12) + ".img");
         try (FileChannel lockFile = FileChannel.open(cache.resolve(".lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE); FileLock lock = lockFile.lock()) {
@@ -63,6 +63,18 @@ public final class DebianGuestImage {
                     cache.resolve("work").toString());
             return image;
         }
+    }
+
+    /**
+     * {@code target/guest-cache} of the build's root (the directory above the module with a
+     * pom.xml), so that every module's tests share one image; the module's own without one.
+     */
+    private static Path cacheDirectory() {
+        Path module = Path.of("").toAbsolutePath();
+        Path parent = module.getParent();
+        Path root = parent != null && Files.isRegularFile(parent.resolve("pom.xml"))
+                && Files.isRegularFile(module.resolve("pom.xml")) ? parent : module;
+        return root.resolve("target").resolve("guest-cache");
     }
 
     /** A sparse copy of {@code image} at {@code to}: tests convert copies, never the cache. */
