@@ -218,9 +218,12 @@
     }
     if (doc.source || doc.target) {
       const path = $('.disk-path', el);
-      path.textContent = `${doc.source || '?'} → ${doc.target || '?'}`
-          + (doc.volume_id ? ` (volume ${doc.volume_id})` : '');
+      path.textContent = `${doc.source || '?'} → ${doc.target || '?'}`;
       path.title = path.textContent;
+    }
+    if (doc.volume_id) {
+      // beside the path, not in it: a long path is cut off at its end
+      $('.disk-volume', el).textContent = 'volume ' + doc.volume_id;
     }
     if (!withFigures) {
       return;
@@ -235,6 +238,12 @@
     const step = $('.disk-provisioning', el);
     step.textContent = doc.status === 'provisioning' && doc.provisioning_step ? doc.provisioning_step : '';
     step.hidden = !step.textContent;
+    if (doc.status === 'provisioning') {
+      // nothing is planned before the volume is there: no figures yet
+      for (const figure of ['.disk-bytes', '.disk-rate', '.disk-eta']) {
+        $(figure, el).textContent = '';
+      }
+    }
   }
 
   // ---- live updates ----

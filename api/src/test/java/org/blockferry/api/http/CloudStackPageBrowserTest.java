@@ -84,8 +84,10 @@ class CloudStackPageBrowserTest {
             assertEquals("running", browser.text(card("web-cloud") + " .job-status"));
             assertTrue(browser.script("return document.querySelector(arguments[0]).classList.contains('live');",
                     card("web-cloud")).asBoolean(), "the card follows the job's event stream");
-            assertTrue(browser.text(disk + " .disk-path").endsWith(" → cloudstack://c1/bf-web_01-d0 (volume "
-                    + volumeId + ")"), browser.text(disk + " .disk-path"));
+            assertTrue(browser.text(disk + " .disk-path").endsWith(" → cloudstack://c1/bf-web_01-d0"),
+                    browser.text(disk + " .disk-path"));
+            assertEquals("volume " + volumeId, browser.text(disk + " .disk-volume"));
+            assertEquals("", browser.text(disk + " .disk-bytes"), "no figures before anything is planned");
             JsonNode held = ApiFixture.json(api.get("/api/v1/jobs/web-cloud")).path("disks").get(0);
             assertEquals("provisioning", held.path("status").asText(), held.toString());
             browser.screenshot(SCREENSHOTS.resolve("cloudstack-provisioning.png"));
@@ -100,8 +102,8 @@ class CloudStackPageBrowserTest {
             assertEquals("completed | hidden", seen.get(seen.size() - 1), "ends completed, step hidden: " + seen);
             assertTrue(seen.stream().noneMatch(s -> !s.startsWith("provisioning") && !s.endsWith("hidden")),
                     "the step shows only while provisioning: " + seen);
-            assertEquals(source.uri() + " → cloudstack://c1/bf-web_01-d0 (volume " + documented + ")",
-                    browser.text(disk + " .disk-path"));
+            assertEquals(source.uri() + " → cloudstack://c1/bf-web_01-d0", browser.text(disk + " .disk-path"));
+            assertEquals("volume " + documented, browser.text(disk + " .disk-volume"));
             assertFalse(browser.visible(step), "no step once completed");
             assertEquals("completed", browser.text(card("web-cloud") + " .job-status"));
             assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofFile(cloud.volumeFile(documented), SIZE),
