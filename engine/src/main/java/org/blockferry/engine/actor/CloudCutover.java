@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.blockferry.engine.cloudstack.Cloud;
 import org.blockferry.engine.cloudstack.CloudStackApi;
@@ -130,8 +129,8 @@ final class CloudCutover {
             DiskState d = state.disk(spec.id());
             DiskLocation.CloudVolume location = (DiskLocation.CloudVolume) DiskLocation.parse("target", d.target());
             String identity = d.identities().target();
-            TargetActor.Lineage lineage = ask(identity, r -> new TargetActor.GetLineage(state.jobId(),
-                    d.identities().source(), r));
+            TargetActor.Lineage lineage = TargetQueries.lineage(runtime.peers(), scheduler, state.jobId(),
+                    d.identities());
             if (!lineage.writer()) {
                 throw new IOException("job " + state.jobId() + " no longer holds the lease of target " + identity);
             }
@@ -173,13 +172,7 @@ final class CloudCutover {
                     + ", which BlockFerry did not attach it to; the cutover leaves it there");
         }
         steps.reached("detaching volume " + now.id() + " from appliance " + vm, null, null);
-        api.detachVolume(now.id());
-        Volume after = api.volume(now.id()).orElseThrow(() -> new IOException("volume " + now.id()
-                + " disappeared while being detached"));
-        if (after.virtualMachineId() != null) {
-            throw new IOException("volume " + now.id() + " is still attached to VM " + after.virtualMachineId()
-                    + " after its detach completed");
-        }
+        api.detachVerified(now.id());
         record(d, new TargetState.VolumeDetached());
     }
 
@@ -223,15 +216,6 @@ final class CloudCutover {
     }
 
     private void record(Disk d, TargetState.VolumeChange change) throws IOException {
-        TargetActor.Lineage answer = ask(d.identity(), r -> new TargetActor.RecordVolume(state.jobId(), change, r));
-        if (!answer.writer()) {
-            throw new IOException("job " + state.jobId() + " no longer holds the lease of target " + d.identity());
-        }
-    }
-
-    private TargetActor.Lineage ask(String identity,
-                                    org.apache.pekko.japi.function.Function<ActorRef<TargetActor.Lineage>,
-                                            TargetActor.Command> message) throws IOException {
-        return TargetQueries.ask(runtime.peers(), scheduler, identity, message);
+        TargetQueries.recordVolume(runtime.peers(), scheduler, state.jobId(), d.identity(), change);
     }
 }

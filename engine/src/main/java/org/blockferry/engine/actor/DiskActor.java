@@ -403,13 +403,7 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
         }
 
         private void record(TargetState.VolumeChange change) throws IOException {
-            TargetActor.Lineage answer = TargetQueries.ask(runtime.peers(), scheduler, ids.target(),
-                    r -> new TargetActor.RecordVolume(jobId, change, r));
-            if (!answer.writer()) {
-                throw new IOException("job " + jobId + " no longer holds the lease of target " + ids.target()
-                        + ": its volume change was not recorded");
-            }
-            volume = answer.volume();
+            volume = TargetQueries.recordVolume(runtime.peers(), scheduler, jobId, ids.target(), change);
         }
     }
 

@@ -446,7 +446,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         vm = null;
         long at = now();
         String failure = DiskReports.failureOf(state);
-        if (failure == null && state.spec().options().cutover(state.spec())) {
+        if (failure == null && state.spec().cutover()) {
             if (cuttingOver) {
                 return Effect().none();
             }

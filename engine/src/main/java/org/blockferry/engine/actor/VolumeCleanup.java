@@ -57,9 +57,7 @@ final class VolumeCleanup {
         if (!(DiskLocation.parse("target", disk.target()) instanceof DiskLocation.CloudVolume location)) {
             return;
         }
-        String identity = disk.identities().target();
-        TargetActor.Lineage lineage = ask(runtime, scheduler, identity,
-                r -> new TargetActor.GetLineage(jobId, disk.identities().source(), r));
+        TargetActor.Lineage lineage = TargetQueries.lineage(runtime.peers(), scheduler, jobId, disk.identities());
         TargetState.Volume volume = lineage.volume();
         if (!lineage.writer() || volume == null || !jobId.equals(volume.createdBy()) || volume.handedTo() != null) {
             return;
@@ -75,19 +73,14 @@ final class VolumeCleanup {
                 return;
             }
             if (vm != null) {
-                api.detachVolume(volume.id());
+                api.detachVerified(volume.id());
             }
             api.deleteVolume(volume.id());
         }
-        ask(runtime, scheduler, identity, r -> new TargetActor.RecordVolume(jobId, new TargetState.VolumeDeleted(), r));
+        TargetQueries.recordVolume(runtime.peers(), scheduler, jobId, disk.identities().target(),
+                new TargetState.VolumeDeleted());
         log.info("event=volume-deleted job={} disk={} volume={} name={}", jobId, disk.id(), volume.id(),
                 location.name());
     }
 
-    private static TargetActor.Lineage ask(JobRuntime runtime, Scheduler scheduler, String identity,
-                                           org.apache.pekko.japi.function.Function<
-                                                   org.apache.pekko.actor.typed.ActorRef<TargetActor.Lineage>,
-                                                   TargetActor.Command> message) throws IOException {
-        return TargetQueries.ask(runtime.peers(), scheduler, identity, message);
-    }
 }

@@ -227,6 +227,20 @@ public final class CloudStackApi {
         return volumeOf("attachVolume", callAsync("attachVolume", Map.of("id", volumeId, "virtualmachineid", vmId)));
     }
 
+    /**
+     * Detaches a volume and checks with {@code listVolumes} that it is detached (a late detach job
+     * of CloudStack has undone newer attaches: the next step must not start on its word alone).
+     */
+    public void detachVerified(String volumeId) throws IOException {
+        detachVolume(volumeId);
+        Volume after = volume(volumeId).orElseThrow(() -> new IOException("volume " + volumeId
+                + " disappeared while being detached"));
+        if (after.virtualMachineId() != null) {
+            throw new IOException("volume " + volumeId + " is still attached to VM " + after.virtualMachineId()
+                    + " after its detach completed");
+        }
+    }
+
     public Volume detachVolume(String volumeId) throws IOException {
         return volumeOf("detachVolume", callAsync("detachVolume", Map.of("id", volumeId)));
     }

@@ -76,24 +76,4 @@ public final class VolumeDevices {
     static boolean isBlockDevice(Path path) throws IOException {
         return ((Integer) Files.getAttribute(path, "unix:mode") & TYPE_MASK) == BLOCK_DEVICE;
     }
-
-    /**
-     * The size in bytes of a block device, from {@code /sys/class/block/NAME/size} (512-byte
-     * sectors whatever the device's block size); a file's size for a regular file.
-     */
-    public static long sizeOf(Path blockDevice) throws IOException {
-        Path real = blockDevice.toRealPath();
-        if (!isBlockDevice(real)) {
-            if (Files.isRegularFile(real)) {
-                return Files.size(real);
-            }
-            throw new IOException(blockDevice + " is neither a block device nor a file");
-        }
-        Path sectors = Path.of("/sys/class/block", real.getFileName().toString(), "size");
-        try {
-            return Long.parseLong(Files.readString(sectors).trim()) * 512;
-        } catch (NumberFormatException e) {
-            throw new IOException(sectors + " does not hold a number of sectors", e);
-        }
-    }
 }

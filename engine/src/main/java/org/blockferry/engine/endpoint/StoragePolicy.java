@@ -384,6 +384,8 @@ public final class StoragePolicy {
         }
     }
 
+    private static final Path DEV = Path.of("/dev");
+
     /** Whether an entry of {@code dir} resolves to {@code real} now. */
     private static boolean linkedFrom(Path dir, Path real) {
         try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(dir)) {
@@ -402,7 +404,8 @@ public final class StoragePolicy {
                 case FILES_IN -> file && at.equals(real.getParent());
                 case NAME_PREFIX -> file && at.getParent() != null && at.getParent().equals(real.getParent())
                         && real.getFileName().toString().startsWith(at.getFileName() + ".");
-                case LINKS_IN -> real.startsWith(at) || linkedFrom(at, real);
+                // a device's links are listed only for a device: a file under a root is never one
+                case LINKS_IN -> real.startsWith(at) || (real.startsWith(DEV) && linkedFrom(at, real));
             };
             if (covered) {
                 return p;

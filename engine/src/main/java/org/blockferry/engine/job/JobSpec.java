@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.blockferry.engine.CborSerializable;
+import org.blockferry.engine.cloudstack.Clouds;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.plan.CopyMode;
@@ -70,6 +71,11 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         return target != null && Target.CLOUDSTACK.equals(target.kind());
     }
 
+    /** Whether the job ends with a cutover into CloudStack: a final sync to a cloudstack target. */
+    public boolean cutover() {
+        return options != null && options.finalSync() && cloudTarget();
+    }
+
     /**
      * Where every disk of the job goes when the node provisions it. Kind {@code cloudstack}: a
      * volume per disk in the cloud the node knows as {@code cloud}
@@ -94,7 +100,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
      * every character outside {@code [A-Za-z0-9._-]} of the VM's name as {@code _}.
      */
     public static String volumeName(String vmName, String diskId) {
-        String safe = vmName.replaceAll("[^A-Za-z0-9._-]", "_");
+        String safe = TargetTemplate.UNSAFE.matcher(vmName).replaceAll("_");
         return "bf-" + (safe.length() > VOLUME_VM_PART ? safe.substring(0, VOLUME_VM_PART) : safe) + "-" + diskId;
     }
 
@@ -205,11 +211,6 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
         public Options(int maxParallelDisks, boolean verify, boolean targetIsZero, boolean failFast,
                        boolean finalSync) {
             this(maxParallelDisks, verify, targetIsZero, failFast, finalSync, false, false, null);
-        }
-
-        /** Whether the job ends with a cutover into CloudStack (a final sync to a cloudstack target). */
-        public boolean cutover(JobSpec spec) {
-            return finalSync && spec.cloudTarget();
         }
     }
 
@@ -326,7 +327,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
             throw new InvalidInputException("target.cloud", "is required: the name of a cloud configured on the node"
                     + " (blockferry.cloudstack.clouds)");
         }
-        if (!Source.VCENTER_NAME.matcher(target.cloud()).matches()) {
+        if (!Clouds.NAME.matcher(target.cloud()).matches()) {
             throw new InvalidInputException("target.cloud", "'" + target.cloud() + "' is not a cloud name (1-64"
                     + " letters, digits, '_' or '-')");
         }
@@ -404,7 +405,7 @@ public record JobSpec(@JsonProperty("job_id") String jobId, @JsonProperty("vm") 
 
     /** Conversion and VM creation belong to a cutover: a final sync to a cloudstack target. */
     private void checkCutover(Options opts) {
-        boolean cutover = opts.finalSync() && cloudTarget();
+        boolean cutover = cutover();
         if (opts.convert() && !cutover) {
             throw new InvalidInputException("options.convert", "is for the cutover: a final_sync to a cloudstack"
                     + " target");

@@ -18,7 +18,8 @@ public final class TargetTemplate {
     public static final String FIELD = "target_template";
     private static final String VM = "{vm}";
     private static final String DISK_KEY = "{disk_key}";
-    private static final Pattern UNSAFE = Pattern.compile("[^A-Za-z0-9._-]");
+    /** What a name taken from a VM may not hold in a target's name: each such character becomes {@code _}. */
+    static final Pattern UNSAFE = Pattern.compile("[^A-Za-z0-9._-]");
 
     private final String text;
     private final String vmName;

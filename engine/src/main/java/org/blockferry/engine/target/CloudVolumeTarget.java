@@ -69,8 +69,8 @@ public final class CloudVolumeTarget implements DiskTarget {
     /**
      * The volume of {@code location} for a disk of {@code size} bytes, provisioned as needed and
      * exported writable. Each step is told to {@code steps} before it starts. A state only an
-     * operator can fix (the volume gone, attached to a VM BlockFerry did not attach it to, too
-     * small) is an {@link InvalidInputException} naming {@code field}; CloudStack's errors are
+     * operator can fix (attached to a VM BlockFerry did not attach it to, handed over at a
+     * cutover) is an {@link InvalidInputException} naming {@code field}; CloudStack's errors are
      * its {@code CloudStackException}s.
      *
      * @param offering the disk's {@code disk_offering}, or null for the cloud's default
@@ -78,12 +78,12 @@ public final class CloudVolumeTarget implements DiskTarget {
     public static CloudVolumeTarget open(String field, DiskLocation.CloudVolume location, long size, String offering,
                                          Cloud cloud, Ledger ledger, Consumer<String> steps,
                                          LocalExport.Tools tools) throws IOException {
-        CloudStackApi api = CloudStackApi.open(cloud);
         if (ledger.handedTo() != null) {
             throw new InvalidInputException(field, "volume " + ledger.volumeId().orElse("?") + " (" + location.name()
                     + ") became a disk of VM " + ledger.handedTo() + " at its cutover; BlockFerry does not write it"
                     + " again");
         }
+        CloudStackApi api = CloudStackApi.open(cloud);
         Volume volume;
         if (ledger.volumeId().isPresent()) {
             String id = ledger.volumeId().get();
@@ -104,12 +104,8 @@ public final class CloudVolumeTarget implements DiskTarget {
         steps.accept("waiting for the device of volume " + volume.id() + " under " + cloud.deviceDir());
         Path link = VolumeDevices.await(cloud.deviceDir(), volume.id(), cloud.deviceTimeout());
         Path device = link.toRealPath();
-        long deviceSize = VolumeDevices.sizeOf(device);
-        if (deviceSize < size) {
-            throw new InvalidInputException(field, "volume " + volume.id() + " (" + location.name() + ") is "
-                    + deviceSize + " bytes on " + device + "; the disk needs " + size);
-        }
-        steps.accept("exporting " + device + " (" + deviceSize + " bytes)");
+        // its size is checked by the copy like any target's (DiskCopy: smaller than the source fails)
+        steps.accept("exporting " + device);
         StoragePolicy.Checked checked = tools.storage().provisionedDevice(field, link, device);
         LocalExport export = LocalExport.startRawDevice(field, checked, true, tools);
         NbdOptions options = NbdOptions.DEFAULT.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION));
@@ -161,13 +157,7 @@ public final class CloudVolumeTarget implements DiskTarget {
                         + " CloudStack to let the sync go on)");
             }
             steps.accept("detaching volume " + volume.id() + " from appliance " + vm);
-            api.detachVolume(volume.id());
-            Volume after = api.volume(volume.id()).orElseThrow(() -> new IOException("volume " + volume.id()
-                    + " disappeared while being detached from VM " + vm));
-            if (after.virtualMachineId() != null) {
-                throw new IOException("volume " + volume.id() + " is still attached to VM " + after.virtualMachineId()
-                        + " after its detach from " + vm + " completed");
-            }
+            api.detachVerified(volume.id());
             ledger.detached();
         }
         steps.accept("attaching volume " + volume.id() + " to appliance " + appliance);

@@ -39,11 +39,4 @@ class VolumeDevicesTest {
             assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
         }
     }
-
-    @Test
-    void theSizeOfAFileIsItsLength() throws IOException {
-        Path dir = Files.createDirectories(Path.of("target", "volume-devices").toAbsolutePath());
-        Path file = Files.write(dir.resolve("image"), new byte[4096]);
-        assertEquals(4096, VolumeDevices.sizeOf(file));
-    }
 }

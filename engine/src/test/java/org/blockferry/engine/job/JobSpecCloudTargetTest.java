@@ -94,6 +94,24 @@ class JobSpecCloudTargetTest {
                 new Case("{\"vm\": \"vm\", \"source\": {\"kind\": \"qemu\"}, \"options\": {\"keep_volumes\": true},"
                         + " \"disks\": [{\"id\": \"d0\", \"source\": \"/data/a.qcow2\", \"target\": \"/data/b.img\"}]}",
                         "options.keep_volumes", "cloudstack target only"),
+                new Case(cloudJob("{\"final_sync\": true, \"create_vm\": {\"service_offering\": \"1; drop\","
+                        + " \"placeholder_template\": \"" + UUID + "\"}}"), "options.create_vm.service_offering",
+                        "not a CloudStack id"),
+                new Case(cloudJob("{\"final_sync\": true, \"create_vm\": {\"service_offering\": \"" + UUID
+                        + "\"}}"), "options.create_vm.placeholder_template", "is required"),
+                new Case(cloudJob("{\"final_sync\": true, \"create_vm\": {\"service_offering\": \"" + UUID
+                        + "\", \"placeholder_template\": \"" + UUID + "\", \"networks\": [\"" + UUID
+                        + "\", \"../net\"]}}"), "options.create_vm.networks[1]", "not a CloudStack id"),
+                new Case(cloudJob("{\"final_sync\": true, \"create_vm\": {\"service_offering\": \"" + UUID
+                        + "\", \"placeholder_template\": \"" + UUID + "\", \"networks\": ["
+                        + String.join(", ", java.util.Collections.nCopies(17, "\"" + UUID + "\"")) + "]}}"),
+                        "options.create_vm.networks", "at most 16"),
+                new Case(cloudJob("{\"create_vm\": {\"service_offering\": \"" + UUID + "\","
+                        + " \"placeholder_template\": \"" + UUID + "\"}}"), "options.create_vm", "is for the cutover"),
+                new Case(cloudJob("{\"convert\": true}"), "options.convert", "is for the cutover"),
+                new Case("{\"vm\": \"vm\", \"source\": {\"kind\": \"qemu\"}, \"options\": {\"final_sync\": true},"
+                        + " \"disks\": [{\"id\": \"d0\", \"source\": \"/data/a.qcow2\", \"target\": \"/data/b.img\"}]}",
+                        "options.final_sync", "or a cloudstack target"),
                 new Case("{\"vm\": \"vm\", \"source\": {\"kind\": \"vmware\", \"vcenter\": \"vc1\", \"vm\":"
                         + " \"DC0/vm/web\"}, \"target\": {\"kind\": \"cloudstack\", \"cloud\": \"c1\"},"
                         + " \"target_template\": \"/data/{vm}-{disk_key}.img\"}", "target_template",
@@ -110,6 +128,26 @@ class JobSpecCloudTargetTest {
             assertEquals(c.field(), e.field(), e.getMessage());
             assertTrue(e.getMessage().contains(c.says()), e.getMessage());
         }
+    }
+
+    private static final String UUID = "5b0f2c4e-91d3-4a57-8a7e-0123456789ab";
+
+    /** A qemu job to cloud c1 with these options. */
+    private static String cloudJob(String options) {
+        return "{\"vm\": \"vm\", \"source\": {\"kind\": \"qemu\"}, \"target\": {\"kind\": \"cloudstack\","
+                + " \"cloud\": \"c1\"}, \"disks\": [{\"id\": \"d0\", \"source\": \"/data/a.qcow2\"}],"
+                + " \"options\": " + options + "}";
+    }
+
+    @Test
+    void aCutoverJobKeepsItsVmRequest() {
+        JobSpec spec = read(cloudJob("{\"final_sync\": true, \"convert\": true, \"create_vm\": {"
+                + "\"service_offering\": \"" + UUID + "\", \"placeholder_template\": \"" + UUID + "\","
+                + " \"networks\": [\"" + UUID + "\"], \"start\": true}}"));
+        assertTrue(spec.cutover());
+        assertTrue(spec.options().convert());
+        assertEquals(List.of(UUID), spec.options().createVm().networks());
+        assertTrue(spec.options().createVm().start());
     }
 
     @Test
