@@ -16,7 +16,7 @@ import org.blockferry.engine.endpoint.InvalidInputException;
 /**
  * A node's cluster settings ({@code blockferry.cluster}), checked, and the Pekko settings they
  * make: membership (seed nodes), the split-brain resolver that downs unreachable nodes, the
- * failure detector, and remembered job shards that restart on the survivors by themselves.
+ * failure detector, and job sharding (its shards are not remembered: see {@link JobWaker}).
  */
 record ClusterSettings(String hostname, int port, List<String> seedNodes, String downingStrategy,
                        Duration stableAfter, Duration removalMargin, Duration heartbeatInterval,
@@ -102,10 +102,8 @@ record ClusterSettings(String hostname, int port, List<String> seedNodes, String
         m.put("pekko.cluster.down-removal-margin", removalMargin.toMillis() + "ms");
         m.put("pekko.cluster.failure-detector.heartbeat-interval", heartbeatInterval.toMillis() + "ms");
         m.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", heartbeatPause.toMillis() + "ms");
-        // Job shards are remembered in the journal: after a node is downed the coordinator
-        // starts its jobs on the survivors, no message needed. Without durable ddata keys: after
-        // a restart of the whole cluster, the node's start resumes the unfinished jobs instead.
-        m.put("pekko.cluster.sharding.remember-entities-store", "eventsourced");
+        // Job shards are not remembered (JobActor.init): the survivors wake a removed member's
+        // jobs (JobWaker), a node's start the unfinished ones. No durable ddata keys (no LMDB).
         m.put("pekko.cluster.sharding.distributed-data.durable.keys", List.of());
         m.put("pekko.cluster.sharding.rebalance-interval", "2s");
         m.put("pekko.cluster.sharding.entity-restart-backoff", "2s");

@@ -28,7 +28,7 @@ class ClusterSettingsTest {
         Config pekko = s.pekko(ConfigFactory.load());
         assertEquals("org.apache.pekko.cluster.sbr.SplitBrainResolverProvider",
                 pekko.getString("pekko.cluster.downing-provider-class"));
-        assertEquals("eventsourced", pekko.getString("pekko.cluster.sharding.remember-entities-store"));
+        assertEquals(List.of(), pekko.getList("pekko.cluster.sharding.distributed-data.durable.keys").unwrapped());
         assertEquals(Duration.ofSeconds(2), pekko.getDuration("pekko.cluster.down-removal-margin"));
         assertEquals("blockferry.cluster.sbr-lease",
                 pekko.getString("pekko.cluster.split-brain-resolver.lease-majority.lease-implementation"));

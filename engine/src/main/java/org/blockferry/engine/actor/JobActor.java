@@ -87,8 +87,21 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     public record Cancel(ActorRef<JobReply> replyTo) implements Command {
     }
 
-    /** Wakes the entity after a node start: an unfinished job resumes by itself. */
+    /**
+     * Wakes the entity: an unfinished job resumes by itself. Sent after a node start, after a
+     * member left the cluster, and by a job that moves or starts again ({@link HandOff}).
+     */
     public enum Resume implements Command {
+        INSTANCE
+    }
+
+    /**
+     * From the shard: stop, because the job passivates, moves to another node (it only waited
+     * for a slot here) or its node leaves. An unfinished job that did not ask to stop sends itself
+     * a {@link Resume} first: the shard region holds it until the shard has its new home, where
+     * the job starts again (job shards are not remembered: see {@link #init}).
+     */
+    public enum HandOff implements Command {
         INSTANCE
     }
 
@@ -220,12 +233,15 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         // No automatic passivation: it counts only messages that come through the shard region, so
         // it would stop a job that is queued, or copying for hours (its disks report to it
         // directly). A job passivates itself once it has ended and gone idle.
-        // One shard per job, remembered (in the journal): the placement puts each job where there
-        // is room and moves a waiting one, and when a node is downed the coordinator starts its
-        // jobs on the survivors by itself; they resume from their checkpoints.
+        // One shard per job: the placement puts each job where there is room and moves a waiting
+        // one. Shards are not remembered: the coordinator would write every new shard to the
+        // journal before it allocates the next one, one submission at a time (bench/README.md).
+        // A job is woken instead: after a node start and after a member was removed (the node's
+        // JobWaker, from the read side and the journal), and by itself when it moves (HandOff).
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime, ctx.getShard()))
                 .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()
-                        .withRememberEntities(true))
+                        .withRememberEntities(false))
+                .withStopMessage(HandOff.INSTANCE)
                 .withMessageExtractor(new ShardPerJob())
                 .withAllocationStrategy(new LoadPlacement()));
     }
@@ -275,6 +291,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private boolean cuttingOver;
     /** Who owned the job at the last refused attempt (logged when it changes). */
     private String otherOwner;
+    /** This incarnation asked its shard to stop it (passivation, or to start again): it does nothing more. */
+    private boolean stopping;
 
     private JobActor(ActorContext<Command> context, TimerScheduler<Command> timers, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -319,6 +337,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         CommandHandlerBuilder<Command, Event, JobState> b = newCommandHandlerBuilder();
         // Ownership comes first: without it the job persists nothing and runs nothing.
         b.forAnyState()
+                .onCommand(HandOff.class, this::onHandOff)
                 .onCommand(Owned.class, this::onOwned)
                 .onCommand(NotOwned.class, this::onNotOwned)
                 .onCommand(OwnershipTick.class, this::onOwnershipTick);
@@ -326,7 +345,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .onCommand(Cancel.class, (s, c) -> Effect().stash())
                 .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), s))
                 .onCommand(Submit.class, this::onSubmitAgain)
-                .onCommand(VmEnded.class, (s, c) -> Effect().stop()) // fenced: the job's new owner goes on
+                .onCommand(VmEnded.class, (s, c) -> startAgain()) // fenced: the job's new owner goes on
                 .onAnyCommand((s, c) -> Effect().none()); // claims start again once owned
         b.forState(s -> s.status() == JobStatus.NEW)
                 .onCommand(Submit.class, this::onFirstSubmit)
@@ -495,10 +514,56 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onIdle(JobState state, Idle c) {
-        if (vm == null && shard != null) {
+        if (vm == null && shard != null && !stopping) {
+            stopping = true;
             shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
         }
         return Effect().none();
+    }
+
+    private Effect<Event, JobState> onHandOff(JobState state, HandOff c) {
+        if (!stopping && !state.status().isFinal() && state.status() != JobStatus.NEW) {
+            context.getLog().info("event=job-handed-off job={} node={} status={}", jobId, runtime.node(),
+                    state.status().json());
+            if (nodeStaysUp()) {
+                wake(); // moved: the region holds this until the shard's new home has it
+            } // else this node leaves: the others wake its jobs once it is removed (JobWaker)
+        }
+        return Effect().stop();
+    }
+
+    /** This node is an Up member and not shutting down (its region would hold a wake-up until it stops). */
+    private boolean nodeStaysUp() {
+        var system = context.getSystem();
+        return org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason().isEmpty()
+                && org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().status()
+                == org.apache.pekko.cluster.MemberStatus.up();
+    }
+
+    /**
+     * Ends this incarnation and starts a new one, which recovers the journal anew (as a restart
+     * would): the shard stops the entity and, holding the wake-up sent meanwhile, starts it again.
+     * Outside sharding (tests) it only stops.
+     */
+    private Effect<Event, JobState> startAgain() {
+        if (shard == null) {
+            return Effect().stop();
+        }
+        if (!stopping) {
+            stopping = true;
+            timers.cancelAll();
+            if (vm != null) {
+                context.stop(vm); // as a stop of this actor would: not one more write from this incarnation
+                vm = null;
+            }
+            shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+            wake(); // after the Passivate: the shard buffers it for the next incarnation
+        }
+        return Effect().none();
+    }
+
+    private void wake() {
+        ClusterSharding.get(context.getSystem()).entityRefFor(TYPE_KEY, jobId).tell(Resume.INSTANCE);
     }
 
     private Effect<Event, JobState> reject(ActorRef<JobReply> replyTo, JobReply.Reason reason, String message) {
@@ -531,7 +596,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     /** Tries to own the job (once; {@link OwnershipTick} tries again while another process owns it). */
     private void own() {
-        if (hold != null || acquiring) {
+        if (hold != null || acquiring || stopping) {
             return;
         }
         acquiring = true;
@@ -543,19 +608,18 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
 
     private Effect<Event, JobState> onOwned(JobState state, Owned c) {
         acquiring = false;
-        if (hold != null || state.status().isFinal()) {
+        if (hold != null || stopping || state.status().isFinal()) {
             c.hold().giveBack();
             return Effect().none();
         }
         long recovered = lastSequenceNumber(context);
         if (c.journalEnd() > recovered) {
             // Another process wrote the job's events after this actor recovered them (it ran the
-            // job while this one waited): recover again before one more event or write. Stopped,
-            // the entity is started again by sharding (remember-entities) and recovers anew.
+            // job while this one waited): recover again before one more event or write.
             context.getLog().info("event=job-recovers-again job={} node={} recovered_to={} journal_end={}", jobId,
                     runtime.node(), recovered, c.journalEnd());
             c.hold().giveBack();
-            return Effect().stop();
+            return startAgain();
         }
         hold = c.hold();
         otherOwner = null;
@@ -595,7 +659,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             // Paused, cut off from the database, or taken over: not one more write or event from here.
             context.getLog().warn("event=job-ownership-lost job={} node={}", jobId, runtime.node());
             hold = null;
-            return Effect().stop();
+            return startAgain();
         }
         return Effect().none();
     }

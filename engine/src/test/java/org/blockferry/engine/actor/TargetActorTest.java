@@ -202,4 +202,35 @@ class TargetActorTest {
         assertEquals(later, target.restart().state(), "from a snapshot and the events after it");
         assertEquals(Map.of("s1", "t1"), later.lineage());
     }
+    /** The sharded entity answers peeks in front of its event-sourced child: the same answers, recovered ones too. */
+    @Test
+    void theEntityAnswersPeeksFromTheAppliedStateAndAfterARestartFromTheRecoveredOne() {
+        String id = "file:/data/peek" + RUNS.incrementAndGet() + ".img";
+        var first = kit.spawn(TargetActor.entity(id, notifier()));
+        TestProbe<TargetActor.Usage> usage = kit.createTestProbe();
+        first.tell(new TargetActor.Peek("w", Role.WRITE, usage.ref()));
+        assertEquals(new TargetActor.Usage(id, null, null), usage.receiveMessage(), "nobody uses it yet");
+
+        first.tell(new Acquire("r", Role.READ, null));
+        notices.expectMessage("granted r " + id);
+        first.tell(new TargetActor.Peek("w", Role.WRITE, usage.ref()));
+        assertEquals(new TargetActor.Usage(id, "r", Role.READ), usage.receiveMessage(), "the reader, seen by a writer");
+        first.tell(new TargetActor.Peek("r2", Role.READ, usage.ref()));
+        assertEquals(new TargetActor.Usage(id, null, null), usage.receiveMessage(), "readers do not exclude readers");
+
+        kit.stop(first);
+        // A new incarnation is asked before it has recovered: the answer waits for its recovery.
+        var second = kit.spawn(TargetActor.entity(id, notifier()));
+        second.tell(new TargetActor.Peek("w", Role.WRITE, usage.ref()));
+        assertEquals(new TargetActor.Usage(id, "r", Role.READ), usage.receiveMessage());
+        second.tell(new Release("r"));
+        // Peeks do not queue behind the child's commands: once the child answered one sent after
+        // the release, the peek sees the release too.
+        TestProbe<TargetState> state = kit.createTestProbe();
+        second.tell(new TargetActor.Get(state.ref()));
+        assertEquals(Map.of(), state.receiveMessage().holders());
+        second.tell(new TargetActor.Peek("w", Role.WRITE, usage.ref()));
+        assertEquals(new TargetActor.Usage(id, null, null), usage.receiveMessage(), "released");
+        kit.stop(second);
+    }
 }
