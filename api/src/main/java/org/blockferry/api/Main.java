@@ -13,8 +13,11 @@ public final class Main {
     public static void main(String[] args) {
         // libnbd, the configuration and the actor system load in the background while the
         // command line is parsed: together they are most of a short command's start-up.
-        NbdConnection.preloadLibrary(TlsCipherSetting::forPreload);
-        if (args.length > 0 && (args[0].equals("copy") || args[0].equals("verify") || args[0].equals("cds-training"))) {
+        String command = args.length > 0 ? args[0] : "";
+        if (java.util.Set.of("copy", "verify", "cds-training", "replicate", "serve", "demo").contains(command)) {
+            NbdConnection.preloadLibrary(TlsCipherSetting::forPreload); // not for the help or a look at the jobs
+        }
+        if (command.equals("copy") || command.equals("verify") || command.equals("cds-training")) {
             ProcessRuntime.startInBackground(); // the job commands start a full node instead
         }
         // Logging starts before any thread can log; otherwise SLF4J replays early events with a warning.

@@ -1,6 +1,9 @@
 package org.blockferry.api.cli;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -16,9 +19,26 @@ public final class Cli {
     private Cli() {
     }
 
+    /**
+     * The commands, by name, in the order of the help. Picocli builds a command's model by
+     * reflection over its annotations, with classes too old for the class-data archive: a run
+     * builds only the command it runs (all of them for the help, or when the name is unknown).
+     */
+    private static final Map<String, Supplier<Object>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("copy", CopyCommand::new);
+        COMMANDS.put("verify", VerifyCommand::new);
+        COMMANDS.put("replicate", ReplicateCommand::new);
+        COMMANDS.put("jobs", JobsCommand.ListJobs::new);
+        COMMANDS.put("job", JobsCommand.ShowJob::new);
+        COMMANDS.put("cluster", ClusterCommand::new);
+        COMMANDS.put("serve", ServeCommand::new);
+        COMMANDS.put("demo", DemoCommand::new);
+        COMMANDS.put("cds-training", CdsTrainingCommand::new);
+    }
+
     @Command(name = "blockferry", mixinStandardHelpOptions = true, versionProvider = Version.class,
-            subcommands = {CopyCommand.class, VerifyCommand.class, ReplicateCommand.class, JobsCommand.ListJobs.class,
-                JobsCommand.ShowJob.class, ClusterCommand.class, ServeCommand.class, DemoCommand.class, CdsTrainingCommand.class},
             description = {"Replicates virtual machine disks over NBD: full copies, then only what changed.", ""},
             footer = {"", "Run 'blockferry COMMAND --help' for a command's options."})
     static final class Root implements Runnable {
@@ -39,6 +59,12 @@ public final class Cli {
 
     static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new Root());
+        Supplier<Object> only = args.length > 0 ? COMMANDS.get(args[0]) : null;
+        if (only != null) {
+            cli.addSubcommand(only.get());
+        } else {
+            COMMANDS.values().forEach(command -> cli.addSubcommand(command.get()));
+        }
         cli.setUsageHelpWidth(100); // the descriptions are written for 100 columns
         cli.setOut(out);
         cli.setErr(err);

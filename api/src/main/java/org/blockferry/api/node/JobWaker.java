@@ -14,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Wakes the unfinished jobs after a member was removed from the cluster (downed, or left).
+ * Wakes the unfinished jobs after a member left the cluster or was removed from it (downed).
  *
  * <p>Job shards are not remembered (each would cost a journal write in the coordinator, one
  * submission at a time), so nothing starts the jobs of a removed member by itself. Every
@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * tail): a job that runs elsewhere ignores it, a job whose shard was on the removed member starts
  * where the placement puts it and resumes from its checkpoint. The coordinator gives a removed
  * member's shards out again only after {@code pekko.cluster.down-removal-margin}, so the first
- * wake-up comes just after that, and two more follow for a coordinator that moved too.
+ * wake-up comes just after that, and two more follow for a coordinator that moved too. A member
+ * that leaves (SIGTERM) has handed its shards off before it is seen leaving: its jobs are woken
+ * at once (and once more), not only after its removal.
  */
 final class JobWaker {
     private static final Logger log = LoggerFactory.getLogger(JobWaker.class);
@@ -30,6 +32,8 @@ final class JobWaker {
     /** After the removal margin: when the wake-ups go out. */
     static final List<Duration> AFTER_MARGIN = List.of(Duration.ofMillis(500), Duration.ofSeconds(5),
             Duration.ofSeconds(15));
+    /** After a member is seen leaving. */
+    static final List<Duration> AFTER_LEFT = List.of(Duration.ofMillis(300), Duration.ofSeconds(3));
 
     /** Wakes every unfinished job; runs JDBC. */
     interface WakeAll {
@@ -51,11 +55,20 @@ final class JobWaker {
         return Behaviors.setup(ctx -> {
             Cluster cluster = Cluster.get(ctx.getSystem());
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberRemoved.class));
+            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberLeft.class));
             return Behaviors.receive(Object.class)
                     .onMessage(ClusterEvent.MemberRemoved.class, e -> {
                         if (!e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())) {
                             for (Duration d : AFTER_MARGIN) {
                                 ctx.scheduleOnce(removalMargin.plus(d), ctx.getSelf(), Wake.INSTANCE);
+                            }
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(ClusterEvent.MemberLeft.class, e -> {
+                        if (!e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())) {
+                            for (Duration d : AFTER_LEFT) {
+                                ctx.scheduleOnce(d, ctx.getSelf(), Wake.INSTANCE);
                             }
                         }
                         return Behaviors.same();

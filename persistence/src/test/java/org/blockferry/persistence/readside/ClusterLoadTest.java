@@ -104,8 +104,8 @@ class ClusterLoadTest {
         for (Event e : events) {
             PooledJdbcSession session = new PooledJdbcSession(db.dataSource());
             try {
-                new JobReadSide().process(session, EventEnvelope.create(Offset.sequence(++sequence),
-                        JobActor.TYPE_KEY.name() + "|" + job, sequence, e, e.at()));
+                new JobReadSide().process(session, java.util.List.of(EventEnvelope.create(Offset.sequence(++sequence),
+                        JobActor.TYPE_KEY.name() + "|" + job, sequence, e, e.at())));
                 session.commit();
             } finally {
                 session.close();
