@@ -65,13 +65,29 @@ final class ServeCommand implements Callable<Integer> {
         }
         CountDownLatch stopped = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
-        Thread hook = new Thread(() -> {
-            stopping.set(true);
-            server.close();
-            node.close();
+        Runnable stop = () -> {
+            if (stopping.compareAndSet(false, true)) {
+                server.close();
+                node.close();
+            }
+        };
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.run();
             stopped.countDown();
-        }, "blockferry-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        }, "blockferry-stop"));
+        // SIGTERM and SIGINT stop the node first and exit after: left to the JVM, its shutdown
+        // hooks run side by side, and H2's closed the database while the journal still read it
+        // (each stop printed its failing queries with their stack traces).
+        for (String signal : java.util.List.of("TERM", "INT")) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> {
+                    stop.run();
+                    System.exit(128 + s.getNumber());
+                });
+            } catch (IllegalArgumentException e) {
+                // the JVM keeps this signal (e.g. -Xrs): the shutdown hook stops the node
+            }
+        }
         // Downed by the others (unreachable too long: paused, cut off): the actor system stops by
         // itself. The process ends too, so that a supervisor starts it again as a new member.
         java.io.PrintWriter err = spec.commandLine().getErr();
