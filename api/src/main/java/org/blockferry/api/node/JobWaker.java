@@ -40,8 +40,8 @@ final class JobWaker {
         int wake() throws Exception;
     }
 
-    private enum Wake {
-        INSTANCE
+    /** A wake-up due, and why (for the log). */
+    private record Wake(String reason) {
     }
 
     private JobWaker() {
@@ -57,18 +57,12 @@ final class JobWaker {
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberRemoved.class));
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberLeft.class));
             return Behaviors.receive(Object.class)
-                    .onMessage(ClusterEvent.MemberRemoved.class, e -> {
+                    .onMessage(ClusterEvent.MemberEvent.class, e -> {
+                        boolean removed = e instanceof ClusterEvent.MemberRemoved;
                         if (!e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())) {
-                            for (Duration d : AFTER_MARGIN) {
-                                ctx.scheduleOnce(removalMargin.plus(d), ctx.getSelf(), Wake.INSTANCE);
-                            }
-                        }
-                        return Behaviors.same();
-                    })
-                    .onMessage(ClusterEvent.MemberLeft.class, e -> {
-                        if (!e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())) {
-                            for (Duration d : AFTER_LEFT) {
-                                ctx.scheduleOnce(d, ctx.getSelf(), Wake.INSTANCE);
+                            for (Duration d : removed ? AFTER_MARGIN : AFTER_LEFT) {
+                                ctx.scheduleOnce(removed ? removalMargin.plus(d) : d, ctx.getSelf(),
+                                        new Wake(removed ? "member-removed" : "member-left"));
                             }
                         }
                         return Behaviors.same();
@@ -77,7 +71,7 @@ final class JobWaker {
                         blocking.execute(() -> {
                             try {
                                 int n = wakeAll.wake();
-                                log.info("event=jobs-woken reason=member-removed count={}", n);
+                                log.info("event=jobs-woken reason={} count={}", w.reason(), n);
                             } catch (Exception e) {
                                 log.warn("event=jobs-wake-failed error={}", e.toString());
                             }

@@ -158,8 +158,8 @@ public final class Node implements AutoCloseable {
             NodeWiring.wire(system, runtime, database, joinSelf);
             Node node = new Node(system, database, copy, storage, leases, vmware);
             node.resumeUnfinished();
-            JobWaker.start(system, ClusterSettings.fromConfig(base).removalMargin(), node::wakeUnfinished,
-                    copy.blocking());
+            JobWaker.start(system, ClusterSettings.fromConfig(base).removalMargin(),
+                    () -> node.wakeUnfinished().size(), copy.blocking());
             return node;
         } catch (Exception e) {
             database.close();
@@ -202,24 +202,19 @@ public final class Node implements AutoCloseable {
     }
 
     private void resumeUnfinished() throws SQLException {
-        Set<String> unfinished = queries.unfinishedJobIds();
-        wake(unfinished);
+        Set<String> unfinished = wakeUnfinished();
         if (!unfinished.isEmpty()) {
             log.info("event=jobs-resumed count={} jobs={}", unfinished.size(), unfinished);
         }
     }
 
-    /** Wakes every unfinished job, wherever it runs or not ({@link JobWaker}); returns how many. */
-    private int wakeUnfinished() throws SQLException {
+    /** Wakes every unfinished job, wherever it runs or not (node start, {@link JobWaker}); returns them. */
+    private Set<String> wakeUnfinished() throws SQLException {
         Set<String> unfinished = queries.unfinishedJobIds();
-        wake(unfinished);
-        return unfinished.size();
-    }
-
-    private void wake(Set<String> jobIds) {
-        for (String id : jobIds) {
+        for (String id : unfinished) {
             jobs.resume(id);
         }
+        return unfinished;
     }
 
     /**
