@@ -12,6 +12,8 @@ import java.util.Map;
  */
 public final class JournalConfig {
     private static final String DB = "pekko-persistence-jdbc.shared-databases.blockferry";
+    /** The read journal of the read side's projection: {@code jdbc-read-journal} polled more often. */
+    public static final String READ_SIDE_JOURNAL = "blockferry-read-side-journal";
 
     private JournalConfig() {
     }
@@ -40,10 +42,16 @@ public final class JournalConfig {
         // defaults, 1 s each, were most of the read side's lag. One indexed query per interval each.
         m.put("jdbc-read-journal.refresh-interval", "100ms");
         m.put("jdbc-read-journal.journal-sequence-retrieval.query-delay", "50ms");
+        // The read side's own instance polls faster: it is one query per interval for the whole
+        // node (the per-job event streams use the instance above), and its lag is what GET shows.
+        m.put(READ_SIDE_JOURNAL + ".refresh-interval", "25ms");
+        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.query-delay", "20ms");
         m.put("pekko.projection.jdbc.dialect", h2 ? "h2-dialect" : "postgres-dialect");
         m.put("pekko.projection.jdbc.blocking-jdbc-dispatcher.thread-pool-executor.fixed-pool-size",
                 settings.poolSize());
-        return ConfigFactory.parseMap(toValues(m)).withFallback(base);
+        return ConfigFactory.parseMap(toValues(m))
+                .withFallback(ConfigFactory.parseString(READ_SIDE_JOURNAL + " = ${jdbc-read-journal}"))
+                .withFallback(base).resolve();
     }
 
     private static Map<String, Object> toValues(Map<String, Object> m) {

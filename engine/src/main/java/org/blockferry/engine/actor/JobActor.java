@@ -63,8 +63,6 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
     /** The tag of every job event: the read side's projection follows it. */
     public static final String TAG = "replication-job";
-    /** Idle timeout after which a finished job's entity may stop (the read side keeps answering). */
-    static final Duration PASSIVATE_AFTER = Duration.ofMinutes(2);
 
     // ---- protocol ----
 
@@ -127,7 +125,6 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         INSTANCE
     }
 
-    /** No message for {@link #PASSIVATE_AFTER}: a job that has ended may leave memory. */
     /** The cutover reached a step (from its blocking thread). */
     private record CutoverStepReached(String step, String conversion, String vmId) implements Command {
     }
@@ -140,6 +137,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private record VolumesCleanedUp(JobState state) implements Command {
     }
 
+    /**
+     * No message for {@code blockferry.jobs.passivate-after}: a job that has ended may leave memory
+     * (the read side keeps answering for it), and its shard is retired after it ({@link LoadPlacement}).
+     */
     enum Idle implements Command {
         INSTANCE
     }
@@ -234,7 +235,9 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         // it would stop a job that is queued, or copying for hours (its disks report to it
         // directly). A job passivates itself once it has ended and gone idle.
         // One shard per job: the placement puts each job where there is room and moves a waiting
-        // one. Shards are not remembered: the coordinator would write every new shard to the
+        // one, and retires the shard of a job that has ended and left memory (else the
+        // coordinator's state, copied to every node on each change, would grow with every job
+        // ever run). Shards are not remembered: the coordinator would write every new shard to the
         // journal before it allocates the next one, one submission at a time (bench/README.md).
         // A job is woken instead: after a node start and after a member was removed (the node's
         // JobWaker, from the read side and the journal), and by itself when it moves (HandOff).
@@ -243,7 +246,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                         .withRememberEntities(false))
                 .withStopMessage(HandOff.INSTANCE)
                 .withMessageExtractor(new ShardPerJob())
-                .withAllocationStrategy(new LoadPlacement()));
+                .withAllocationStrategy(new LoadPlacement(TYPE_KEY, runtime.jobs().passivateAfter())));
     }
 
     /** A job is its own shard. */
@@ -271,7 +274,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private static Behavior<Command> create(String jobId, JobRuntime runtime,
                                             ActorRef<ClusterSharding.ShardCommand> shard) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            ctx.setReceiveTimeout(PASSIVATE_AFTER, Idle.INSTANCE);
+            ctx.setReceiveTimeout(runtime.jobs().passivateAfter(), Idle.INSTANCE);
             return new JobActor(ctx, timers, jobId, runtime, shard);
         }));
     }

@@ -6,10 +6,18 @@ import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
  * How jobs run on a node ({@code blockferry.jobs}): how many at once, the retry budget of a
- * disk, and how often the job's state is snapshotted.
+ * disk, how often the job's state is snapshotted, and how long an ended job stays in memory.
  */
 public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff,
-                          Duration maxBackoff, int snapshotEvery) {
+                          Duration maxBackoff, int snapshotEvery, Duration passivateAfter) {
+    /** {@code blockferry.jobs.passivate-after}'s default. */
+    public static final Duration PASSIVATE_AFTER = Duration.ofMinutes(2);
+
+    /** With the default {@link #PASSIVATE_AFTER}. */
+    public JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff, Duration maxBackoff,
+                       int snapshotEvery) {
+        this(maxRunning, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery, PASSIVATE_AFTER);
+    }
 
     public JobSettings {
         if (maxRunning < 1) {
@@ -25,19 +33,23 @@ public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, 
         if (snapshotEvery < 1) {
             throw new InvalidInputException("blockferry.jobs.snapshot-every", "must be at least 1, got " + snapshotEvery);
         }
+        if (passivateAfter.compareTo(Duration.ofSeconds(1)) < 0) {
+            throw new InvalidInputException("blockferry.jobs.passivate-after", "must be at least 1s, got " + passivateAfter);
+        }
     }
 
     public static JobSettings fromConfig(Config config) {
         Config c = config.getConfig("blockferry.jobs");
         return new JobSettings(c.getInt("max-running"), c.getInt("retry.max-retries"), c.getDuration("retry.within"),
-                c.getDuration("retry.min-backoff"), c.getDuration("retry.max-backoff"), c.getInt("snapshot-every"));
+                c.getDuration("retry.min-backoff"), c.getDuration("retry.max-backoff"), c.getInt("snapshot-every"),
+                c.getDuration("passivate-after"));
     }
 
     public JobSettings withMaxRunning(int n) {
-        return new JobSettings(n, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery);
+        return new JobSettings(n, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery, passivateAfter);
     }
 
     public JobSettings withRetries(int retries, Duration min, Duration max) {
-        return new JobSettings(maxRunning, retries, retryWindow, min, max, snapshotEvery);
+        return new JobSettings(maxRunning, retries, retryWindow, min, max, snapshotEvery, passivateAfter);
     }
 }

@@ -18,7 +18,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.ShardedDaemonProcessSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ShardedDaemonProcess;
-import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.blockferry.persistence.JournalConfig;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.projection.ProjectionBehavior;
 import org.apache.pekko.projection.ProjectionId;
@@ -54,8 +54,11 @@ public final class JobReadSide extends JdbcHandler<List<EventEnvelope<Event>>, P
      * a second; a burst of submissions and progress fell seconds behind (bench/README.md).
      */
     static final int GROUP = 200;
-    /** How long a group waits for more events: added to the read side's lag when it is idle. */
-    static final Duration GROUP_WITHIN = Duration.ofMillis(20);
+    /**
+     * How long a group waits for more events: added to the read side's lag when it is idle. The
+     * events of one poll of the journal arrive together, so a short wait still groups them.
+     */
+    static final Duration GROUP_WITHIN = Duration.ofMillis(5);
     private static final Logger log = LoggerFactory.getLogger(JobReadSide.class);
 
     /** Creates the offset tables and runs the projection once in the cluster. */
@@ -64,7 +67,7 @@ public final class JobReadSide extends JdbcHandler<List<EventEnvelope<Event>>, P
                 .thenApply(done -> {
                     reprojectOlderRows(dataSource);
                     SourceProvider<Offset, EventEnvelope<Event>> events = EventSourcedProvider.eventsByTag(system,
-                            JdbcReadJournal.Identifier(), JobActor.TAG);
+                            JournalConfig.READ_SIDE_JOURNAL, JobActor.TAG);
                     GroupedProjection<Offset, EventEnvelope<Event>> projection = JdbcProjection.groupedWithin(
                             ProjectionId.of(PROJECTION, JobActor.TAG), events, () -> new PooledJdbcSession(dataSource),
                             JobReadSide::new, system).withGroup(GROUP, GROUP_WITHIN);
