@@ -117,6 +117,18 @@ def submit(a):
         print(f"SUBMIT_NODE node={n + 1} requests={len(mine)} {pct_line(mine)}")
 
 
+def all_jobs(url, tok):
+    """Every job the node lists, page by page (the API gives at most 1000 per page)."""
+    jobs, offset = [], 0
+    while True:
+        page = get_json(url, tok, f"/api/v1/jobs?limit=1000&offset={offset}")
+        items = page.get("jobs", [])
+        jobs.extend(items)
+        if len(items) < 1000:
+            return jobs
+        offset += len(items)
+
+
 def await_jobs(a):
     tok = token(a.token_file)
     urls = a.urls.split(",")
@@ -126,7 +138,7 @@ def await_jobs(a):
     while True:
         for url in urls:  # any node that answers
             try:
-                listing = get_json(url, tok, "/api/v1/jobs?limit=1000")
+                listing = all_jobs(url, tok)
                 cluster = get_json(url, tok, "/api/v1/cluster")
                 break
             except (OSError, ValueError, http.client.HTTPException):
@@ -137,8 +149,7 @@ def await_jobs(a):
             for m in cluster.get("members", []):
                 peak[m["node"]] = max(peak.get(m["node"], 0), m.get("running_jobs", 0))
         if listing is not None:
-            items = listing if isinstance(listing, list) else listing.get("jobs", listing.get("items", []))
-            jobs = {j["job_id"]: j for j in items if j["job_id"].startswith(a.prefix)}
+            jobs = {j["job_id"]: j for j in listing if j["job_id"].startswith(a.prefix)}
             ended = [j for j in jobs.values() if j.get("status") in TERMINAL]
             if len(ended) >= a.count:
                 break
