@@ -51,6 +51,8 @@ public final class LoadPlacement extends ShardCoordinator.AbstractShardAllocatio
     private static final long RECENT = 4_000_000_000L;
     /** Shards retired per rebalance round at most (each is a hand-off and a state update). */
     static final int RETIRE_PER_ROUND = 100;
+    /** The least time the regions get to count the entities of their shards. */
+    private static final Duration STATS_TIMEOUT = Duration.ofSeconds(5);
     /** How long a retired shard waits for the coordinator's re-placement at most (nanoseconds). */
     private static final long RETIRED_KEPT = 120_000_000_000L;
 
@@ -180,7 +182,9 @@ public final class LoadPlacement extends ShardCoordinator.AbstractShardAllocatio
             return;
         }
         lastCheck = now;
-        Duration timeout = checkEvery;
+        // Room for shards busy starting under load: one that does not answer in time makes its region
+        // log a warning and this check count for nothing.
+        Duration timeout = checkEvery.compareTo(STATS_TIMEOUT) < 0 ? STATS_TIMEOUT : checkEvery;
         AskPattern.<ClusterShardingQuery, ShardRegion.ClusterShardingStats>ask(
                         ClusterSharding.get(system).shardState(),
                         replyTo -> new GetClusterShardingStats(typeKey, timeout, replyTo), timeout.plusSeconds(1),
