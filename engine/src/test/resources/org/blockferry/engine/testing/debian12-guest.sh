@@ -65,10 +65,18 @@ dd if="$work/root.ext4" of="$out.tmp" bs=1M seek=1 conv=notrunc,sparse status=no
 
 # grub into the MBR and its configuration, by the guest's own grub run inside the libguestfs
 # appliance, where the disk is /dev/sda (software emulation: it works where KVM does not).
-LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg HOME="$work" TMPDIR="$work" \
-  guestfish -a "$out.tmp" -m /dev/sda1 \
-    command "grub-install --target=i386-pc /dev/sda" : command "update-grub" >"$work/grub.log" 2>&1 \
-  || { tail -n 40 "$work/grub.log" >&2; exit 1; }
+# Once in a while grub-install in the appliance takes /dev/sda1 for another disk ("embedding is
+# not possible, but this is required for cross-disk install"); the same command on the same
+# image then succeeds: a second attempt, after which the build fails with the log.
+install_grub() {
+  LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg HOME="$work" TMPDIR="$work" \
+    guestfish -a "$out.tmp" -m /dev/sda1 \
+      command "grub-install --target=i386-pc /dev/sda" : command "update-grub" >"$work/grub.log" 2>&1
+}
+if ! install_grub; then
+  echo "grub-install failed once, again: $(tail -n 1 "$work/grub.log")" >&2
+  install_grub || { tail -n 40 "$work/grub.log" >&2; exit 1; }
+fi
 mv "$out.tmp" "$out"
 rm -rf "$root" "$work/root.ext4"
 echo "built $out" >&2
