@@ -58,11 +58,12 @@ final class JobWaker {
             cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberLeft.class));
             return Behaviors.receive(Object.class)
                     .onMessage(ClusterEvent.MemberEvent.class, e -> {
-                        boolean removed = e instanceof ClusterEvent.MemberRemoved;
                         if (!e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())) {
+                            boolean removed = e instanceof ClusterEvent.MemberRemoved;
+                            Wake wake = new Wake(removed ? "member-removed" : "member-left");
+                            Duration from = removed ? removalMargin : Duration.ZERO;
                             for (Duration d : removed ? AFTER_MARGIN : AFTER_LEFT) {
-                                ctx.scheduleOnce(removed ? removalMargin.plus(d) : d, ctx.getSelf(),
-                                        new Wake(removed ? "member-removed" : "member-left"));
+                                ctx.scheduleOnce(from.plus(d), ctx.getSelf(), wake);
                             }
                         }
                         return Behaviors.same();

@@ -146,27 +146,20 @@ public final class LoadPlacement extends ShardCoordinator.AbstractShardAllocatio
                 }
             }
         }
-        retire(current, move);
+        retire(move);
         return Futures.successful(move);
     }
 
     /** Adds to {@code move} the shards seen empty for {@link #emptyFor} (at most {@link #RETIRE_PER_ROUND}). */
-    private void retire(Map<ActorRef, IndexedSeq<String>> current, Set<String> move) {
-        if (emptySince.isEmpty()) {
-            return;
-        }
+    private void retire(Set<String> move) {
         long now = System.nanoTime();
         retired.values().removeIf(at -> now - at > RETIRED_KEPT); // a hand-off that never ended
         int count = 0;
-        for (IndexedSeq<String> shards : current.values()) {
-            for (String shard : scala.jdk.javaapi.CollectionConverters.asJava(shards)) {
-                Long since = emptySince.get(shard);
-                if (count < RETIRE_PER_ROUND && since != null && now - since >= emptyFor.toNanos()
-                        && move.add(shard)) {
-                    emptySince.remove(shard);
-                    retired.put(shard, now);
-                    count++;
-                }
+        for (Map.Entry<String, Long> e : emptySince.entrySet()) { // allocated shards: the regions named them
+            if (count < RETIRE_PER_ROUND && now - e.getValue() >= emptyFor.toNanos() && move.add(e.getKey())) {
+                emptySince.remove(e.getKey());
+                retired.put(e.getKey(), now);
+                count++;
             }
         }
         if (count > 0) {

@@ -10,15 +10,6 @@ import org.blockferry.engine.endpoint.InvalidInputException;
  */
 public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff,
                           Duration maxBackoff, int snapshotEvery, Duration passivateAfter) {
-    /** {@code blockferry.jobs.passivate-after}'s default. */
-    public static final Duration PASSIVATE_AFTER = Duration.ofMinutes(2);
-
-    /** With the default {@link #PASSIVATE_AFTER}. */
-    public JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff, Duration maxBackoff,
-                       int snapshotEvery) {
-        this(maxRunning, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery, PASSIVATE_AFTER);
-    }
-
     public JobSettings {
         if (maxRunning < 1) {
             throw new InvalidInputException("blockferry.jobs.max-running", "must be at least 1, got " + maxRunning);

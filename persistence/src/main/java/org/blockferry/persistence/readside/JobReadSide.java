@@ -18,7 +18,6 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.ShardedDaemonProcessSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ShardedDaemonProcess;
-import org.blockferry.persistence.JournalConfig;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.projection.ProjectionBehavior;
 import org.apache.pekko.projection.ProjectionId;
@@ -34,6 +33,7 @@ import org.blockferry.engine.actor.JobEventHandler;
 import org.blockferry.engine.job.DiskState;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobState;
+import org.blockferry.persistence.JournalConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
