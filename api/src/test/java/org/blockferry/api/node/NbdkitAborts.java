@@ -13,11 +13,11 @@ import org.blockferry.nbd.testing.NbdkitServer;
 /**
  * The deaths of a crash test's nbdkit servers, each one explained or not. nbdkit 1.32 may abort
  * ({@code raw_send_socket: Assertion `sock >= 0' failed}) while it drops a client SIGKILLed
- * mid-request: that death is explained by the test's own kill, once per server, and the server
+ * mid-request (or a node a test closes mid-copy): that death is explained by the test's own kill, once per server, and the server
  * is started again on its socket, as a service manager would. Any other death is not: a watchdog
  * restarts the server (so that the run still ends) and {@link #assertNoneUnexplained} fails.
  */
-final class NbdkitAborts implements AutoCloseable {
+public final class NbdkitAborts implements AutoCloseable {
     /** How long a server may take to let go of a killed client (its delayed requests end first). */
     private static final Duration LET_GO = Duration.ofSeconds(60);
 
@@ -26,13 +26,13 @@ final class NbdkitAborts implements AutoCloseable {
     private final List<String> unexplained = new ArrayList<>();
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
 
-    NbdkitAborts(NbdkitServer... servers) {
+    public NbdkitAborts(NbdkitServer... servers) {
         this.servers = List.of(servers);
         watchdog.scheduleWithFixedDelay(() -> restartDead("while the test ran"), 100, 100, TimeUnit.MILLISECONDS);
     }
 
     /** Something the test does that may throw. */
-    interface Step {
+    public interface Step {
         void run() throws Exception;
     }
 
@@ -41,7 +41,7 @@ final class NbdkitAborts implements AutoCloseable {
      * has let go of that client or died of it, and starts the dead ones again. The watchdog
      * waits meanwhile, so that these deaths count as the kill's.
      */
-    synchronized void clientKilled(Step kill) throws Exception {
+    public synchronized void clientKilled(Step kill) throws Exception {
         restartDead("before the test's kill");
         kill.run();
         awaitSettled("after the test's kill");
@@ -56,7 +56,7 @@ final class NbdkitAborts implements AutoCloseable {
      * Waits until the servers have let go of their clients (a server that dies then is caught
      * here, not later), then fails if any server died other than of the test's kill.
      */
-    synchronized void assertNoneUnexplained() throws InterruptedException {
+    public synchronized void assertNoneUnexplained() throws InterruptedException {
         awaitSettled("after the run");
         restartDead("after the run");
         assertTrue(unexplained.isEmpty(), "nbdkit died other than of the test's kill (explained restarts: "
