@@ -26,6 +26,7 @@
 #   --phases LIST     which measures, comma-separated (default all three)
 #   --dir DIR         work directory (default target/bench-cluster; a previous run's is emptied)
 #   --keep            keep the database schemas and the disk images (default: dropped at exit)
+#   BENCH_NODE_OPTS   (environment) more -D settings for every node, to compare a setting
 #
 # Every node: a fresh schema of database `test` on 127.0.0.1:5432 per cluster (BLOCKFERRY_DB_URL
 # etc. are not used), plain cluster traffic on loopback, the default copy settings. Output: one
@@ -214,7 +215,7 @@ start_node() { # index
     BLOCKFERRY_CLUSTER_SEED_NODES="$SEEDS" \
     BLOCKFERRY_ALLOWED_ROOTS="$DIR/disks" \
     BLOCKFERRY_MAX_RUNNING_JOBS="$MAX_RUNNING" \
-    BLOCKFERRY_JAVA_OPTS="-Dlogback.configurationFile=$DIR/logback.xml $NODE_OPTS" \
+    BLOCKFERRY_JAVA_OPTS="-Dlogback.configurationFile=$DIR/logback.xml $NODE_OPTS ${BENCH_NODE_OPTS:-}" \
     "$BF" serve --port "${HTTP_PORT[i]}" </dev/null >"${LOG[i]}" 2>&1 &
   NODE_PIDS[i]=$!
   URL[i]="http://127.0.0.1:${HTTP_PORT[i]}"
@@ -263,7 +264,7 @@ start_cluster() {
   await_members 1
   for i in $(seq 2 "$n"); do start_node "$i"; done
   await_members $(seq 1 "$n")
-  say "# cluster $CLUSTER: $n node(s) up in $((SECONDS - t0)) s (cluster ports ${CLUSTER_PORT[*]}, max-running $MAX_RUNNING each${NODE_OPTS:+, $NODE_OPTS})"
+  say "# cluster $CLUSTER: $n node(s) up in $((SECONDS - t0)) s (cluster ports ${CLUSTER_PORT[*]}, max-running $MAX_RUNNING each${NODE_OPTS:+, $NODE_OPTS}${BENCH_NODE_OPTS:+, $BENCH_NODE_OPTS})"
 }
 
 # named TEXT: the cluster addresses in TEXT (127.0.0.1:PORT) as node1, node2, ...

@@ -36,13 +36,10 @@ final class ChunkCopier {
 
     CompletableFuture<ChunkWriter.Done> copy(Chunk chunk) {
         if (chunk.dataBytes() == 0) {
-            return run.track(send(chunk, null));
+            return run.start(null, () -> send(chunk, null));
         }
-        return window.acquire().thenCompose(lease -> {
-            run.adopt(lease);
-            return run.track(send(chunk, lease.buffer()))
-                    .whenComplete((done, failure) -> run.release(lease));
-        });
+        return window.acquire().thenCompose(lease -> run.start(lease, () -> send(chunk, lease.buffer()))
+                .whenComplete((done, failure) -> run.release(lease)));
     }
 
     private CompletableFuture<ChunkWriter.Done> send(Chunk chunk, NbdBuffer buffer) {

@@ -161,16 +161,14 @@ public final class DiskComparison {
 
     private static CompletableFuture<Read> read(Window w, CopyConnections connections, BufferPool pool,
                                                 RunResources resources, int requestSize) {
-        return pool.acquire(2).thenCompose(lease -> {
-            resources.adopt(lease);
+        return pool.acquire(2).thenCompose(lease -> resources.start(lease, () -> {
             List<CompletableFuture<Void>> reads = new ArrayList<>();
             if (w.sourceData()) {
                 readRange(w, lease.buffer(0), requestSize, reads, connections, true);
             }
             readRange(w, lease.buffer(1), requestSize, reads, connections, false);
-            return resources.track(CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)))
-                    .thenApply(v -> new Read(w, lease));
-        });
+            return CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new));
+        }).thenApply(v -> new Read(w, lease)));
     }
 
     private static void readRange(Window w, NbdBuffer buffer, int requestSize, List<CompletableFuture<Void>> reads,

@@ -232,7 +232,7 @@ public final class DiskCopy {
         if (!checkpointFlushRunning && position.offset() - tracker.checkpoint() >= job.settings().checkpointInterval()) {
             checkpointFlushRunning = true;
             long flushStart = System.nanoTime();
-            resources.track(connections.flushTargets()).whenComplete((v, e) -> {
+            resources.start(null, connections::flushTargets).whenComplete((v, e) -> {
                 log.debug("event=checkpoint-flush disk={} position={} ms={}", job.disk(), position,
                         (System.nanoTime() - flushStart) / 1_000_000);
                 if (e == null) {

@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * What one run holds while its stream runs: pooled buffers and I/O still in flight. When the
@@ -20,7 +21,7 @@ final class RunResources {
     private volatile boolean stopping;
 
     /** The run is ending: no new I/O may start (requests in flight still complete). */
-    void stop() {
+    synchronized void stop() {
         stopping = true;
     }
 
@@ -28,20 +29,42 @@ final class RunResources {
         return stopping;
     }
 
-    /** Remembers {@code future} until it completes. */
-    <T> CompletableFuture<T> track(CompletableFuture<T> future) {
-        outstanding.add(future);
-        future.whenComplete((v, e) -> outstanding.remove(future));
-        return future;
-    }
-
-    /** Takes responsibility for a lease; after the run ended the lease goes straight back. */
-    synchronized void adopt(BufferPool.Lease lease) {
-        if (closing || stopping) {
-            lease.release();
-            throw new CancellationException("the copy has ended");
+    /**
+     * Starts I/O of the run, holding {@code lease} (or null) until {@link #release}: the I/O is
+     * tracked before it is sent, so that {@link #settled()} after {@link #stop()} waits for every
+     * request sent (a connection closed with requests in flight makes some servers abort); once the
+     * run stops nothing new is sent, the lease goes straight back and the result is a
+     * {@link CancellationException}.
+     */
+    <T> CompletableFuture<T> start(BufferPool.Lease lease, Supplier<CompletableFuture<T>> io) {
+        CompletableFuture<T> tracked = new CompletableFuture<>();
+        synchronized (this) {
+            if (closing || stopping) {
+                if (lease != null) {
+                    lease.release();
+                }
+                return CompletableFuture.failedFuture(new CancellationException("the copy has ended"));
+            }
+            if (lease != null) {
+                leases.add(lease);
+            }
+            outstanding.add(tracked);
         }
-        leases.add(lease);
+        tracked.whenComplete((v, e) -> outstanding.remove(tracked));
+        CompletableFuture<T> sent;
+        try {
+            sent = io.get();
+        } catch (RuntimeException e) {
+            sent = CompletableFuture.failedFuture(e);
+        }
+        sent.whenComplete((v, e) -> {
+            if (e == null) {
+                tracked.complete(v);
+            } else {
+                tracked.completeExceptionally(e);
+            }
+        });
+        return tracked;
     }
 
     /** A lease the pipeline is done with. */
