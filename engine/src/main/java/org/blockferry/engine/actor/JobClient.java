@@ -58,6 +58,9 @@ public final class JobClient {
             return CompletableFuture.completedFuture(new JobReply.Rejected(JobReply.Reason.INVALID,
                     e.getMessage(), e.field()));
         }
+        // The job's entity starts (its shard placed, its journal read) while the targets are
+        // looked at, not after: a new job's submission waits for the slower of the two, not both.
+        job(spec.jobId()).tell(new JobActor.Get(system.ignoreRef()));
         return targetsInUse(spec, identities).thenCompose(refused -> refused != null
                 ? CompletableFuture.completedFuture(refused)
                 : job(spec.jobId()).ask(replyTo -> new JobActor.Submit(spec, identities, replyTo), timeout));

@@ -12,14 +12,15 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.HashCodeMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
-import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -128,7 +129,8 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
 
     /** Registers the entity with cluster sharding on this node. */
     public static void init(ActorSystem<?> system, JobNotifier jobs) {
-        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> entity(ctx.getEntityId(), jobs)));
+        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> entity(ctx.getEntityId(), jobs))
+                .withMessageExtractor(new HashCodeMessageExtractor<>(SHARDS)));
     }
 
     /**
@@ -189,6 +191,14 @@ public final class TargetActor extends EventSourcedBehavior<TargetActor.Command,
 
     /** Events between snapshots: a busy target's history stays short to recover. */
     private static final int SNAPSHOT_EVERY = 100;
+    /**
+     * Target entities are hashed to this many shards (Pekko's default is 1,000). Every shard's
+     * first use is a placement the one coordinator writes to the other nodes before it answers,
+     * and a burst of submissions to new targets queued behind those writes (bench/README.md,
+     * "Cluster"); ten shards per node for clusters of up to ten nodes is Pekko's advice. Every
+     * node of a cluster must use the same number (all run the same version).
+     */
+    static final int SHARDS = 100;
 
     private final String entityId;
     private final JobNotifier jobs;
