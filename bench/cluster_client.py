@@ -151,8 +151,8 @@ def await_jobs(a):
         if listing is not None:
             jobs = {j["job_id"]: j for j in listing if j["job_id"].startswith(a.prefix)}
             ended = [j for j in jobs.values() if j.get("status") in TERMINAL]
-            if len(ended) >= a.count:
-                break
+            if len(ended) >= a.count and len(ended) == len(jobs):
+                break  # (and any job a failed request created has ended too)
         if time.monotonic() > deadline:
             print(f"# await: {len([j for j in jobs.values() if j.get('status') in TERMINAL])} of {a.count} "
                   f"jobs {a.prefix}* ended within {a.timeout} s", file=sys.stderr)
