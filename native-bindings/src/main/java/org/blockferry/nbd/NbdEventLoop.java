@@ -29,6 +29,8 @@ import jnr.ffi.LastError;
 public final class NbdEventLoop implements AutoCloseable {
     private static final int POLLFD_SIZE = 8;
     private static final long IDLE_CHECK_MILLIS = 1000;
+    /** How often a stopping loop that waits for replies looks at its deadline. */
+    private static final int DRAIN_POLL_MILLIS = 20;
 
     private final NativeLibraries lib;
     private final LibC libc;
@@ -45,6 +47,9 @@ public final class NbdEventLoop implements AutoCloseable {
     private final ByteBuffer wakeValue;
     private volatile boolean sleeping;
     private volatile boolean stopping;
+    /** Set by {@link #stopAfterReplies}: until when (nanoTime) a stopping loop waits for replies. */
+    private volatile boolean draining;
+    private volatile long drainUntil;
     private ByteBuffer pollFds = ByteBuffer.allocateDirect(POLLFD_SIZE * 8).order(ByteOrder.nativeOrder());
     private AsyncConnection[] polled = new AsyncConnection[8];
     private long lastTimeoutCheck = System.nanoTime();
@@ -139,16 +144,18 @@ public final class NbdEventLoop implements AutoCloseable {
             while (true) {
                 runTasks();
                 reapAll();
-                if (stopping && tasks.isEmpty()) {
+                boolean awaitingReplies = stopping && awaitingReplies();
+                if (stopping && tasks.isEmpty() && !awaitingReplies) {
                     break;
                 }
                 int count = preparePoll();
                 sleeping = true;
-                if (!tasks.isEmpty() || stopping) {
+                if (!tasks.isEmpty() || stopping && !awaitingReplies) {
                     sleeping = false;
                     continue;
                 }
-                int ready = libc.poll(MemoryIO.getInstance().getDirectBufferAddress(pollFds), count, pollTimeout());
+                int ready = libc.poll(MemoryIO.getInstance().getDirectBufferAddress(pollFds), count,
+                        awaitingReplies ? DRAIN_POLL_MILLIS : pollTimeout());
                 sleeping = false;
                 if (ready < 0) {
                     int errno = LastError.getLastError(lib.runtime);
@@ -212,6 +219,19 @@ public final class NbdEventLoop implements AutoCloseable {
         return n;
     }
 
+    /** Whether a loop stopping by {@link #stopAfterReplies} still waits: requests in flight, time left. */
+    private boolean awaitingReplies() {
+        if (!draining || System.nanoTime() - drainUntil >= 0) {
+            return false;
+        }
+        for (AsyncConnection c : attached) {
+            if (c.hasRequestsInFlight()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private int pollTimeout() {
         for (AsyncConnection c : attached) {
             if (c.hasRequestsInFlight()) {
@@ -271,8 +291,21 @@ public final class NbdEventLoop implements AutoCloseable {
     }
 
     /**
+     * Begins a graceful stop and returns at once: nothing new is submitted, the replies to the
+     * requests in flight are awaited for up to {@code grace} (a server may abort when a client
+     * drops a connection with requests pending: nbdkit 1.32 does), then the loop stops as
+     * {@link #close()} describes. {@link #close()} waits for it.
+     */
+    public void stopAfterReplies(Duration grace) {
+        drainUntil = System.nanoTime() + grace.toNanos();
+        draining = true;
+        stopping = true;
+        wake();
+    }
+
+    /**
      * Stops the loop: attached connections are closed, their pending requests fail, and the
-     * thread exits. Waits for the thread.
+     * thread exits. Waits for the thread (after {@link #stopAfterReplies}: for the replies first).
      */
     @Override
     public void close() {

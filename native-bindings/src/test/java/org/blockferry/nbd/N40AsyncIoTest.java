@@ -170,6 +170,53 @@ class N40AsyncIoTest {
         }
     }
 
+    @Test
+    void aGracefulStopWaitsForTheRepliesInFlightAndSubmitsNothingNew() throws Exception {
+        // reads sleep 400 ms in the server; 8 of them are in flight when the loop is asked to stop
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "pattern", "size=1M", "rdelay=400ms");
+             NbdBuffer buf = NbdBuffer.allocate(8 * 4096)) {
+            NbdEventLoop loop = NbdEventLoop.start("graceful", Duration.ofSeconds(30));
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            List<CompletableFuture<Void>> reads = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                reads.add(c.pread(buf, i * 4096, 4096, i * 4096L));
+            }
+            long t0 = System.nanoTime();
+            loop.stopAfterReplies(Duration.ofSeconds(20));
+            ExecutionException refused = assertThrows(ExecutionException.class,
+                    () -> c.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS));
+            assertInstanceOf(NbdException.class, refused.getCause(), "nothing new once the loop stops");
+            loop.close();
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            for (CompletableFuture<Void> r : reads) {
+                assertTrue(r.isDone() && !r.isCompletedExceptionally(), "every read in flight got its reply");
+            }
+            assertEquals(4096, buf.slice(4096, 8).order(ByteOrder.BIG_ENDIAN).getLong(0), "the pattern");
+            assertTrue(ms >= 300 && ms < 10_000, "the stop waited for the replies, not for the grace: " + ms + " ms");
+            assertTrue(c.connection().isClosed());
+            assertTrue(server.isAlive(), "the server saw an orderly end: " + server.logText());
+            assertEquals(0, buf.pins());
+        }
+    }
+
+    @Test
+    void aGracefulStopGivesUpOnRepliesAfterItsGrace() throws Exception {
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=1M", "rdelay=20");
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            NbdEventLoop loop = NbdEventLoop.start("impatient", Duration.ofSeconds(60));
+            AsyncConnection c = loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT));
+            CompletableFuture<Void> read = c.pread(buf, 0, 4096, 0); // answered after 20 s
+            long t0 = System.nanoTime();
+            loop.stopAfterReplies(Duration.ofMillis(300));
+            loop.close();
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms >= 250 && ms < 5_000, "the stop waited for its grace, then closed: " + ms + " ms");
+            ExecutionException e = assertThrows(ExecutionException.class, () -> read.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(NbdException.class, e.getCause());
+            assertEquals(0, buf.pins());
+        }
+    }
+
     private static String sha256(byte[] data) throws Exception {
         return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
     }

@@ -9,6 +9,9 @@ import org.blockferry.nbd.NbdException;
 
 /** The process's NBD event-loop threads; connections are spread over them round robin. */
 public final class IoLoops implements AutoCloseable {
+    /** How long a stopping process waits for the replies to requests in flight. */
+    static final Duration GRACE = Duration.ofSeconds(2);
+
     private final List<NbdEventLoop> loops;
     private final AtomicInteger next = new AtomicInteger();
 
@@ -45,8 +48,14 @@ public final class IoLoops implements AutoCloseable {
         return next.getAndIncrement();
     }
 
+    /**
+     * Stops every loop, after the replies to the requests still in flight (up to {@link #GRACE},
+     * all loops at once): a node that stops mid-copy does not drop its connections with requests
+     * pending, which some servers abort of.
+     */
     @Override
     public void close() {
+        loops.forEach(l -> l.stopAfterReplies(GRACE));
         loops.forEach(NbdEventLoop::close);
     }
 }
