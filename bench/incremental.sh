@@ -86,7 +86,7 @@ change_one_percent() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-: > "$WORK/full-bf.txt"; : > "$WORK/full-bf-wall.txt"; : > "$WORK/full-nbdcopy.txt"
+: > "$WORK/full-bf.txt"; : > "$WORK/full-bf-wall.txt"; : > "$WORK/full-nbdcopy.txt"; : > "$WORK/full-nbdcopy-flush.txt"
 : > "$WORK/inc-bf.txt"; : > "$WORK/inc-bf-wall.txt"
 for run in $(seq "$RUNS"); do
   # full copy with nbdcopy from the same image exported by qemu-nbd
@@ -95,9 +95,15 @@ for run in $(seq "$RUNS"); do
   for _ in $(seq 100); do [ -S "$WORK/src.sock" ] && break; sleep 0.05; done
   truncate -s "$SIZE" "$WORK/nbdcopy.img"
   /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
-  kill "$qpid"; wait "$qpid" 2>/dev/null || true
   t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy.txt"
   echo "run $run: nbdcopy full copy: ${t} s"
+  # the same with --flush: on disk when it exits, as a blockferry sync is when it completes
+  sync; rm -f "$WORK/nbdcopy.img"; truncate -s "$SIZE" "$WORK/nbdcopy.img"
+  /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy --flush "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
+  kill "$qpid"; wait "$qpid" 2>/dev/null || true
+  t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy-flush.txt"
+  echo "run $run: nbdcopy --flush full copy: ${t} s"
+  sync
 
   # full sync with blockferry (a new target: no change token for it yet)
   target="$WORK/target-$run.img"
@@ -172,10 +178,13 @@ done
 kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true
 
 fb="$(median < "$WORK/full-bf.txt")"; fbw="$(median < "$WORK/full-bf-wall.txt")"
-fn="$(median < "$WORK/full-nbdcopy.txt")"
+fn="$(median < "$WORK/full-nbdcopy.txt")"; fnf="$(median < "$WORK/full-nbdcopy-flush.txt")"
 ib="$(median < "$WORK/inc-bf.txt")"; ibw="$(median < "$WORK/inc-bf-wall.txt")"
 echo
-echo "medians: nbdcopy full ${fn} s; blockferry full job ${fb} s (wall ${fbw} s); blockferry incremental job ${ib} s (wall ${ibw} s)"
+echo "medians: nbdcopy full ${fn} s (--flush ${fnf} s); blockferry full job ${fb} s (wall ${fbw} s); blockferry incremental job ${ib} s (wall ${ibw} s)"
+awk -v fb="$fb" -v fn="$fn" -v fnf="$fnf" 'BEGIN {
+  printf "RATIO nbdcopy/blockferry-full=%.2f nbdcopy-flush/blockferry-full=%.2f (full sync jobs; > 1: blockferry faster)\n", fn / fb, fnf / fb
+}'
 awk -v fb="$fb" -v fn="$fn" -v ib="$ib" -v fbw="$fbw" -v ibw="$ibw" 'BEGIN {
   printf "RATIO full-blockferry/incremental=%.1f full-nbdcopy/incremental=%.1f (sync times)\n", fb / ib, fn / ib
   printf "RATIO full-blockferry/incremental=%.1f full-nbdcopy/incremental=%.1f (whole processes)\n", fbw / ibw, fn / ibw
