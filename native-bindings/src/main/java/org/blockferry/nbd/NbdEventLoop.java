@@ -221,24 +221,20 @@ public final class NbdEventLoop implements AutoCloseable {
 
     /** Whether a loop stopping by {@link #stopAfterReplies} still waits: requests in flight, time left. */
     private boolean awaitingReplies() {
-        if (!draining || System.nanoTime() - drainUntil >= 0) {
-            return false;
-        }
+        return draining && System.nanoTime() - drainUntil < 0 && anyInFlight();
+    }
+
+    private int pollTimeout() {
+        return anyInFlight() ? (int) IDLE_CHECK_MILLIS : -1;
+    }
+
+    private boolean anyInFlight() {
         for (AsyncConnection c : attached) {
             if (c.hasRequestsInFlight()) {
                 return true;
             }
         }
         return false;
-    }
-
-    private int pollTimeout() {
-        for (AsyncConnection c : attached) {
-            if (c.hasRequestsInFlight()) {
-                return (int) IDLE_CHECK_MILLIS;
-            }
-        }
-        return -1;
     }
 
     private void dispatch(int count) {

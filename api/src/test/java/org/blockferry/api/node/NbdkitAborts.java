@@ -13,9 +13,10 @@ import org.blockferry.nbd.testing.NbdkitServer;
 /**
  * The deaths of a crash test's nbdkit servers, each one explained or not. nbdkit 1.32 may abort
  * ({@code raw_send_socket: Assertion `sock >= 0' failed}) while it drops a client SIGKILLed
- * mid-request (or a node a test closes mid-copy): that death is explained by the test's own kill, once per server, and the server
- * is started again on its socket, as a service manager would. Any other death is not: a watchdog
- * restarts the server (so that the run still ends) and {@link #assertNoneUnexplained} fails.
+ * mid-request (or a node a test stops mid-copy): that death is explained by the test's own kill,
+ * once per server, and the server is started again on its socket, as a service manager would.
+ * Any other death is not: a watchdog restarts the server (so that the run still ends) and
+ * {@link #assertNoneUnexplained} fails.
  */
 public final class NbdkitAborts implements AutoCloseable {
     /** How long a server may take to let go of a killed client (its delayed requests end first). */

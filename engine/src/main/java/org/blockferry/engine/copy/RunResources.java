@@ -18,15 +18,11 @@ final class RunResources {
     private final Set<BufferPool.Lease> leases = new HashSet<>();
     private final Set<CompletableFuture<?>> outstanding = ConcurrentHashMap.newKeySet();
     private boolean closing;
-    private volatile boolean stopping;
+    private boolean stopping; // guarded by this
 
     /** The run is ending: no new I/O may start (requests in flight still complete). */
     synchronized void stop() {
         stopping = true;
-    }
-
-    boolean isStopping() {
-        return stopping;
     }
 
     /**
