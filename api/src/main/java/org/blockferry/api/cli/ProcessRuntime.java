@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.stream.SystemMaterializer;
 
 /**
  * The configuration and the actor system of this process, started once, in the background,
@@ -31,7 +32,11 @@ public final class ProcessRuntime {
             try {
                 Config c = ConfigFactory.load();
                 configFuture.complete(c);
-                systemFuture.complete(ActorSystem.create(Behaviors.empty(), "blockferry", localOnly(c)));
+                ActorSystem<Void> created = ActorSystem.create(Behaviors.empty(), "blockferry", localOnly(c));
+                systemFuture.complete(created);
+                // The copy's stream needs the system's materializer: its first start costs ~30 ms
+                // on a cold JVM, done here while the command opens its disks.
+                SystemMaterializer.get(created);
             } catch (Throwable e) {
                 configFuture.completeExceptionally(e);
                 systemFuture.completeExceptionally(e);

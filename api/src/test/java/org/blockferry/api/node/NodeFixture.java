@@ -33,6 +33,9 @@ public final class NodeFixture {
                 "blockferry.jobs.retry.min-backoff", "200ms",
                 "blockferry.jobs.retry.max-backoff", "1s",
                 "pekko.loglevel", "WARNING"));
+        // Two chunks in flight, not the default six: the tests' slow servers (delay filters, rate
+        // limits) are sized so that a cancel or a kill lands mid-copy at that depth.
+        m.put("blockferry.copy.chunks-in-flight", "2");
         m.put("blockferry.storage.allowed-roots", java.util.List.of(dir.toString()));
         m.putAll(overrides);
         return ConfigFactory.parseMap(m).withFallback(ConfigFactory.load()).resolve();
