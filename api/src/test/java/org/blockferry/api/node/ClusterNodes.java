@@ -103,7 +103,7 @@ final class ClusterNodes implements AutoCloseable {
                 "blockferry.copy.checkpoint-interval", "8MiB",
                 // small chunks: progress and checkpoints move steadily at a test's slow rates
                 "blockferry.copy.chunk-size", "2MiB",
-                "blockferry.copy.chunks-in-flight", "2", // the slow sources are sized for this depth
+                "blockferry.copy.chunks-in-flight", NodeFixture.CHUNKS_IN_FLIGHT,
                 "blockferry.copy.progress-interval", "1s"));
         s.putAll(extra);
         s.putAll(perNode.apply(i));

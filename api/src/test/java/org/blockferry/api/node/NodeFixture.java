@@ -18,6 +18,13 @@ import org.blockferry.persistence.PersistenceSettings;
  * ({@code DIR/node}), unless {@code overrides} say otherwise.
  */
 public final class NodeFixture {
+    /**
+     * Chunks in flight for test nodes, in this JVM or as processes: two, not the default six. The
+     * tests' slow servers (delay filters, rate limits) are sized so that a cancel or a kill lands
+     * mid-copy at that depth.
+     */
+    public static final String CHUNKS_IN_FLIGHT = "2";
+
     private NodeFixture() {
     }
 
@@ -33,9 +40,7 @@ public final class NodeFixture {
                 "blockferry.jobs.retry.min-backoff", "200ms",
                 "blockferry.jobs.retry.max-backoff", "1s",
                 "pekko.loglevel", "WARNING"));
-        // Two chunks in flight, not the default six: the tests' slow servers (delay filters, rate
-        // limits) are sized so that a cancel or a kill lands mid-copy at that depth.
-        m.put("blockferry.copy.chunks-in-flight", "2");
+        m.put("blockferry.copy.chunks-in-flight", CHUNKS_IN_FLIGHT);
         m.put("blockferry.storage.allowed-roots", java.util.List.of(dir.toString()));
         m.putAll(overrides);
         return ConfigFactory.parseMap(m).withFallback(ConfigFactory.load()).resolve();

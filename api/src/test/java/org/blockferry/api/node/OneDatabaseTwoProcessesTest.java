@@ -34,7 +34,7 @@ class OneDatabaseTwoProcessesTest {
     private static final long SIZE = 32L << 20;
     /** Progress that moves steadily at a slow source's rate. */
     private static final Map<String, String> SMALL_CHUNKS = Map.of("blockferry.copy.chunk-size", "2MiB",
-            "blockferry.copy.chunks-in-flight", "2", "blockferry.copy.progress-interval", "1s");
+            "blockferry.copy.chunks-in-flight", NodeFixture.CHUNKS_IN_FLIGHT, "blockferry.copy.progress-interval", "1s");
 
     @Test
     void aSecondReplicateOfARunningJobRefusesAndTheFirstCompletes() throws Exception {

@@ -26,7 +26,7 @@ class QemuCrashTest {
     private static final Map<String, String> SMALL_STEPS = Map.of(
             "blockferry.copy.checkpoint-interval", "32MiB", "blockferry.copy.chunk-size", "4MiB",
             "blockferry.copy.request-size", "1MiB", "blockferry.copy.connections", "1",
-            "blockferry.copy.chunks-in-flight", "2", "blockferry.copy.progress-interval", "200ms");
+            "blockferry.copy.chunks-in-flight", NodeFixture.CHUNKS_IN_FLIGHT, "blockferry.copy.progress-interval", "200ms");
 
     @ParameterizedTest
     @EnumSource(TestDatabases.Kind.class)
