@@ -182,7 +182,18 @@ final class ReplicateCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * A pause between two looks at a job that grows with the time waited: 10 ms at first (a short
+     * job's end is seen at once; the process's whole run is often under two seconds), one twentieth of
+     * the time waited later, at most {@code max} (a long copy is not slowed by the asking).
+     */
+    static void pollPause(long startedNanos, long maxMillis) throws InterruptedException {
+        long waited = (System.nanoTime() - startedNanos) / 1_000_000;
+        Thread.sleep(Math.max(10, Math.min(maxMillis, waited / 20)));
+    }
+
     static JobState awaitFinal(Node node, String id) throws InterruptedException {
+        long started = System.nanoTime();
         while (true) {
             try {
                 JobState s = node.jobs().get(id).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -192,12 +203,13 @@ final class ReplicateCommand implements Callable<Integer> {
             } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
                 // the entity is (re)starting: ask again
             }
-            Thread.sleep(200);
+            pollPause(started, 200);
         }
     }
 
     static org.blockferry.engine.job.JobDocument awaitReadSide(Node node, String id) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        long started = System.nanoTime();
+        long deadline = started + Duration.ofSeconds(30).toNanos();
         while (true) {
             var row = node.queries().get(id);
             if (row.isPresent() && (row.get().ended() || System.nanoTime() > deadline)) {
@@ -206,7 +218,7 @@ final class ReplicateCommand implements Callable<Integer> {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the read side does not show job " + id + " after 30 s");
             }
-            Thread.sleep(100);
+            pollPause(started, 100);
         }
     }
 

@@ -49,6 +49,29 @@ class RunnableJarIT {
         return new Result(p.exitValue(), out, err);
     }
 
+    /**
+     * The launcher's class-data archive holds only class files of Java 6 or later: the build
+     * raises older ones (picocli, ASM, jnr-x86asm), and this jar then runs (the tests below).
+     */
+    @Test
+    void everyClassFileInTheJarIsArchivable() throws Exception {
+        List<String> old = new ArrayList<>();
+        int classes = 0;
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(System.getProperty("blockferry.jar"))) {
+            for (var e : java.util.Collections.list(zip.entries())) {
+                if (e.getName().endsWith(".class")) {
+                    classes++;
+                    byte[] head = zip.getInputStream(e).readNBytes(8);
+                    if (org.blockferry.api.cds.ClassFileUpgrade.version(head) < 50) {
+                        old.add(e.getName());
+                    }
+                }
+            }
+        }
+        assertTrue(classes > 10_000, "the shaded jar: " + classes + " classes");
+        assertEquals(List.of(), old, "class files older than Java 6");
+    }
+
     @Test
     void demoRunsFromTheJarAndBothCopiesVerify() throws Exception {
         Path demo = dir.resolve("demo");
