@@ -103,13 +103,14 @@ public final class Node implements AutoCloseable {
      * for handing work to other members: the leader moves a leaving member on at each
      * leader-actions tick, and each sharding coordinator's singleton (the read side's sharded
      * daemon process has its own) retries its hand-over each hand-over-retry-interval, 1 s each by
-     * default. A serving node keeps Pekko's defaults.
+     * default (here 25 ms: a tick of a one-member cluster is microseconds of work, and a
+     * one-shot node's exit waits for about two of them). A serving node keeps Pekko's defaults.
      */
     private static final Config ONE_SHOT_LEAVE = ConfigFactory.parseString("""
-            pekko.cluster.leader-actions-interval = 100ms
-            pekko.cluster.singleton.hand-over-retry-interval = 100ms
-            pekko.cluster.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
-            pekko.cluster.sharded-daemon-process.sharding.coordinator-singleton.hand-over-retry-interval = 100ms
+            pekko.cluster.leader-actions-interval = 25ms
+            pekko.cluster.singleton.hand-over-retry-interval = 25ms
+            pekko.cluster.sharding.coordinator-singleton.hand-over-retry-interval = 25ms
+            pekko.cluster.sharded-daemon-process.sharding.coordinator-singleton.hand-over-retry-interval = 25ms
             """);
 
     /** Starts a node from {@code base} (the process configuration). */
