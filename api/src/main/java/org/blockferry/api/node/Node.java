@@ -128,10 +128,15 @@ public final class Node implements AutoCloseable {
         Config config = clusterConfig(JournalConfig.apply(persistence,
                 access == Access.OPERATOR ? ONE_SHOT_LEAVE.withFallback(base) : base));
         boolean joinSelf = config.getList("pekko.cluster.seed-nodes").isEmpty();
-        // The database (pool, schema: ~170 ms on H2, a round trip per statement on PostgreSQL) opens
-        // while the actor system starts (~430 ms: remoting, cluster): the system needs the database
-        // only once the leases and the journal are used, below.
+        // A node on its own (no seed nodes: every one-shot command, a single serve) opens the database
+        // (pool, schema: ~170 ms on H2) while its actor system starts (~430 ms: remoting, cluster):
+        // the system needs the database only once the leases and the journal are used, below. A node
+        // that joins others does so only with its database open: one that cannot reach it must not
+        // become a member, even for a moment.
         DatabaseOpening opening = DatabaseOpening.start(persistence);
+        if (!joinSelf) {
+            opening.await();
+        }
         ActorSystem<Void> system;
         try {
             system = ActorSystem.create(org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "blockferry", config);
