@@ -33,10 +33,23 @@ class ClassFileUpgradeTest {
      * plus 100 if n > 5.
      */
     private static byte[] oldClass(String name, boolean withJsr) {
-        ClassWriter w = new ClassWriter(ClassWriter.COMPUTE_MAXS);
-        w.visit(Opcodes.V1_5, Opcodes.ACC_PUBLIC | Opcodes.ACC_SUPER, name, null, "java/lang/Object", null);
+        return classWithF(name, Opcodes.V1_5, m -> sumBody(m, withJsr));
+    }
+
+    /** A class file {@code name} of {@code version} with one method, {@code static int f(int)}, of {@code body}. */
+    private static byte[] classWithF(String name, int version, java.util.function.Consumer<MethodVisitor> body) {
+        ClassWriter w = new ClassWriter(ClassWriter.COMPUTE_MAXS); // no frames: only what the writer is told
+        w.visit(version, Opcodes.ACC_PUBLIC | Opcodes.ACC_SUPER, name, null, "java/lang/Object", null);
         MethodVisitor m = w.visitMethod(Opcodes.ACC_PUBLIC | Opcodes.ACC_STATIC, "f", "(I)I", null, null);
         m.visitCode();
+        body.accept(m);
+        m.visitMaxs(0, 0);
+        m.visitEnd();
+        w.visitEnd();
+        return w.toByteArray();
+    }
+
+    private static void sumBody(MethodVisitor m, boolean withJsr) {
         Label tryStart = new Label();
         Label tryEnd = new Label();
         Label handler = new Label();
@@ -109,10 +122,6 @@ class ClassFileUpgradeTest {
         m.visitLabel(notList);
         m.visitVarInsn(Opcodes.ILOAD, 1);
         m.visitInsn(Opcodes.IRETURN);
-        m.visitMaxs(0, 0);
-        m.visitEnd();
-        w.visitEnd();
-        return w.toByteArray();
     }
 
     private Path jar(Map<String, byte[]> entries) throws IOException {
@@ -174,22 +183,17 @@ class ClassFileUpgradeTest {
     void aRaisedClassTheJvmRefusesFailsTheBuildNamingIt() throws Exception {
         // a Java 8 class file whose method has no frames at a branch target: what a wrong
         // rewrite would produce; the verification step must catch it, not the first start
-        ClassWriter w = new ClassWriter(ClassWriter.COMPUTE_MAXS);
-        w.visit(Opcodes.V1_8, Opcodes.ACC_PUBLIC | Opcodes.ACC_SUPER, "bad/NoFrames", null, "java/lang/Object", null);
-        MethodVisitor m = w.visitMethod(Opcodes.ACC_PUBLIC | Opcodes.ACC_STATIC, "f", "(I)I", null, null);
-        m.visitCode();
-        Label l = new Label();
-        m.visitVarInsn(Opcodes.ILOAD, 0);
-        m.visitJumpInsn(Opcodes.IFGE, l);
-        m.visitInsn(Opcodes.ICONST_M1);
-        m.visitInsn(Opcodes.IRETURN);
-        m.visitLabel(l);
-        m.visitVarInsn(Opcodes.ILOAD, 0);
-        m.visitInsn(Opcodes.IRETURN);
-        m.visitMaxs(0, 0);
-        m.visitEnd();
-        w.visitEnd();
-        Path jar = jar(Map.of("bad/NoFrames.class", w.toByteArray()));
+        byte[] noFrames = classWithF("bad/NoFrames", Opcodes.V1_8, m -> {
+            Label l = new Label();
+            m.visitVarInsn(Opcodes.ILOAD, 0);
+            m.visitJumpInsn(Opcodes.IFGE, l);
+            m.visitInsn(Opcodes.ICONST_M1);
+            m.visitInsn(Opcodes.IRETURN);
+            m.visitLabel(l);
+            m.visitVarInsn(Opcodes.ILOAD, 0);
+            m.visitInsn(Opcodes.IRETURN);
+        });
+        Path jar = jar(Map.of("bad/NoFrames.class", noFrames));
 
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> ClassFileUpgrade.verify(jar, List.of("bad/NoFrames")));
