@@ -301,7 +301,8 @@ public final class LocalExport implements AutoCloseable {
 
     private static NbdConnection awaitServer(String field, Process process, String uri, Path socket, Path log,
                                              Duration timeout, String image) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long started = System.nanoTime();
+        long deadline = started + timeout.toNanos();
         NbdException last = null;
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
@@ -321,7 +322,9 @@ public final class LocalExport implements AutoCloseable {
                 }
             }
             try {
-                Thread.sleep(10);
+                // nbdkit is up in ~10-15 ms, qemu-nbd in ~20-25: look every millisecond at first
+                // (every sync starts one or two of them), every 10 ms once it takes longer
+                Thread.sleep(System.nanoTime() - started < 60_000_000L ? 1 : 10);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted while exporting " + image, e);
