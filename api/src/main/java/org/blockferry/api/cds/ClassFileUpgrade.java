@@ -35,7 +35,7 @@ import org.objectweb.asm.Opcodes;
  */
 public final class ClassFileUpgrade {
     /** The oldest class version the archive takes (Java 6). */
-    static final int FIRST_ARCHIVABLE = Opcodes.V1_6;
+    public static final int FIRST_ARCHIVABLE = Opcodes.V1_6;
     /** What old classes become: Java 8, which must carry frames and is verified by the type checker only. */
     static final int RAISED_TO = Opcodes.V1_8;
 

@@ -140,7 +140,7 @@ public final class Node implements AutoCloseable {
         ActorSystem<Void> system;
         try {
             system = ActorSystem.create(org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "blockferry", config);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // the database, opening meanwhile, is closed once open
             opening.closeWhenOpen();
             throw e;
         }

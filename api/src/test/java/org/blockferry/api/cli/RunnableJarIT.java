@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.blockferry.api.cds.ClassFileUpgrade;
 import org.blockferry.api.node.Qcow2Images;
 import org.blockferry.engine.testing.Images;
 import org.blockferry.nbd.testing.DiskChecksum;
@@ -62,7 +63,7 @@ class RunnableJarIT {
                 if (e.getName().endsWith(".class")) {
                     classes++;
                     byte[] head = zip.getInputStream(e).readNBytes(8);
-                    if (org.blockferry.api.cds.ClassFileUpgrade.version(head) < 50) {
+                    if (ClassFileUpgrade.version(head) < ClassFileUpgrade.FIRST_ARCHIVABLE) {
                         old.add(e.getName());
                     }
                 }
