@@ -1,6 +1,7 @@
 package org.blockferry.engine.actor;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -434,9 +435,13 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             return Effect().none();
         }
         long at = now();
-        List<Event> resumed = state.disks().values().stream()
+        List<Event> resumed = new ArrayList<>();
+        if (!runtime.node().equals(state.node())) {
+            resumed.add(new JobRunsOn(runtime.node(), at));
+        }
+        state.disks().values().stream()
                 .filter(d -> d.status() == DiskStatus.COPYING && d.bytesDone() > 0)
-                .map(d -> (Event) new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)).toList();
+                .forEach(d -> resumed.add(new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)));
         return Effect().persist(resumed).thenRun(this::startDisks);
     }
 
@@ -632,7 +637,10 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             context.getSelf().tell(VmEnded.INSTANCE); // no disk survives a move or a crash
             return Effect().unstashAll();
         }
-        if (runtime.node().equals(state.node())) {
+        if (runtime.node().equals(state.node()) || state.status() == JobStatus.RUNNING) {
+            // A running job moved here names this node once it holds a slot here
+            // (onSlotWhileRunning): until then it counts for the node it ran on, so that no node
+            // shows more running jobs than its slots while a moved job waits for one.
             return Effect().none().thenRun(claims::start).thenUnstashAll();
         }
         return Effect().persist(new JobRunsOn(runtime.node(), now())).thenRun(claims::start).thenUnstashAll();

@@ -70,6 +70,7 @@ class JobActorTest {
     private TestProbe<RunSlots.Command> slots;
     private TestProbe<VmActor.Command> vm;
     private EventSourcedBehaviorTestKit<Command, Event, JobState> job;
+    private JobRuntime runtime;
 
     @BeforeEach
     void start() {
@@ -101,8 +102,8 @@ class JobActorTest {
         VmwareSources vcenters = new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(new Vcenter(
                 "vc1", URI.create("https://vc1.example/sdk"), "bf", Path.of("/etc/blockferry/vc1.password"), null, null,
                 null, false)), null);
-        job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId,
-                new JobRuntime(null, null, settings, vcenters, peers, StoragePolicy.UNRESTRICTED)));
+        runtime = new JobRuntime(null, null, settings, vcenters, peers, StoragePolicy.UNRESTRICTED);
+        job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId, runtime));
     }
 
     @AfterAll
@@ -369,6 +370,35 @@ class JobActorTest {
         assertEquals(List.of(new JobActor.DiskResumed("d0", before.disk("d0").checkpoint(), 512 << 10,
                 resumed.event().at())), resumed.events());
         assertEquals(1, resumed.state().disk("d0").resumes());
+    }
+
+    @Test
+    void aRunningJobMovedToAnotherNodeNamesThatNodeOnlyOnceItHoldsASlotThere() {
+        running();
+        report(new DiskActor.Planned(1 << 20, 1 << 20, CopyMode.FULL, "full copy requested"));
+        report(new DiskActor.Progressed(progress(256 << 10, CopyProgress.Phase.COPYING)));
+        String ranOn = job.getState().node();
+        assertEquals(runtime.node(), ranOn);
+
+        // its node died: another node's entity recovers it and owns it
+        ActorRef<Command> moved = kit.spawn(JobActor.create(jobId,
+                runtime.withOwnership(org.blockferry.engine.cluster.JobOwnership.LOCAL, "node-b:25520")));
+        expectAcquire(TARGET, Role.WRITE);
+        moved.tell(new JobActor.LeaseGranted(TARGET));
+        expectAcquire(SOURCE, Role.READ);
+        moved.tell(new JobActor.LeaseGranted(SOURCE));
+        slots.expectMessageClass(RunSlots.Request.class);
+        TestProbe<JobState> state = kit.createTestProbe();
+        moved.tell(new JobActor.Get(state.ref()));
+        assertEquals(ranOn, state.receiveMessage().node(),
+                "waiting for a slot there, it still counts for the node it ran on, not as a second running job");
+
+        moved.tell(JobActor.SlotGranted.INSTANCE);
+        moved.tell(new JobActor.Get(state.ref()));
+        JobState running = state.receiveMessage();
+        assertEquals("node-b:25520", running.node());
+        assertEquals(1, running.disk("d0").resumes(), "its disk resumes there");
+        kit.stop(moved);
     }
 
     @Test
