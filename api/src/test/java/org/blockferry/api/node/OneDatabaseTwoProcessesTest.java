@@ -35,6 +35,20 @@ class OneDatabaseTwoProcessesTest {
     /** Progress that moves steadily at a slow source's rate. */
     private static final Map<String, String> SMALL_CHUNKS = Map.of("blockferry.copy.chunk-size", "2MiB",
             "blockferry.copy.chunks-in-flight", NodeFixture.CHUNKS_IN_FLIGHT, "blockferry.copy.progress-interval", "1s");
+    /**
+     * SMALL_CHUNKS with a short lease: a second replicate gives up waiting for it after
+     * heartbeat-timeout + takeover-margin + 3 s = 8 s, well within the first's copy of about 26 s
+     * (with the default lease, 17 s, it ended a few seconds before the first on a loaded machine).
+     */
+    private static final Map<String, String> SHORT_LEASE = withShortLease();
+
+    private static Map<String, String> withShortLease() {
+        Map<String, String> m = new java.util.HashMap<>(SMALL_CHUNKS);
+        m.put("blockferry.cluster.lease.heartbeat-timeout", "4s");
+        m.put("blockferry.cluster.lease.heartbeat-interval", "1s");
+        m.put("blockferry.cluster.lease.takeover-margin", "1s");
+        return Map.copyOf(m);
+    }
 
     @Test
     void aSecondReplicateOfARunningJobRefusesAndTheFirstCompletes() throws Exception {
@@ -44,17 +58,18 @@ class OneDatabaseTwoProcessesTest {
         try (NbdkitServer source = ClusterDisks.slowSource(dir, src, "8M");
              NbdkitServer target = ClusterDisks.loggedTarget(dir, dir.resolve("dst.img"), SIZE, dir.resolve("t.log"))) {
             Path job = Files.writeString(dir.resolve("job.json"), ClusterDisks.job("twice", source.uri(), target.uri()));
-            Process first = ReplicateProcess.start(dir, db, job, "first.log", SMALL_CHUNKS);
+            Process first = ReplicateProcess.start(dir, db, job, "first.log", SHORT_LEASE);
             try (Database reader = Database.open(db)) {
                 reader.applySchema(); // whoever comes first creates it
                 JobQueries queries = new JobQueries(reader.dataSource(), db.backend());
                 ReplicateProcess.awaitRow(queries, "twice", first, dir.resolve("first.log"),
                         d -> d.status().equals("running") && d.bytesTransferred() > 0);
-                Process second = ReplicateProcess.start(dir, db, job, "second.log", SMALL_CHUNKS);
+                Process second = ReplicateProcess.start(dir, db, job, "second.log", SHORT_LEASE);
                 assertTrue(second.waitFor(90, TimeUnit.SECONDS), "the second replicate ends");
                 String secondLog = Files.readString(dir.resolve("second.log"));
                 assertEquals(1, second.exitValue(), secondLog);
-                assertTrue(secondLog.contains("runs in another process, which is alive")
+                assertTrue(secondLog.contains("waiting up to 8 s")
+                        && secondLog.contains("runs in another process, which is alive")
                         && secondLog.contains("(pid " + first.pid() + ")"), secondLog);
                 assertTrue(first.isAlive(), "the first still runs the job");
 
