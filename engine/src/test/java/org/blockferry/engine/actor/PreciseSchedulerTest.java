@@ -116,6 +116,26 @@ class PreciseSchedulerTest {
     }
 
     @Test
+    void aTaskWithAFixedDelayRepeatsOnItsExecutorUntilCancelled() throws Exception {
+        // Pekko's own default, built on scheduleOnce: the cluster's leader and gossip ticks use it
+        AtomicInteger runs = new AtomicInteger();
+        AtomicReference<String> thread = new AtomicReference<>();
+        CountDownLatch three = new CountDownLatch(3);
+        Cancellable c = scheduler.scheduleWithFixedDelay(ms(1), ms(5), () -> {
+            thread.set(Thread.currentThread().getName());
+            runs.incrementAndGet();
+            three.countDown();
+        }, executor);
+        assertTrue(three.await(5, TimeUnit.SECONDS), "it repeats");
+        assertEquals("test-executor", thread.get());
+        assertTrue(c.cancel());
+        Thread.sleep(20);
+        int after = runs.get();
+        Thread.sleep(60);
+        assertEquals(after, runs.get(), "no run after the cancel");
+    }
+
+    @Test
     void aRepeatedTaskNeedsAPositiveInterval() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> scheduler.schedule(ms(0), ms(0), () -> { }, executor));
