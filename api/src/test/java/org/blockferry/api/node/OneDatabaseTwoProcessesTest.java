@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +44,7 @@ class OneDatabaseTwoProcessesTest {
     private static final Map<String, String> SHORT_LEASE = withShortLease();
 
     private static Map<String, String> withShortLease() {
-        Map<String, String> m = new java.util.HashMap<>(SMALL_CHUNKS);
+        Map<String, String> m = new HashMap<>(SMALL_CHUNKS);
         m.put("blockferry.cluster.lease.heartbeat-timeout", "4s");
         m.put("blockferry.cluster.lease.heartbeat-interval", "1s");
         m.put("blockferry.cluster.lease.takeover-margin", "1s");

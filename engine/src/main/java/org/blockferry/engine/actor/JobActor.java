@@ -429,20 +429,23 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         return Effect().persist(new JobStarted(now())).thenRun(this::startDisks);
     }
 
-    /** After a restart of the node: the disks that had begun resume from their checkpoints. */
+    /**
+     * After a restart of the node, or a move to this one: the disks that had begun resume from
+     * their checkpoints, and a moved job names this node (see onOwned).
+     */
     private Effect<Event, JobState> onSlotWhileRunning(JobState state, SlotGranted c) {
         if (vm != null || !claims.allHeld()) {
             return Effect().none();
         }
         long at = now();
-        List<Event> resumed = new ArrayList<>();
+        List<Event> events = new ArrayList<>();
         if (!runtime.node().equals(state.node())) {
-            resumed.add(new JobRunsOn(runtime.node(), at));
+            events.add(new JobRunsOn(runtime.node(), at)); // moved here: it runs on this node from now on
         }
         state.disks().values().stream()
                 .filter(d -> d.status() == DiskStatus.COPYING && d.bytesDone() > 0)
-                .forEach(d -> resumed.add(new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)));
-        return Effect().persist(resumed).thenRun(this::startDisks);
+                .forEach(d -> events.add(new DiskResumed(d.id(), d.checkpoint(), d.bytesDone(), at)));
+        return Effect().persist(events).thenRun(this::startDisks);
     }
 
     private Effect<Event, JobState> onDiskReport(JobState state, DiskReport c) {

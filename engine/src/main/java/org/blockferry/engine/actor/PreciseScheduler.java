@@ -23,7 +23,9 @@ import scala.concurrent.duration.FiniteDuration;
  * whose thread wakes every {@code pekko.scheduler.tick-duration} (10 ms) whether a timer is due or
  * not, and rounds every delay up to whole ticks. A node's waits in series — the read side's
  * journal polls, a one-shot node's leader ticks and hand-overs, an entity's timers — each lost up
- * to a tick to that rounding; and an idle node no longer wakes 100 times a second.
+ * to a tick to that rounding. Its one thread sleeps until the next timer is due (the default's
+ * wakes 100 times a second); since timers now fire as often as they ask, the read side's polls
+ * were lengthened to keep an idle node's work the same (JournalConfig, JobReadSide).
  *
  * <p>Like the default: a task runs on the {@link ExecutionContext} it was given, never on the
  * timer thread; a repeated task ({@link #schedule}) keeps its rate, a late run does not shift
