@@ -89,12 +89,11 @@ public final class NbdEventLoop implements AutoCloseable {
      */
     public AsyncConnection attach(NbdConnection connection) throws NbdException {
         AsyncConnection async = new AsyncConnection(this, connection, connection.aioGetFd());
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        execute(() -> {
-            attached.add(async);
-            done.complete(null);
-        }, done);
-        done.join();
+        // Not waited for: the loop runs its tasks in order, so the connection is attached before
+        // any request submitted once this returns.
+        if (!execute(() -> attached.add(async))) {
+            throw closedError();
+        }
         return async;
     }
 

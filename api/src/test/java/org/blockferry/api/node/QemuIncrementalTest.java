@@ -114,12 +114,16 @@ class QemuIncrementalTest {
             String bitmap = bitmapOf(full);
             QemuNbdServer.run(Qcow2Images.qemuImg(), "bitmap", "--remove", image.toString(), bitmap);
             Qcow2Images.scatter(image, 256L << 20, 4L << 20, 9);
+            String targetBefore = DiskChecksum.ofFile(target);
 
             JobDocument refused = sync(node, qemuJob("g1-" + db, image, target, CopyMode.INCREMENTAL));
             assertEquals("failed", refused.status());
             assertTrue(refused.error().contains("an incremental sync is not possible: bitmap '" + bitmap
                     + "' is gone"), refused.error());
             assertTrue(refused.error().contains("d0"), "names the disk: " + refused.error());
+            // the existing target was exported while the source opened: that export is gone, the file unchanged
+            assertEquals(List.of(), serversOf(target), "no server left on the target");
+            assertEquals(targetBefore, DiskChecksum.ofFile(target), "the target is unchanged");
 
             JobDocument auto = sync(node, qemuJob("g2-" + db, image, target, CopyMode.AUTO));
             assertEquals("completed", auto.status(), auto.error());
@@ -128,6 +132,29 @@ class QemuIncrementalTest {
                     auto.disks().get(0).modeReason());
             assertEquals(Qcow2Images.checksum(dir, image), DiskChecksum.ofFile(target));
         }
+    }
+
+    /** Processes whose command line names {@code file} (an NBD server exporting it). */
+    private static List<Long> serversOf(Path file) throws java.io.IOException {
+        List<Long> pids = new java.util.ArrayList<>();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                try {
+                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")),
+                            java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+                    if (cmdline.contains(file.toString())) {
+                        pids.add(Long.parseLong(name));
+                    }
+                } catch (java.io.IOException gone) {
+                    // the process ended while we looked
+                }
+            }
+        }
+        return pids;
     }
 
     @ParameterizedTest

@@ -213,8 +213,8 @@ final class DiskActor extends AbstractBehavior<DiskActor.Command> {
                     }
                     report(new Provisioning(step, null));
                 });
-        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> DiskEndpoints.open(request,
-                        targetLocation(), field("target"), runtime, provisioning), runtime.copy().blocking()),
+        getContext().pipeToSelf(DiskEndpoints.open(request, targetLocation(), field("target"), runtime,
+                        provisioning),
                 (opened, failure) -> failure == null ? new Opened(opened.source(), opened.target())
                         : new OpenFailed(FailureBudget.unwrap(failure)));
         return this;

@@ -1,8 +1,11 @@
 package org.blockferry.engine.actor;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.endpoint.DiskLocation;
@@ -28,31 +31,78 @@ final class DiskEndpoints {
     }
 
     /**
-     * On a blocking thread: the source (maybe a local export with its bitmap, or a snapshot), its
-     * size, then the target. Bad input fails before the target is touched. Both ends are opened
-     * under the node's storage policy ({@link JobRuntime#tools()}), checked on their real paths
-     * now, whatever was checked at submission.
+     * On blocking threads: the source (maybe a local export with its bitmap, or a snapshot), its
+     * size, then the target. Bad input of the source fails before the target is written or
+     * created: a local target file that exists is exported while the source opens (its export
+     * writes nothing; its size is only needed to create it), and closed again if the source
+     * fails. Both ends are opened under the node's storage policy ({@link JobRuntime#tools()}),
+     * checked on their real paths now, whatever was checked at submission.
      */
-    static Opened open(SourceRequest request, DiskLocation target, String targetField, JobRuntime runtime,
-                       Provisioning provisioning) {
-        DiskSource opened = null;
-        try {
-            opened = SourceOpener.open(request, runtime.tools(), runtime.vmware());
-            long size = opened.size();
-            if (target instanceof DiskLocation.CloudVolume volume) {
-                return new Opened(opened, CloudVolumeTarget.open(targetField, volume, size,
-                        provisioning.diskOffering(), runtime.clouds().named(targetField, volume.cloud()),
-                        provisioning.ledger(), provisioning.steps(), runtime.tools()));
+    static CompletableFuture<Opened> open(SourceRequest request, DiskLocation target, String targetField,
+                                          JobRuntime runtime, Provisioning provisioning) {
+        Executor blocking = runtime.copy().blocking();
+        if (!(target instanceof DiskLocation.LocalImage local) || !Files.exists(local.path())) {
+            return CompletableFuture.supplyAsync(() -> {
+                DiskSource source = openSource(request, runtime);
+                return new Opened(source, openTarget(source, target, targetField, runtime, provisioning));
+            }, blocking);
+        }
+        // Two tasks, neither waiting for the other on the bounded pool: the second to end joins them.
+        CompletableFuture<DiskSource> source = CompletableFuture.supplyAsync(() -> openSource(request, runtime),
+                blocking);
+        CompletableFuture<Optional<NbdDiskTarget>> early = CompletableFuture.supplyAsync(() -> {
+            try {
+                return NbdDiskTarget.openExisting(targetField, local, NbdOptions.DEFAULT, runtime.tools());
+            } catch (IOException e) {
+                throw new CompletionException(e);
             }
-            return new Opened(opened, NbdDiskTarget.open(targetField, target, size, NbdOptions.DEFAULT,
-                    runtime.tools()));
+        }, blocking);
+        return source.handle((s, sourceFailure) -> early.handleAsync((t, targetFailure) -> {
+            if (sourceFailure != null) {
+                if (t != null) {
+                    t.ifPresent(DiskTarget::close);
+                }
+                throw asCompletion(sourceFailure); // the source's error first, as when opened in turn
+            }
+            if (targetFailure != null) {
+                closeQuietly(s);
+                throw asCompletion(targetFailure);
+            }
+            // no file there any more: created now, with the source's size
+            return new Opened(s, t.isPresent() ? t.get() : openTarget(s, target, targetField, runtime, provisioning));
+        }, blocking)).thenCompose(f -> f);
+    }
+
+    private static DiskSource openSource(SourceRequest request, JobRuntime runtime) {
+        try {
+            return SourceOpener.open(request, runtime.tools(), runtime.vmware());
         } catch (IOException e) {
-            closeQuietly(opened);
+            throw new CompletionException(e);
+        }
+    }
+
+    /** The target, for {@code source}'s size; the source is closed if the target cannot be opened. */
+    private static DiskTarget openTarget(DiskSource source, DiskLocation target, String targetField,
+                                         JobRuntime runtime, Provisioning provisioning) {
+        try {
+            long size = source.size();
+            if (target instanceof DiskLocation.CloudVolume volume) {
+                return CloudVolumeTarget.open(targetField, volume, size, provisioning.diskOffering(),
+                        runtime.clouds().named(targetField, volume.cloud()), provisioning.ledger(),
+                        provisioning.steps(), runtime.tools());
+            }
+            return NbdDiskTarget.open(targetField, target, size, NbdOptions.DEFAULT, runtime.tools());
+        } catch (IOException e) {
+            closeQuietly(source);
             throw new CompletionException(e);
         } catch (RuntimeException e) {
-            closeQuietly(opened);
+            closeQuietly(source);
             throw e;
         }
+    }
+
+    private static CompletionException asCompletion(Throwable t) {
+        return t instanceof CompletionException c ? c : new CompletionException(t);
     }
 
     /**

@@ -110,9 +110,17 @@ public final class DiskCopy {
             requestSize = effectiveRequestSize(settings.requestSize(), source, target);
             int sourceCount = source.canMultiConn() ? settings.connections() : 1;
             int targetCount = target.canMultiConn() ? settings.connections() : 1;
-            List<NbdConnection> sources = more(source, sourceCount, job.source().uri(), job.source().options(), "src");
-            List<NbdConnection> targets = more(target, targetCount, job.target().uri(), job.target().options(), "dst");
-            connections = attach(sources, targets);
+            // the other connections of both sides open at once: each handshake is a few round trips
+            List<CompletableFuture<NbdConnection>> moreSources = more(sourceCount, job.source().uri(),
+                    job.source().options(), "src");
+            List<CompletableFuture<NbdConnection>> moreTargets = more(targetCount, job.target().uri(),
+                    job.target().options(), "dst");
+            List<CompletableFuture<NbdConnection>> all = new ArrayList<>(moreSources);
+            all.addAll(moreTargets);
+            // every one opened or failed before any failure is reported: finish() closes what
+            // is in `opened`, and none may open after that
+            CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((v, e) -> null).join();
+            connections = attach(joined(source, moreSources), joined(target, moreTargets));
             long alreadyDone = full.plannedBytes() - plan.plannedBytes();
             tracker.planned(full.capacity(), full.plannedBytes(), alreadyDone, job.resume());
             log.info("event=copy-planned disk={} capacity={} planned={} skipped={} extents={} resume_from={} "
@@ -176,11 +184,35 @@ public final class DiskCopy {
         return (int) size;
     }
 
-    private List<NbdConnection> more(NbdConnection first, int count, String uri, NbdOptions options, String side)
+    /** Connections 1 .. count-1 of a side, opening on the connector's threads. */
+    private List<CompletableFuture<NbdConnection>> more(int count, String uri, NbdOptions options, String side) {
+        List<CompletableFuture<NbdConnection>> all = new ArrayList<>();
+        for (int i = 1; i < count; i++) {
+            int index = i;
+            all.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    return open(uri, options, side, index);
+                } catch (NbdException e) {
+                    throw new CompletionException(e);
+                }
+            }, env.loops().connector()));
+        }
+        return all;
+    }
+
+    /** {@code first} and the others (all settled), or the first failure among them. */
+    private static List<NbdConnection> joined(NbdConnection first, List<CompletableFuture<NbdConnection>> others)
             throws NbdException {
         List<NbdConnection> all = new ArrayList<>(List.of(first));
-        for (int i = 1; i < count; i++) {
-            all.add(open(uri, options, side, i));
+        for (CompletableFuture<NbdConnection> f : others) {
+            try {
+                all.add(f.join());
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof NbdException nbd) {
+                    throw nbd;
+                }
+                throw e;
+            }
         }
         return all;
     }

@@ -3,17 +3,42 @@ package org.blockferry.engine.copy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.blockferry.nbd.NbdEventLoop;
 import org.blockferry.nbd.NbdException;
 
-/** The process's NBD event-loop threads; connections are spread over them round robin. */
+/**
+ * The process's NBD event-loop threads, connections spread over them round robin; and the threads
+ * that open a copy's connections, several at once.
+ */
 public final class IoLoops implements AutoCloseable {
     /** How long a stopping process waits for the replies to requests in flight. */
     static final Duration GRACE = Duration.ofSeconds(2);
 
     private final List<NbdEventLoop> loops;
     private final AtomicInteger next = new AtomicInteger();
+    /**
+     * Handshakes (a few round trips each) run here in parallel, waited for by a disk's setup: a
+     * pool of its own that grows as needed, so that a waiting setup never holds the thread its
+     * connection needs (as it could on the bounded disk-setup pool). Idle threads end after 30 s.
+     */
+    private final ExecutorService connector = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+            new SynchronousQueue<>(), new ThreadFactory() {
+                private final AtomicInteger count = new AtomicInteger();
+
+                @Override
+                public Thread newThread(Runnable r) {
+                    Thread t = new Thread(r, "nbd-connect-" + count.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }
+            });
 
     private IoLoops(List<NbdEventLoop> loops) {
         this.loops = loops;
@@ -43,6 +68,11 @@ public final class IoLoops implements AutoCloseable {
         return loops.get(Math.floorMod(lane + offset, loops.size()));
     }
 
+    /** Where connections are opened in parallel (see {@link #connector}). */
+    Executor connector() {
+        return connector;
+    }
+
     /** A starting offset so that concurrent copies do not all begin on loop 0. */
     int nextOffset() {
         return next.getAndIncrement();
@@ -57,5 +87,6 @@ public final class IoLoops implements AutoCloseable {
     public void close() {
         loops.forEach(l -> l.stopAfterReplies(GRACE));
         loops.forEach(NbdEventLoop::close);
+        connector.shutdown();
     }
 }

@@ -29,15 +29,27 @@ final class BackingChain {
     private BackingChain() {
     }
 
-    /** The identities of every file of {@code image}'s chain, the image's own included; refuses naming {@code field}. */
-    static Set<Object> check(StoragePolicy policy, String field, StoragePolicy.Checked image, String qemuImg)
+    /**
+     * What the walk found: the identities of every file of the chain (the image's own included),
+     * and what {@code qemu-img info --force-share --output=json -f qcow2} said of the image itself.
+     */
+    record Walked(Set<Object> openable, String imageInfo) {
+    }
+
+    /** Walks {@code image}'s chain; refuses naming {@code field}. */
+    static Walked check(StoragePolicy policy, String field, StoragePolicy.Checked image, String qemuImg)
             throws IOException {
         Set<Object> keys = new LinkedHashSet<>(image.openable());
         Set<Path> seen = new HashSet<>(List.of(image.path()));
         Path current = image.path();
         String format = "qcow2";
+        String imageInfo = null;
         for (int depth = 0; ; depth++) {
-            JsonNode info = info(qemuImg, field, image, current, format);
+            String text = info(qemuImg, field, image, current, format);
+            if (imageInfo == null) {
+                imageInfo = text;
+            }
+            JsonNode info = JSON.readTree(text);
             String actual = info.path("format").asText("");
             if (!actual.equals("qcow2") && !actual.equals("raw")) {
                 throw new InvalidInputException(field, "'" + image.requested() + "' has a backing file in format '"
@@ -49,7 +61,7 @@ final class BackingChain {
             }
             String backing = info.path("full-backing-filename").asText(info.path("backing-filename").asText(null));
             if (backing == null) {
-                return keys;
+                return new Walked(keys, imageInfo);
             }
             if (depth + 1 >= MAX_DEPTH) {
                 throw new InvalidInputException(field, "'" + image.requested() + "' has a backing chain longer than "
@@ -78,7 +90,7 @@ final class BackingChain {
         return policy.checkPath(field, subject, path.normalize(), StoragePolicy.Access.READ);
     }
 
-    private static JsonNode info(String qemuImg, String field, StoragePolicy.Checked image, Path file, String format)
+    private static String info(String qemuImg, String field, StoragePolicy.Checked image, Path file, String format)
             throws IOException {
         List<String> cmd = new ArrayList<>(List.of(qemuImg, "info", "--force-share", "--output=json"));
         if (format != null) {
@@ -107,6 +119,6 @@ final class BackingChain {
             throw new InvalidInputException(field, "cannot read the image chain of '" + image.requested() + "': "
                     + out.strip().replace('\n', ' '));
         }
-        return JSON.readTree(out);
+        return out;
     }
 }

@@ -77,14 +77,6 @@ public final class LocalExport implements AutoCloseable {
         return startChecked(field, checkImage(field, image, access, tools), writable, List.of(), tools);
     }
 
-    /**
-     * Exports a qcow2 {@code image} read-only with its persistent dirty {@code bitmaps} offered as
-     * {@code qemu:dirty-bitmap:NAME} meta contexts (qemu-nbd {@code -B}).
-     */
-    public static LocalExport startWithBitmaps(String field, Path image, List<String> bitmaps, Tools tools)
-            throws IOException {
-        return startChecked(field, checkImage(field, image, StoragePolicy.Access.READ, tools), false, bitmaps, tools);
-    }
 
     /**
      * Checks {@code image} with the tools' storage policy: the path, and for a qcow2 image every
@@ -93,15 +85,30 @@ public final class LocalExport implements AutoCloseable {
      */
     public static StoragePolicy.Checked checkImage(String field, Path image, StoragePolicy.Access access, Tools tools)
             throws IOException {
+        return checkImageWithInfo(field, image, access, tools).checked();
+    }
+
+    /**
+     * An image that passed {@link #checkImage}, with what {@code qemu-img info --force-share
+     * --output=json -f qcow2} said of it while its chain was walked ({@code null} when no walk was
+     * needed: not a qcow2 file, or an unrestricted policy), so that its caller need not ask again.
+     */
+    public record CheckedImage(StoragePolicy.Checked checked, String qemuImgInfo) {
+    }
+
+    /** {@link #checkImage}, keeping what the chain's walk learned of the image itself. */
+    public static CheckedImage checkImageWithInfo(String field, Path image, StoragePolicy.Access access, Tools tools)
+            throws IOException {
         StoragePolicy policy = tools.storage();
         StoragePolicy.Checked checked = policy.checkPath(field, image, access);
         if (checked.kind() == StoragePolicy.Checked.Kind.ABSENT && policy.restricted()) {
             throw new InvalidInputException(field, image + " does not exist");
         }
         if (checked.kind() == StoragePolicy.Checked.Kind.FILE && format(checked) == ImageFormat.QCOW2) {
-            return checked.withOpenable(BackingChain.check(policy, field, checked, tools.qemuImg()));
+            BackingChain.Walked chain = BackingChain.check(policy, field, checked, tools.qemuImg());
+            return new CheckedImage(checked.withOpenable(chain.openable()), chain.imageInfo());
         }
-        return checked;
+        return new CheckedImage(checked, null);
     }
 
     /**

@@ -3,6 +3,7 @@ package org.blockferry.engine.target;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
+import java.util.Optional;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
@@ -48,13 +49,35 @@ public final class NbdDiskTarget implements DiskTarget {
             tools.storage().checkUri(field, uri);
             return new NbdDiskTarget(location, uri, options, null, false);
         }
+        return exportLocal(field, location, local, size, options, tools).orElseThrow();
+    }
+
+    /**
+     * Opens a local file that exists, whatever its size (the copy compares it with the source's):
+     * what a disk's setup does while its source still opens, as the file's size is only needed to
+     * create it. Empty when there is no file at that path (now): then {@link #open} it with the
+     * source's size.
+     */
+    public static Optional<NbdDiskTarget> openExisting(String field, DiskLocation.LocalImage location, NbdOptions tls,
+                                                       LocalExport.Tools tools) throws IOException {
+        return exportLocal(field, location, location, -1, tls.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION)),
+                tools);
+    }
+
+    /** {@code size} < 0: an absent file is not created (empty). */
+    private static Optional<NbdDiskTarget> exportLocal(String field, DiskLocation location,
+                                                       DiskLocation.LocalImage local, long size, NbdOptions options,
+                                                       LocalExport.Tools tools) throws IOException {
         StoragePolicy.Checked checked = tools.storage().checkPath(field, local.path(), StoragePolicy.Access.WRITE);
         boolean created = checked.kind() == StoragePolicy.Checked.Kind.ABSENT;
+        if (created && size < 0) {
+            return Optional.empty();
+        }
         checked = created ? SparseImage.create(field, checked, size, tools.storage())
                 : LocalExport.checkImage(field, local.path(), StoragePolicy.Access.WRITE, tools);
         try {
             LocalExport export = LocalExport.startChecked(field, checked, true, List.of(), tools);
-            return new NbdDiskTarget(location, export.uri(), export.guard(options), export, created);
+            return Optional.of(new NbdDiskTarget(location, export.uri(), export.guard(options), export, created));
         } catch (IOException | RuntimeException e) {
             if (created) {
                 Files.deleteIfExists(checked.path());

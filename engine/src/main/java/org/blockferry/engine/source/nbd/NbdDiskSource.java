@@ -6,6 +6,7 @@ import java.util.List;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
+import org.blockferry.engine.endpoint.StoragePolicy;
 import org.blockferry.engine.plan.AllocationMap;
 import org.blockferry.engine.plan.DirtyBitmapPlan;
 import org.blockferry.engine.plan.DiskPlan;
@@ -60,20 +61,41 @@ public final class NbdDiskSource implements DiskSource {
      */
     public static NbdDiskSource open(String field, DiskLocation location, NbdOptions tls, LocalExport.Tools tools,
                                      List<String> bitmaps) throws IOException {
-        List<String> contexts = new ArrayList<>(BASE_CONTEXTS);
-        bitmaps.forEach(b -> contexts.add(DirtyBitmapPlan.context(b)));
-        NbdOptions options = tls.withMetaContexts(contexts);
         if (location instanceof DiskLocation.LocalImage local) {
-            LocalExport export = bitmaps.isEmpty() ? LocalExport.start(field, local.path(), false, tools)
-                    : LocalExport.startWithBitmaps(field, local.path(), bitmaps, tools);
-            return new NbdDiskSource(location.display(), export.uri(), export.guard(options), export, FULL);
+            return exported(location, LocalExport.startChecked(field,
+                    LocalExport.checkImage(field, local.path(), StoragePolicy.Access.READ, tools), false, bitmaps,
+                    tools), tls, bitmaps);
         }
+        NbdOptions options = withContexts(tls, bitmaps);
         if (!(location instanceof DiskLocation.NbdUri nbd)) {
             throw new InvalidInputException(field, "'" + location.display() + "' is not an NBD URI or a local path");
         }
         String uri = nbd.uri();
         tools.storage().checkUri(field, uri);
         return new NbdDiskSource(location.display(), uri, options, null, FULL);
+    }
+
+    /**
+     * Exports, read-only, a local image its caller has just checked with
+     * {@link LocalExport#checkImage} (on its real path), offering its dirty {@code bitmaps}: the
+     * export's connections verify that its server opened what was checked.
+     */
+    public static NbdDiskSource exportChecked(String field, DiskLocation.LocalImage location,
+                                              StoragePolicy.Checked checked, NbdOptions tls, LocalExport.Tools tools,
+                                              List<String> bitmaps) throws IOException {
+        return exported(location, LocalExport.startChecked(field, checked, false, bitmaps, tools), tls, bitmaps);
+    }
+
+    private static NbdDiskSource exported(DiskLocation location, LocalExport export, NbdOptions tls,
+                                          List<String> bitmaps) {
+        return new NbdDiskSource(location.display(), export.uri(), export.guard(withContexts(tls, bitmaps)), export,
+                FULL);
+    }
+
+    private static NbdOptions withContexts(NbdOptions tls, List<String> bitmaps) {
+        List<String> contexts = new ArrayList<>(BASE_CONTEXTS);
+        bitmaps.forEach(b -> contexts.add(DirtyBitmapPlan.context(b)));
+        return tls.withMetaContexts(contexts);
     }
 
     /**

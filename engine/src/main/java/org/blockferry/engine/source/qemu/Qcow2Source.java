@@ -53,9 +53,12 @@ public final class Qcow2Source extends TrackedDiskSource {
     public static Qcow2Source open(SourceRequest request, Path requested, LocalExport.Tools tools)
             throws IOException {
         String field = request.field();
-        Path image = LocalExport.checkImage(field, requested, StoragePolicy.Access.READ, tools).path();
+        LocalExport.CheckedImage checked = LocalExport.checkImageWithInfo(field, requested, StoragePolicy.Access.READ,
+                tools);
+        Path image = checked.checked().path();
         QemuImg img = QemuImg.of(tools.qemuImg(), field, image);
-        QemuImg.Info info = img.info();
+        // the chain's walk has just read the image's size and bitmaps: no second qemu-img run
+        QemuImg.Info info = checked.qemuImgInfo() != null ? QemuImg.parseInfo(checked.qemuImgInfo()) : img.info();
         ModeDecision.Decision decision = ModeDecision.decide(request, KIND, info.virtualSize(), List.of(),
                 List.of(token -> bitmapProblem(info, image, token.reference())),
                 base -> "the sync that left bitmap '" + base + "'", field);
@@ -66,8 +69,10 @@ public final class Qcow2Source extends TrackedDiskSource {
             img.addBitmap(current); // records every write from now on: the next sync's changes
             log.info("event=bitmap-added image={} bitmap={}", image, current);
         }
-        NbdDiskSource transport = NbdDiskSource.open(field, new DiskLocation.LocalImage(image), NbdOptions.DEFAULT,
-                tools, decision.full() ? List.of() : List.of(decision.base()));
+        // exported as checked above (adding a bitmap changes no file of its chain); its server's
+        // open files are verified against that check
+        NbdDiskSource transport = NbdDiskSource.exportChecked(field, new DiskLocation.LocalImage(image),
+                checked.checked(), NbdOptions.DEFAULT, tools, decision.full() ? List.of() : List.of(decision.base()));
         return new Qcow2Source(transport, decision, img, image, current, field);
     }
 

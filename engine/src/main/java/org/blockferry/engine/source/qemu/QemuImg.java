@@ -64,8 +64,13 @@ public final class QemuImg {
 
     /** Size and bitmaps, read without taking the image's lock (works while another process has it). */
     public Info info() throws IOException {
-        String out = run(List.of(program, "info", "--force-share", "--output=json", "-f", "qcow2", image.toString()));
-        JsonNode root = JSON.readTree(out);
+        return parseInfo(run(List.of(program, "info", "--force-share", "--output=json", "-f", "qcow2",
+                image.toString())));
+    }
+
+    /** What {@code qemu-img info --output=json} printed for a qcow2 image: its size and bitmaps. */
+    public static Info parseInfo(String json) throws IOException {
+        JsonNode root = JSON.readTree(json);
         List<Bitmap> bitmaps = new ArrayList<>();
         for (JsonNode b : root.path("format-specific").path("data").path("bitmaps")) {
             List<String> flags = new ArrayList<>();
