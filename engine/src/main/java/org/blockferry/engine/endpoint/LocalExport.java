@@ -77,7 +77,6 @@ public final class LocalExport implements AutoCloseable {
         return startChecked(field, checkImage(field, image, access, tools), writable, List.of(), tools);
     }
 
-
     /**
      * Checks {@code image} with the tools' storage policy: the path, and for a qcow2 image every
      * file of its backing chain (each before anything opens it). Restricted, a missing image is
