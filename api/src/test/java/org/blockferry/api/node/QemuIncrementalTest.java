@@ -134,27 +134,16 @@ class QemuIncrementalTest {
         }
     }
 
-    /** Processes whose command line names {@code file} (an NBD server exporting it). */
-    private static List<Long> serversOf(Path file) throws java.io.IOException {
-        List<Long> pids = new java.util.ArrayList<>();
-        try (var procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                String name = p.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) {
-                    continue;
-                }
-                try {
-                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")),
-                            java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
-                    if (cmdline.contains(file.toString())) {
-                        pids.add(Long.parseLong(name));
-                    }
-                } catch (java.io.IOException gone) {
-                    // the process ended while we looked
-                }
+    /** This JVM's child processes whose command line names {@code file} (an NBD server exporting it). */
+    private static List<Long> serversOf(Path file) {
+        return ProcessHandle.current().descendants().filter(p -> {
+            try {
+                return new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline")),
+                        java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ').contains(file.toString());
+            } catch (java.io.IOException gone) {
+                return false; // it ended while we looked
             }
-        }
-        return pids;
+        }).map(ProcessHandle::pid).toList();
     }
 
     @ParameterizedTest

@@ -47,7 +47,7 @@ final class DiskEndpoints {
                 return new Opened(source, openTarget(source, target, targetField, runtime, provisioning));
             }, blocking);
         }
-        // Two tasks, neither waiting for the other on the bounded pool: the second to end joins them.
+        // Two tasks, neither waiting for the other on the bounded pool; once both have ended, a third joins them.
         CompletableFuture<DiskSource> source = CompletableFuture.supplyAsync(() -> openSource(request, runtime),
                 blocking);
         CompletableFuture<Optional<NbdDiskTarget>> early = CompletableFuture.supplyAsync(() -> {
@@ -57,20 +57,22 @@ final class DiskEndpoints {
                 throw new CompletionException(e);
             }
         }, blocking);
-        return source.handle((s, sourceFailure) -> early.handleAsync((t, targetFailure) -> {
-            if (sourceFailure != null) {
-                if (t != null) {
-                    t.ifPresent(DiskTarget::close);
+        return CompletableFuture.allOf(source, early).handle((v, e) -> null).thenApplyAsync(v -> {
+            if (source.isCompletedExceptionally()) {
+                if (!early.isCompletedExceptionally()) {
+                    early.join().ifPresent(DiskTarget::close);
                 }
-                throw asCompletion(sourceFailure); // the source's error first, as when opened in turn
+                source.join(); // throws the source's error: reported first, as when opened in turn
             }
-            if (targetFailure != null) {
+            DiskSource s = source.join();
+            if (early.isCompletedExceptionally()) {
                 closeQuietly(s);
-                throw asCompletion(targetFailure);
+                early.join(); // throws the target's error
             }
             // no file there any more: created now, with the source's size
+            Optional<NbdDiskTarget> t = early.join();
             return new Opened(s, t.isPresent() ? t.get() : openTarget(s, target, targetField, runtime, provisioning));
-        }, blocking)).thenCompose(f -> f);
+        }, blocking);
     }
 
     private static DiskSource openSource(SourceRequest request, JobRuntime runtime) {
@@ -99,10 +101,6 @@ final class DiskEndpoints {
             closeQuietly(source);
             throw e;
         }
-    }
-
-    private static CompletionException asCompletion(Throwable t) {
-        return t instanceof CompletionException c ? c : new CompletionException(t);
     }
 
     /**

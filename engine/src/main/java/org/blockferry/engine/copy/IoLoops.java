@@ -4,8 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -23,13 +22,16 @@ public final class IoLoops implements AutoCloseable {
 
     private final List<NbdEventLoop> loops;
     private final AtomicInteger next = new AtomicInteger();
+    /** At most this many handshakes at once in the process; more wait in line. */
+    static final int CONNECTOR_THREADS = 16;
     /**
-     * Handshakes (a few round trips each) run here in parallel, waited for by a disk's setup: a
-     * pool of its own that grows as needed, so that a waiting setup never holds the thread its
-     * connection needs (as it could on the bounded disk-setup pool). Idle threads end after 30 s.
+     * Handshakes (a few round trips each) run here in parallel, waited for by a disk's setup. A
+     * pool of its own: its tasks never wait for one another, so a setup waiting for them cannot
+     * hold a thread they need (as on the bounded disk-setup pool, where the setups run). Idle
+     * threads end after 30 s.
      */
-    private final ExecutorService connector = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
-            new SynchronousQueue<>(), new ThreadFactory() {
+    private final ThreadPoolExecutor connector = new ThreadPoolExecutor(CONNECTOR_THREADS, CONNECTOR_THREADS, 30,
+            TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new ThreadFactory() {
                 private final AtomicInteger count = new AtomicInteger();
 
                 @Override
@@ -42,6 +44,7 @@ public final class IoLoops implements AutoCloseable {
 
     private IoLoops(List<NbdEventLoop> loops) {
         this.loops = loops;
+        connector.allowCoreThreadTimeOut(true);
     }
 
     /** {@code threads} loops (0 = one per core); requests without reply after {@code requestTimeout} fail. */

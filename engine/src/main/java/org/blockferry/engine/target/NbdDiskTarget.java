@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.LocalExport;
@@ -49,7 +50,7 @@ public final class NbdDiskTarget implements DiskTarget {
             tools.storage().checkUri(field, uri);
             return new NbdDiskTarget(location, uri, options, null, false);
         }
-        return exportLocal(field, location, local, size, options, tools).orElseThrow();
+        return exportLocal(field, location, local, OptionalLong.of(size), options, tools).orElseThrow();
     }
 
     /**
@@ -60,20 +61,20 @@ public final class NbdDiskTarget implements DiskTarget {
      */
     public static Optional<NbdDiskTarget> openExisting(String field, DiskLocation.LocalImage location, NbdOptions tls,
                                                        LocalExport.Tools tools) throws IOException {
-        return exportLocal(field, location, location, -1, tls.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION)),
-                tools);
+        return exportLocal(field, location, location, OptionalLong.empty(),
+                tls.withMetaContexts(List.of(NbdConnection.BASE_ALLOCATION)), tools);
     }
 
-    /** {@code size} < 0: an absent file is not created (empty). */
+    /** An absent file is created with {@code sizeToCreate}; without one, nothing is opened (empty). */
     private static Optional<NbdDiskTarget> exportLocal(String field, DiskLocation location,
-                                                       DiskLocation.LocalImage local, long size, NbdOptions options,
-                                                       LocalExport.Tools tools) throws IOException {
+                                                       DiskLocation.LocalImage local, OptionalLong sizeToCreate,
+                                                       NbdOptions options, LocalExport.Tools tools) throws IOException {
         StoragePolicy.Checked checked = tools.storage().checkPath(field, local.path(), StoragePolicy.Access.WRITE);
         boolean created = checked.kind() == StoragePolicy.Checked.Kind.ABSENT;
-        if (created && size < 0) {
+        if (created && sizeToCreate.isEmpty()) {
             return Optional.empty();
         }
-        checked = created ? SparseImage.create(field, checked, size, tools.storage())
+        checked = created ? SparseImage.create(field, checked, sizeToCreate.getAsLong(), tools.storage())
                 : LocalExport.checkImage(field, local.path(), StoragePolicy.Access.WRITE, tools);
         try {
             LocalExport export = LocalExport.startChecked(field, checked, true, List.of(), tools);
