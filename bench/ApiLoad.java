@@ -266,6 +266,18 @@ public final class ApiLoad {
                         + " max_ms=%.1f seconds=%.2f rate_per_s=%.1f%n", label, jobs, concurrency, submitErrors,
                 pct(lat, 0.50) / 1e6, pct(lat, 0.99) / 1e6, lat.isEmpty() ? 0 : lat.get(lat.size() - 1) / 1e6,
                 submitSeconds, jobs / submitSeconds);
+        System.out.print("SUBMIT_BY_TENTH label=" + label + " p99_ms_of_each_tenth_in_submission_order=");
+        for (int t = 0; t < 10; t++) {
+            List<Long> part = new ArrayList<>();
+            for (int i = t * jobs / 10; i < (t + 1) * jobs / 10; i++) {
+                if (all[i].latencyNanos >= 0) {
+                    part.add(all[i].latencyNanos);
+                }
+            }
+            part.sort(null);
+            System.out.printf(Locale.ROOT, "%s%.0f", t == 0 ? "" : ",", pct(part, 0.99) / 1e6);
+        }
+        System.out.println();
 
         int sseErrors = 0;
         if (subscribers > 0) {

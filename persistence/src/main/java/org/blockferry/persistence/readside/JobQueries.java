@@ -5,6 +5,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
@@ -16,6 +19,11 @@ import org.blockferry.persistence.PersistenceSettings;
 
 /** Questions about jobs, answered from the read side (never from the actors). */
 public final class JobQueries {
+    /** A job in one of these statuses has not ended: it holds a place on its node. */
+    private static final String UNFINISHED = "status IN ('queued', 'running', 'cancelling')";
+    /** Job ids asked about in one query at most ({@link #present}). */
+    private static final int IDS_PER_QUERY = 500;
+
     private final DataSource dataSource;
     private final PersistenceSettings.Backend backend;
 
@@ -77,8 +85,8 @@ public final class JobQueries {
     public Set<String> unfinishedJobIds() throws SQLException {
         Set<String> ids = new LinkedHashSet<>();
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement s = c.prepareStatement("SELECT job_id FROM replication_jobs"
-                    + " WHERE status IN ('queued', 'running', 'cancelling') ORDER BY submitted_at")) {
+            try (PreparedStatement s = c.prepareStatement("SELECT job_id FROM replication_jobs WHERE " + UNFINISHED
+                    + " ORDER BY submitted_at")) {
                 try (ResultSet r = s.executeQuery()) {
                     while (r.next()) {
                         ids.add(r.getString(1));
@@ -103,6 +111,43 @@ public final class JobQueries {
             }
         }
         return ids;
+    }
+
+    /**
+     * How many jobs the read side shows queued, running or cancelling: a range of the status
+     * index, whatever the number of jobs that ever ended (counting every status scanned them all,
+     * ~30 ms per submission on PostgreSQL with 100,000 ended jobs).
+     */
+    public long countUnfinished() throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM replication_jobs WHERE " + UNFINISHED);
+             ResultSet r = s.executeQuery()) {
+            return r.next() ? r.getLong(1) : 0;
+        }
+    }
+
+    /** Those of {@code jobIds} the read side has a row for (their ids only, no state read). */
+    public Set<String> present(Collection<String> jobIds) throws SQLException {
+        Set<String> found = new HashSet<>();
+        List<String> ids = List.copyOf(jobIds);
+        try (Connection c = dataSource.getConnection()) {
+            for (int from = 0; from < ids.size(); from += IDS_PER_QUERY) {
+                List<String> part = ids.subList(from, Math.min(ids.size(), from + IDS_PER_QUERY));
+                String marks = String.join(", ", Collections.nCopies(part.size(), "?"));
+                try (PreparedStatement s = c.prepareStatement("SELECT job_id FROM replication_jobs WHERE job_id IN ("
+                        + marks + ")")) {
+                    for (int i = 0; i < part.size(); i++) {
+                        s.setString(i + 1, part.get(i));
+                    }
+                    try (ResultSet r = s.executeQuery()) {
+                        while (r.next()) {
+                            found.add(r.getString(1));
+                        }
+                    }
+                }
+            }
+        }
+        return found;
     }
 
     private static long projectedOffset(Connection c) throws SQLException {

@@ -10,7 +10,10 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.projection.eventsourced.EventEnvelope;
 import org.blockferry.engine.actor.JobActor;
@@ -25,8 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The read side names each job's node (the column {@code node}, from {@code JobRunsOn}) and
- * answers what each node runs: jobs' events through the projection's own handler, on H2 and on
- * PostgreSQL (127.0.0.1:5432, database test).
+ * answers what each node runs and what a submission's admission asks (unfinished jobs, which ids
+ * it has): jobs' events through the projection's own handler, on H2 and on PostgreSQL
+ * (127.0.0.1:5432, database test).
  */
 class ClusterLoadTest {
     private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -68,6 +72,40 @@ class ClusterLoadTest {
             assertEquals("10.0.0.1:2552", queries.list(null, 10, 0).stream().filter(j -> j.jobId().equals("e"))
                     .findFirst().orElseThrow().node());
             assertEquals(null, column(db, "c"), "a queued job runs nowhere yet");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "postgres"})
+    void admissionCountsOnlyUnfinishedJobsAndFindsWhichIdsAreProjected(String backend) throws Exception {
+        try (Database db = Database.open(settings(backend))) {
+            db.applySchema();
+            // q: queued; r: running; x: cancelling; done: completed; gone: failed
+            submit(db, "q", "d1");
+            submit(db, "r", "d1");
+            project(db, "r", new JobActor.JobStarted(2), planned("d1"));
+            submit(db, "x", "d1");
+            project(db, "x", new JobActor.JobStarted(2), planned("d1"), new JobActor.JobCancelRequested(3));
+            submit(db, "done", "d1");
+            project(db, "done", new JobActor.JobStarted(2), planned("d1"), new JobActor.DiskCompleted("d1", null, 3),
+                    new JobActor.JobCompleted(4));
+            submit(db, "gone", "d1");
+            project(db, "gone", new JobActor.JobStarted(2), new JobActor.JobFailed("test", 3));
+
+            JobQueries queries = new JobQueries(db.dataSource(), db.settings().backend());
+            assertEquals(Map.of("queued", 1L, "running", 1L, "cancelling", 1L, "completed", 1L, "failed", 1L),
+                    queries.countByStatus(), "the five jobs are where the test put them");
+            assertEquals(3, queries.countUnfinished(), "queued, running and cancelling; not completed or failed");
+
+            assertEquals(Set.of("q", "done"), queries.present(List.of("q", "done", "not-yet", "other")));
+            assertEquals(Set.of(), queries.present(List.of()));
+            List<String> many = new ArrayList<>();
+            for (int i = 0; i < 1200; i++) {
+                many.add("unknown-" + i); // more ids than one query takes
+            }
+            many.add("x");
+            many.add("gone");
+            assertEquals(Set.of("x", "gone"), queries.present(many));
         }
     }
 
