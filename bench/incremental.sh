@@ -4,7 +4,7 @@
 # discards) and an incremental sync with blockferry (its dirty bitmap). Prints the times and
 # ratios. Not a test: run it by hand (see bench/README.md).
 #
-#   bench/incremental.sh                  # 4 GiB disk, 3 runs of each step
+#   bench/incremental.sh                  # 4 GiB disk, 5 runs of each step (medians)
 #   SIZE=8G RUNS=5 bench/incremental.sh
 #
 # "job" times are the sync itself (the job's started_at to finished_at, from the read side);
@@ -17,7 +17,7 @@ source "$HERE/scripts/common.sh"
 ensure_packages "${BLOCKFERRY_RUNTIME_PACKAGES[@]}" jq time python3
 
 SIZE="${SIZE:-4G}"
-RUNS="${RUNS:-3}"
+RUNS="${RUNS:-5}"
 WORK="$HERE/bench/work/incremental"
 BF="$HERE/blockferry"
 rm -rf "$WORK"

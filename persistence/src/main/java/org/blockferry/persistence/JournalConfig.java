@@ -3,6 +3,7 @@ package org.blockferry.persistence;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -14,6 +15,16 @@ public final class JournalConfig {
     private static final String DB = "pekko-persistence-jdbc.shared-databases.blockferry";
     /** The read journal of the read side's projection: {@code jdbc-read-journal} polled more often. */
     public static final String READ_SIDE_JOURNAL = "blockferry-read-side-journal";
+    /**
+     * How long a read journal waits for a gap in the journal's ordering to fill: a writer takes
+     * its number when it inserts and shows it when it commits, so a slow commit leaves a gap that
+     * later events have passed. After this wait the number is taken to be unused (a rolled-back
+     * write) and anything committed under it later never reaches the read side. Pekko's default
+     * wait (10 × 1 s); the query delays below are shorter, so the tries are more.
+     */
+    public static final Duration GAP_WAIT = Duration.ofSeconds(10);
+    private static final Duration QUERY_DELAY = Duration.ofMillis(50);
+    private static final Duration READ_SIDE_QUERY_DELAY = Duration.ofMillis(25);
 
     private JournalConfig() {
     }
@@ -41,19 +52,27 @@ public final class JournalConfig {
         // journal's highest ordering without gaps (events reach the read side no sooner): their
         // defaults, 1 s each, were most of the read side's lag. One indexed query per interval each.
         m.put("jdbc-read-journal.refresh-interval", "100ms");
-        m.put("jdbc-read-journal.journal-sequence-retrieval.query-delay", "50ms");
+        m.put("jdbc-read-journal.journal-sequence-retrieval.query-delay", QUERY_DELAY.toMillis() + "ms");
+        m.put("jdbc-read-journal.journal-sequence-retrieval.max-tries", tries(QUERY_DELAY)); // GAP_WAIT
         // The read side's own instance polls faster: it is one query per interval for the whole
         // node (the per-job event streams use the instance above), and its lag is what GET shows.
         // Timers fire on time (PreciseScheduler), where Pekko's default scheduler made 25 ms and
         // 20 ms into 30-40 ms and 20-30 ms: 30 ms and 25 ms keep an idle node's query rate.
         m.put(READ_SIDE_JOURNAL + ".refresh-interval", "30ms");
-        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.query-delay", "25ms");
+        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.query-delay", READ_SIDE_QUERY_DELAY.toMillis() + "ms");
+        // It waits GAP_WAIT for a gap too: 25 ms × Pekko's 10 tries gave up after 250 ms, and an
+        // event committed later than that was lost to the read side for good (ReadSideGapTest).
+        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.max-tries", tries(READ_SIDE_QUERY_DELAY));
         m.put("pekko.projection.jdbc.dialect", h2 ? "h2-dialect" : "postgres-dialect");
         m.put("pekko.projection.jdbc.blocking-jdbc-dispatcher.thread-pool-executor.fixed-pool-size",
                 settings.poolSize());
         return ConfigFactory.parseMap(toValues(m))
                 .withFallback(ConfigFactory.parseString(READ_SIDE_JOURNAL + " = ${jdbc-read-journal}"))
                 .withFallback(base).resolve();
+    }
+
+    private static int tries(Duration queryDelay) {
+        return (int) (GAP_WAIT.toMillis() / queryDelay.toMillis());
     }
 
     private static Map<String, Object> toValues(Map<String, Object> m) {
