@@ -1,11 +1,13 @@
 package org.blockferry.persistence;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
  * The Pekko settings that put the journal, the snapshot store and the query side on our
@@ -15,14 +17,8 @@ public final class JournalConfig {
     private static final String DB = "pekko-persistence-jdbc.shared-databases.blockferry";
     /** The read journal of the read side's projection: {@code jdbc-read-journal} polled more often. */
     public static final String READ_SIDE_JOURNAL = "blockferry-read-side-journal";
-    /**
-     * How long a read journal waits for a gap in the journal's ordering to fill: a writer takes
-     * its number when it inserts and shows it when it commits, so a slow commit leaves a gap that
-     * later events have passed. After this wait the number is taken to be unused (a rolled-back
-     * write) and anything committed under it later never reaches the read side. Pekko's default
-     * wait (10 × 1 s); the query delays below are shorter, so the tries are more.
-     */
-    public static final Duration GAP_WAIT = Duration.ofSeconds(10);
+    /** How long a read journal waits for a gap in the journal's ordering to fill (see {@link #gapWait}). */
+    public static final String GAP_WAIT_KEY = "blockferry.persistence.read-side-gap-wait";
     private static final Duration QUERY_DELAY = Duration.ofMillis(50);
     private static final Duration READ_SIDE_QUERY_DELAY = Duration.ofMillis(25);
 
@@ -32,6 +28,7 @@ public final class JournalConfig {
     /** {@code base} with the persistence plugins configured for {@code settings}. */
     public static Config apply(PersistenceSettings settings, Config base) {
         boolean h2 = settings.backend() == PersistenceSettings.Backend.H2;
+        Duration gapWait = gapWait(base);
         Map<String, Object> m = new HashMap<>();
         m.put("pekko.persistence.journal.plugin", "jdbc-journal");
         m.put("pekko.persistence.snapshot-store.plugin", "jdbc-snapshot-store");
@@ -53,16 +50,16 @@ public final class JournalConfig {
         // defaults, 1 s each, were most of the read side's lag. One indexed query per interval each.
         m.put("jdbc-read-journal.refresh-interval", "100ms");
         m.put("jdbc-read-journal.journal-sequence-retrieval.query-delay", QUERY_DELAY.toMillis() + "ms");
-        m.put("jdbc-read-journal.journal-sequence-retrieval.max-tries", tries(QUERY_DELAY)); // GAP_WAIT
+        m.put("jdbc-read-journal.journal-sequence-retrieval.max-tries", tries(gapWait, QUERY_DELAY));
         // The read side's own instance polls faster: it is one query per interval for the whole
         // node (the per-job event streams use the instance above), and its lag is what GET shows.
         // Timers fire on time (PreciseScheduler), where Pekko's default scheduler made 25 ms and
         // 20 ms into 30-40 ms and 20-30 ms: 30 ms and 25 ms keep an idle node's query rate.
         m.put(READ_SIDE_JOURNAL + ".refresh-interval", "30ms");
         m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.query-delay", READ_SIDE_QUERY_DELAY.toMillis() + "ms");
-        // It waits GAP_WAIT for a gap too: 25 ms × Pekko's 10 tries gave up after 250 ms, and an
-        // event committed later than that was lost to the read side for good (ReadSideGapTest).
-        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.max-tries", tries(READ_SIDE_QUERY_DELAY));
+        // Both wait gapWait for a gap: 25 ms × Pekko's 10 tries gave up after 250 ms, and an event
+        // committed later than that was lost to the read side for good (ReadSideGapTest).
+        m.put(READ_SIDE_JOURNAL + ".journal-sequence-retrieval.max-tries", tries(gapWait, READ_SIDE_QUERY_DELAY));
         m.put("pekko.projection.jdbc.dialect", h2 ? "h2-dialect" : "postgres-dialect");
         m.put("pekko.projection.jdbc.blocking-jdbc-dispatcher.thread-pool-executor.fixed-pool-size",
                 settings.poolSize());
@@ -71,8 +68,29 @@ public final class JournalConfig {
                 .withFallback(base).resolve();
     }
 
-    private static int tries(Duration queryDelay) {
-        return (int) (GAP_WAIT.toMillis() / queryDelay.toMillis());
+    /**
+     * How long a read journal waits for a gap in the journal's ordering to fill: a writer takes
+     * its number when it inserts and shows it when it commits, so a slow commit leaves a gap that
+     * later events have passed. After this wait the number is taken to be unused (a rolled-back
+     * write), and anything committed under it later never reaches the read side. The same wait
+     * holds the read side back behind a write that never commits, and at every start behind such
+     * a gap anywhere in the journal (the read journal learns the order from the journal's start).
+     */
+    static Duration gapWait(Config base) {
+        Duration wait;
+        try {
+            wait = base.hasPath(GAP_WAIT_KEY) ? base.getDuration(GAP_WAIT_KEY) : Duration.ofSeconds(10);
+        } catch (ConfigException e) {
+            throw new InvalidInputException(GAP_WAIT_KEY, "must be a duration such as 10s (" + e.getMessage() + ")");
+        }
+        if (wait.compareTo(Duration.ofMillis(100)) < 0 || wait.compareTo(Duration.ofMinutes(10)) > 0) {
+            throw new InvalidInputException(GAP_WAIT_KEY, "must be 100ms..10min, got " + wait.toMillis() + " ms");
+        }
+        return wait;
+    }
+
+    private static int tries(Duration gapWait, Duration queryDelay) {
+        return (int) Math.max(1, gapWait.toMillis() / queryDelay.toMillis());
     }
 
     private static Map<String, Object> toValues(Map<String, Object> m) {
