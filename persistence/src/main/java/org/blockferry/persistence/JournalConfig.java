@@ -1,12 +1,12 @@
 package org.blockferry.persistence;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.blockferry.engine.endpoint.ConfigValues;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
@@ -77,12 +77,7 @@ public final class JournalConfig {
      * a gap anywhere in the journal (the read journal learns the order from the journal's start).
      */
     static Duration gapWait(Config base) {
-        Duration wait;
-        try {
-            wait = base.hasPath(GAP_WAIT_KEY) ? base.getDuration(GAP_WAIT_KEY) : Duration.ofSeconds(10);
-        } catch (ConfigException e) {
-            throw new InvalidInputException(GAP_WAIT_KEY, "must be a duration such as 10s (" + e.getMessage() + ")");
-        }
+        Duration wait = ConfigValues.duration(base, "", GAP_WAIT_KEY); // its default: reference.conf
         if (wait.compareTo(Duration.ofMillis(100)) < 0 || wait.compareTo(Duration.ofMinutes(10)) > 0) {
             throw new InvalidInputException(GAP_WAIT_KEY, "must be 100ms..10min, got " + wait.toMillis() + " ms");
         }

@@ -2,6 +2,7 @@ package org.blockferry.api.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -60,7 +61,7 @@ class ReadSideGapTest {
                 JobState done = NodeFixture.awaitFinal(node, next.jobId(), Duration.ofMinutes(1));
                 assertEquals(JobState.JobStatus.COMPLETED, done.status(), String.valueOf(done.error()));
                 assertEquals(DiskChecksum.ofUri(src.uri()), DiskChecksum.ofUri(dst.uri()));
-                assertEquals(true, journal.maxOrdering(node) > ordering, "the other job's events were written after the open one");
+                assertTrue(journal.maxOrdering(node) > ordering, "the other job's events were written after the open one");
                 Thread.sleep(1000); // well past the 250 ms after which the read journal gave up on a gap
                 writer.commit();
             }

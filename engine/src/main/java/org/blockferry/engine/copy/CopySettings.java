@@ -3,6 +3,7 @@ package org.blockferry.engine.copy;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.time.Duration;
+import org.blockferry.engine.endpoint.ConfigValues;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
@@ -116,11 +117,7 @@ public record CopySettings(int connections, int requestSize, int chunkSize, int 
     }
 
     static Duration duration(Config c, String key) {
-        try {
-            return c.getDuration(key);
-        } catch (ConfigException e) {
-            throw new InvalidInputException(PREFIX + key, "must be a duration such as 30s (" + e.getMessage() + ")");
-        }
+        return ConfigValues.duration(c, PREFIX, key);
     }
 
     static boolean bool(Config c, String key) {

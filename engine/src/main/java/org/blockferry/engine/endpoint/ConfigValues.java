@@ -4,10 +4,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
- * Values of an operator's named entries (a vCenter, a cloud) read from the node's configuration,
- * each refusal an {@link InvalidInputException} naming the full key.
+ * Values read from the node's configuration (settings, an operator's named entries such as a
+ * vCenter or a cloud), each refusal an {@link InvalidInputException} naming the full key.
  */
 public final class ConfigValues {
     private ConfigValues() {
@@ -23,6 +24,15 @@ public final class ConfigValues {
             throw new InvalidInputException(key, value + " is not a readable file");
         }
         return path;
+    }
+
+    /** The duration at {@code key} of {@code c} (whose full key starts with {@code prefix}). */
+    public static Duration duration(Config c, String prefix, String key) {
+        try {
+            return c.getDuration(key);
+        } catch (ConfigException e) {
+            throw new InvalidInputException(prefix + key, "must be a duration such as 10s (" + e.getMessage() + ")");
+        }
     }
 
     /** {@code key} of {@code c} (whose full key starts with {@code prefix}), trimmed; null when empty and not required. */

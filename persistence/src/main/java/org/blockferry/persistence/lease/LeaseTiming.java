@@ -1,8 +1,8 @@
 package org.blockferry.persistence.lease;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
 import java.time.Duration;
+import org.blockferry.engine.endpoint.ConfigValues;
 import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
@@ -31,10 +31,10 @@ public record LeaseTiming(Duration heartbeatTimeout, Duration heartbeatInterval,
      */
     static LeaseTiming fromConfig(Config config, String path, String operationKey) {
         Config c = config.getConfig(path);
-        Duration timeout = duration(c, path, "heartbeat-timeout");
-        Duration interval = duration(c, path, "heartbeat-interval");
-        Duration operation = duration(c, path, operationKey);
-        Duration margin = duration(c, path, "takeover-margin");
+        Duration timeout = ConfigValues.duration(c, path + ".", "heartbeat-timeout");
+        Duration interval = ConfigValues.duration(c, path + ".", "heartbeat-interval");
+        Duration operation = ConfigValues.duration(c, path + ".", operationKey);
+        Duration margin = ConfigValues.duration(c, path + ".", "takeover-margin");
         check(path, operationKey, timeout, interval, operation, margin);
         return new LeaseTiming(timeout, interval, operation, margin);
     }
@@ -61,14 +61,6 @@ public record LeaseTiming(Duration heartbeatTimeout, Duration heartbeatInterval,
     private static void positive(String path, String key, Duration d) {
         if (d == null || d.isNegative() || d.isZero()) {
             throw new InvalidInputException(path + "." + key, "must be positive, got " + d);
-        }
-    }
-
-    private static Duration duration(Config c, String path, String key) {
-        try {
-            return c.getDuration(key);
-        } catch (ConfigException e) {
-            throw new InvalidInputException(path + "." + key, "must be a duration such as 3s (" + e.getMessage() + ")");
         }
     }
 }
