@@ -49,6 +49,8 @@ public final class JournalConfig {
         // journal's highest ordering without gaps (events reach the read side no sooner): their
         // defaults, 1 s each, were most of the read side's lag. One indexed query per interval each.
         m.put("jdbc-read-journal.refresh-interval", "100ms");
+        // Its query of events by tag bounds both tables (the plugin's read every tagged event on H2).
+        m.put("jdbc-read-journal.dao", TaggedEventsDao.class.getName());
         m.put("jdbc-read-journal.journal-sequence-retrieval.query-delay", QUERY_DELAY.toMillis() + "ms");
         m.put("jdbc-read-journal.journal-sequence-retrieval.max-tries", tries(gapWait, QUERY_DELAY));
         // The read side's own instance polls faster: it is one query per interval for the whole
