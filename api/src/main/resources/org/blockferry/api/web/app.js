@@ -184,12 +184,17 @@
     if (stale) {
       return;
     }
-    setStatus(doc.job_id, f.status);
+    setStatus(doc.job_id, f.status, Array.isArray(doc.disks));
     paintBar($('.job-bar', el), f);
     paintFigures(el, 'job', f);
   }
 
-  function setStatus(jobId, status) {
+  /**
+   * {@code withDisks}: the status came with the disks' figures. A job that becomes final without
+   * them (a state event, or a list row from the read side, which may be ahead of the stream) has its
+   * stream closed before the stream's last figures arrive: its detail is read once for them.
+   */
+  function setStatus(jobId, status, withDisks) {
     const job = jobs.get(jobId);
     if (!status || !job) {
       return;
@@ -202,6 +207,9 @@
     if (FINAL.has(status) && !job.final) {
       job.final = true;
       closeStream(job);
+      if (!withDisks) {
+        loadDetail(jobId);
+      }
     } else if (!FINAL.has(status)) {
       openStream(jobId);
     }
@@ -261,14 +269,11 @@
     stream.addEventListener('state', e => {
       // the figures come with progress events (the last one just before a final state)
       const state = JSON.parse(e.data);
-      setStatus(jobId, state.status);
+      setStatus(jobId, state.status, false);
       if (state.error) {
         const error = $('.job-error', job.card);
         error.textContent = state.error;
         error.hidden = false;
-      }
-      if (FINAL.has(state.status)) {
-        loadDetail(jobId);
       }
     });
     stream.onerror = () => {

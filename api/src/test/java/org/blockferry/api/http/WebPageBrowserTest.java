@@ -147,6 +147,37 @@ class WebPageBrowserTest {
         }
     }
 
+    /**
+     * The job list (the read side) may show a job ended before its event stream does; the page then
+     * closes the stream, and the disks' final figures, which a list row does not carry, come from
+     * the job's detail. Here the page has no event stream at all, so the list is always first.
+     */
+    @Test
+    void aJobTheListShowsEndedBeforeItsStreamDoesShowsItsDisksFinalFigures() throws Exception {
+        Path dir = TestPeers.scratchDirectory("web-");
+        try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=256M", "percent=50", "seed=4");
+             NbdkitServer target = slowTarget(dir, "256M");
+             ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of());
+             HeadlessChromium browser = HeadlessChromium.start(dir)) {
+            openWithToken(browser, api);
+            browser.await("the empty job list", Duration.ofSeconds(20), () -> browser.visible("#no-jobs"));
+            browser.script("window.EventSource = undefined; return null;");
+
+            fillForm(browser, "web-job-list-first", "web-vm-list", source.uri(), target.uri());
+            browser.click("#submit");
+            String disk = card("web-job-list-first") + " .disk[data-disk-id=disk0]";
+            browser.await("the job's card with its disk", Duration.ofSeconds(20), () -> browser.visible(disk));
+            assertEquals("completed", api.awaitFinal("web-job-list-first", Duration.ofSeconds(60)).path("status")
+                    .asText());
+            browser.await("the ended job on the list", Duration.ofSeconds(20),
+                    () -> "completed".equals(browser.text(card("web-job-list-first") + " .job-status")));
+            browser.await("the disk's final figures", Duration.ofSeconds(10),
+                    () -> "completed".equals(browser.text(disk + " .disk-status")));
+            assertEquals(100.0, percent(browser, disk + " .disk-bar"));
+            assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
+        }
+    }
+
     @Test
     void withATokenTheListAndTheEventStreamAuthenticateAndTheTokenIsRemembered() throws Exception {
         Path dir = TestPeers.scratchDirectory("web-");
