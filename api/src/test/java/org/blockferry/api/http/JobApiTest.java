@@ -30,7 +30,9 @@ class JobApiTest {
     void submitWatchResumeTheStreamAndReadAJob(TestDatabases.Kind db) throws Exception {
         Path dir = TestPeers.scratchDirectory("api-job-");
         try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=256M", "percent=50", "seed=31");
-             NbdkitServer target = NbdkitServer.start(dir, "--filter=delay", "memory", "size=256M", "wdelay=8ms");
+             // slow enough that the first subscriber, connected right after the submission, sees the
+             // copy move (at 8 ms a write the copy ended in 0.3 s, before a loaded CI machine's stream)
+             NbdkitServer target = NbdkitServer.start(dir, "--filter=delay", "memory", "size=256M", "wdelay=30ms");
              ApiFixture api = ApiFixture.start(dir, db, null, Map.of())) {
             String job = "api-" + db;
             HttpResponse<String> submitted = api.postJson("/api/v1/jobs", spec(job, source.uri(), target.uri()));
