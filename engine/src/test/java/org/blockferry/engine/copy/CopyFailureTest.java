@@ -72,26 +72,16 @@ class CopyFailureTest {
         // at once, on the connector's threads) are refused during their handshakes
         try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=5");
              NbdkitServer target = NbdkitServer.start(dir, "--filter=limit", "memory", "size=32M", "limit=1")) {
+            // the server's start-up probe is a connection too: the copy's first one must not meet it
+            awaitAClientTaken(target, "the target refuses a client 5 s after its start");
             Exception e = assertThrows(Exception.class,
                     () -> kit.copy(source.uri(), target.uri(), kit.settings().withConnections(4)));
             assertInstanceOf(NbdException.class, e, "the refused handshake's error: " + e);
             assertEquals(kit.environment().pool().capacity(), kit.environment().pool().available());
             // every connection the copy opened is closed: the target takes a client again (once it
             // has seen the copy's first connection go; a leaked one would keep it refusing)
-            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-            while (true) {
-                try (org.blockferry.nbd.NbdConnection again = org.blockferry.nbd.NbdConnection.open(target.uri(),
-                        org.blockferry.nbd.NbdOptions.DEFAULT)) {
-                    assertEquals(32L << 20, again.size());
-                    break;
-                } catch (NbdException refused) {
-                    if (System.nanoTime() > deadline) {
-                        throw new AssertionError("the target still refuses a client 5 s after the copy failed: a"
-                                + " connection of the copy is still open", refused);
-                    }
-                    Thread.sleep(50);
-                }
-            }
+            awaitAClientTaken(target, "the target still refuses a client 5 s after the copy failed: a connection"
+                    + " of the copy is still open");
             // and the same copy with one connection per side goes through
             kit.copy(source.uri(), target.uri(), kit.settings().withConnections(1));
             assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
@@ -203,5 +193,22 @@ class CopyFailureTest {
         String sum = DiskChecksum.ofFile(copy, length);
         Files.delete(copy);
         return sum;
+    }
+
+    /** Waits up to 5 s until {@code server} takes an NBD client (and lets it go again). */
+    private static void awaitAClientTaken(NbdkitServer server, String failure) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (true) {
+            try (org.blockferry.nbd.NbdConnection again = org.blockferry.nbd.NbdConnection.open(server.uri(),
+                    org.blockferry.nbd.NbdOptions.DEFAULT)) {
+                assertEquals(32L << 20, again.size());
+                return;
+            } catch (NbdException refused) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError(failure, refused);
+                }
+                Thread.sleep(50);
+            }
+        }
     }
 }
