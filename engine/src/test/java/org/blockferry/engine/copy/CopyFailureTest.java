@@ -68,20 +68,19 @@ class CopyFailureTest {
 
     @Test
     void aRefusedExtraConnectionFailsTheCopyAndLeavesNoConnectionOpen() throws Exception {
-        // the target takes one client at a time: its first connection opens, the others (opened
-        // at once, on the connector's threads) are refused during their handshakes
+        // the target takes two clients at a time: the copy's first connection opens (beside, at
+        // most, the server's start-up probe, a connection the limit counts until the server sees
+        // it go), and of its three others, opened at once on the connector's threads, one at most
+        // opens and the rest are refused during their handshakes
         try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=5");
-             NbdkitServer target = NbdkitServer.start(dir, "--filter=limit", "memory", "size=32M", "limit=1")) {
-            // the server's start-up probe is a connection too: the copy's first one must not meet it
-            awaitAClientTaken(target, "the target refuses a client 5 s after its start");
+             NbdkitServer target = NbdkitServer.start(dir, "--filter=limit", "memory", "size=32M", "limit=2")) {
             Exception e = assertThrows(Exception.class,
                     () -> kit.copy(source.uri(), target.uri(), kit.settings().withConnections(4)));
             assertInstanceOf(NbdException.class, e, "the refused handshake's error: " + e);
             assertEquals(kit.environment().pool().capacity(), kit.environment().pool().available());
-            // every connection the copy opened is closed: the target takes a client again (once it
-            // has seen the copy's first connection go; a leaked one would keep it refusing)
-            awaitAClientTaken(target, "the target still refuses a client 5 s after the copy failed: a connection"
-                    + " of the copy is still open");
+            // every connection the copy opened is closed: the target takes two clients at once again
+            // (once it has seen the copy's go; a leaked one would keep it refusing the second)
+            awaitTwoClientsTaken(target);
             // and the same copy with one connection per side goes through
             kit.copy(source.uri(), target.uri(), kit.settings().withConnections(1));
             assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
@@ -195,17 +194,21 @@ class CopyFailureTest {
         return sum;
     }
 
-    /** Waits up to 5 s until {@code server} takes an NBD client (and lets it go again). */
-    private static void awaitAClientTaken(NbdkitServer server, String failure) throws InterruptedException {
+    /** Waits up to 5 s until {@code server} takes two NBD clients at once (and lets them go again). */
+    private static void awaitTwoClientsTaken(NbdkitServer server) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         while (true) {
-            try (org.blockferry.nbd.NbdConnection again = org.blockferry.nbd.NbdConnection.open(server.uri(),
+            try (org.blockferry.nbd.NbdConnection one = org.blockferry.nbd.NbdConnection.open(server.uri(),
+                    org.blockferry.nbd.NbdOptions.DEFAULT);
+                 org.blockferry.nbd.NbdConnection two = org.blockferry.nbd.NbdConnection.open(server.uri(),
                     org.blockferry.nbd.NbdOptions.DEFAULT)) {
-                assertEquals(32L << 20, again.size());
+                assertEquals(32L << 20, one.size());
+                assertEquals(32L << 20, two.size());
                 return;
             } catch (NbdException refused) {
                 if (System.nanoTime() > deadline) {
-                    throw new AssertionError(failure, refused);
+                    throw new AssertionError("the target still refuses a second client 5 s after the copy failed:"
+                            + " a connection of the copy is still open", refused);
                 }
                 Thread.sleep(50);
             }
