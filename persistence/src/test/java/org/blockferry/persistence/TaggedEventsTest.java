@@ -4,10 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -44,7 +41,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * not every tagged event ever written.
  */
 class TaggedEventsTest {
-    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
     private static final Pattern SCANS = Pattern.compile("scanCount: (\\d+)");
 
     /** Appends its event (a tag, a colon, a name); the tag is the part before the colon, none when empty. */
@@ -123,7 +119,7 @@ class TaggedEventsTest {
         } finally {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            dropSchema(settings);
+            ScratchDatabases.drop(settings);
         }
     }
 
@@ -212,29 +208,7 @@ class TaggedEventsTest {
         return ((Sequence) e.offset()).value();
     }
 
-    private static void dropSchema(PersistenceSettings settings) throws Exception {
-        int at = settings.url().indexOf("?currentSchema=");
-        if (at < 0) {
-            return;
-        }
-        try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
-            s.execute("DROP SCHEMA " + settings.url().substring(at + "?currentSchema=".length()) + " CASCADE");
-        }
-    }
-
     private static PersistenceSettings settings(String backend, String label) throws Exception {
-        if (backend.equals("h2")) {
-            Path dir = Files.createDirectories(Path.of("target", "tests").toAbsolutePath())
-                    .resolve(label + "-" + System.nanoTime());
-            return PersistenceSettings.h2(dir.resolve("blockferry"), 2);
-        }
-        String schema = "bf_" + label + "_" + Long.toHexString(System.nanoTime());
-        try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError("PostgreSQL is needed at 127.0.0.1:5432 (database test, user postgres, trust"
-                    + " auth): " + e.getMessage(), e);
-        }
-        return PersistenceSettings.postgres(PG + "?currentSchema=" + schema, "postgres", "", 2);
+        return backend.equals("h2") ? ScratchDatabases.h2(label, 2) : ScratchDatabases.postgres(label, 2);
     }
 }

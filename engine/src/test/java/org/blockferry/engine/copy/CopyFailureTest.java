@@ -13,7 +13,9 @@ import org.blockferry.engine.endpoint.EndpointException;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.testing.EngineTestKit;
 import org.blockferry.engine.testing.Images;
+import org.blockferry.nbd.NbdConnection;
 import org.blockferry.nbd.NbdException;
+import org.blockferry.nbd.NbdOptions;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.NbdkitLog;
 import org.blockferry.nbd.testing.NbdkitServer;
@@ -198,10 +200,8 @@ class CopyFailureTest {
     private static void awaitTwoClientsTaken(NbdkitServer server) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         while (true) {
-            try (org.blockferry.nbd.NbdConnection one = org.blockferry.nbd.NbdConnection.open(server.uri(),
-                    org.blockferry.nbd.NbdOptions.DEFAULT);
-                 org.blockferry.nbd.NbdConnection two = org.blockferry.nbd.NbdConnection.open(server.uri(),
-                    org.blockferry.nbd.NbdOptions.DEFAULT)) {
+            try (NbdConnection one = NbdConnection.open(server.uri(), NbdOptions.DEFAULT);
+                 NbdConnection two = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
                 assertEquals(32L << 20, one.size());
                 assertEquals(32L << 20, two.size());
                 return;

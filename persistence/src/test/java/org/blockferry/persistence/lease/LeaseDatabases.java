@@ -1,17 +1,14 @@
 package org.blockferry.persistence.lease;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.ScratchDatabases;
 
 /**
  * The two real databases the lease tests run on, opened once per test class with the schema
@@ -23,11 +20,9 @@ final class LeaseDatabases implements AutoCloseable {
 
     enum Kind { H2, POSTGRES }
 
-    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
-
     private final Map<Kind, Database> open = new EnumMap<>(Kind.class);
     private final String label;
-    private String pgSchema;
+    private PersistenceSettings pg;
 
     LeaseDatabases(String label) {
         this.label = label;
@@ -84,30 +79,21 @@ final class LeaseDatabases implements AutoCloseable {
     }
 
     private PersistenceSettings h2() throws Exception {
-        Path dir = Path.of("target", "tests", "lease-" + label + "-" + System.nanoTime()).toAbsolutePath();
-        Files.createDirectories(dir.getParent());
-        return PersistenceSettings.h2(dir.resolve("blockferry"), 12);
+        return ScratchDatabases.h2("lease-" + label, 12);
     }
 
     private PersistenceSettings postgres() {
-        pgSchema = "bf_lease_" + Long.toHexString(System.nanoTime()) + "_" + ProcessHandle.current().pid();
-        try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + pgSchema);
-        } catch (SQLException e) {
-            throw new AssertionError("PostgreSQL is needed at 127.0.0.1:5432 (database test, user postgres, trust"
-                    + " auth): " + e.getMessage(), e);
-        }
-        return PersistenceSettings.postgres(PG + "?currentSchema=" + pgSchema, "postgres", "", 12);
+        PersistenceSettings settings = ScratchDatabases.postgres("lease", 12);
+        pg = settings;
+        return settings;
     }
 
     @Override
     public synchronized void close() throws SQLException {
         open.values().forEach(Database::close);
         open.clear();
-        if (pgSchema != null) {
-            try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
-                s.execute("DROP SCHEMA " + pgSchema + " CASCADE");
-            }
+        if (pg != null) {
+            ScratchDatabases.drop(pg);
         }
     }
 }

@@ -3,13 +3,9 @@ package org.blockferry.persistence.readside;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +19,7 @@ import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobSpecReader;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.PersistenceSettings;
+import org.blockferry.persistence.ScratchDatabases;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -33,8 +30,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * (127.0.0.1:5432, database test).
  */
 class ClusterLoadTest {
-    private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
-
     private long sequence;
 
     @ParameterizedTest
@@ -110,16 +105,7 @@ class ClusterLoadTest {
     }
 
     private PersistenceSettings settings(String backend) throws Exception {
-        if (backend.equals("h2")) {
-            Path dir = Files.createDirectories(Path.of("target", "tests").toAbsolutePath())
-                    .resolve("cluster-load-" + System.nanoTime());
-            return PersistenceSettings.h2(dir.resolve("blockferry"), 2);
-        }
-        String schema = "bf_load_" + Long.toHexString(System.nanoTime());
-        try (Connection c = DriverManager.getConnection(PG, "postgres", ""); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        return PersistenceSettings.postgres(PG + "?currentSchema=" + schema, "postgres", "", 2);
+        return backend.equals("h2") ? ScratchDatabases.h2("cluster-load", 2) : ScratchDatabases.postgres("load", 2);
     }
 
     private void submit(Database db, String job, String... disks) throws Exception {
