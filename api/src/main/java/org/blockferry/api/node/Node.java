@@ -61,13 +61,13 @@ public final class Node implements AutoCloseable {
     private final Leases leases;
 
     private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage,
-                 Leases leases, VmwareSettings vmware) {
+                 Leases leases, VmwareSettings vmware, JobSettings jobSettings) {
         this.leases = leases;
         this.wholeVm = new WholeVmJobs(vmware, storage);
         this.system = system;
         this.database = database;
         this.copy = copy;
-        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage);
+        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage, jobSettings.startingAtOnce());
         this.queries = new JobQueries(database.dataSource(), database.settings().backend());
     }
 
@@ -176,7 +176,7 @@ public final class Node implements AutoCloseable {
                 throw e;
             }
             NodeWiring.wire(system, runtime, database, joinSelf);
-            Node node = new Node(system, database, copy, storage, leases, vmware);
+            Node node = new Node(system, database, copy, storage, leases, vmware, jobSettings);
             node.resumeUnfinished();
             JobWaker.start(system, ClusterSettings.fromConfig(base).removalMargin(),
                     () -> node.wakeUnfinished().size(), copy.blocking());

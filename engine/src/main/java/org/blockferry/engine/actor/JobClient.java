@@ -12,6 +12,7 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.blockferry.engine.actor.TargetState.Role;
+import org.blockferry.engine.cluster.PlacementGate;
 import org.blockferry.engine.endpoint.DiskLocation;
 import org.blockferry.engine.endpoint.InvalidInputException;
 import org.blockferry.engine.endpoint.StoragePolicy;
@@ -28,10 +29,18 @@ public final class JobClient {
     private final ClusterSharding sharding;
     private final Duration timeout;
     private final StoragePolicy storage;
+    private final PlacementGate placements;
 
-    /** {@code storage}: what the node's jobs may read and write, checked at submission (and again at use). */
-    public JobClient(ActorSystem<?> system, Duration timeout, StoragePolicy storage) {
+    /** A turn in the line of new jobs' first steps lasts this long at most ({@link PlacementGate}). */
+    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
+
+    /**
+     * {@code storage}: what the node's jobs may read and write, checked at submission (and again
+     * at use); {@code startingAtOnce}: new jobs whose entity this node's submissions start at once.
+     */
+    public JobClient(ActorSystem<?> system, Duration timeout, StoragePolicy storage, int startingAtOnce) {
         this.system = system;
+        this.placements = new PlacementGate(startingAtOnce, FIRST_STEP_TURN);
         this.sharding = ClusterSharding.get(system);
         this.timeout = timeout;
         this.storage = storage;
@@ -60,10 +69,15 @@ public final class JobClient {
         }
         // The job's entity starts (its shard placed, its journal read) while the targets are
         // looked at, not after: a new job's submission waits for the slower of the two, not both.
-        job(spec.jobId()).tell(new JobActor.Get(system.ignoreRef()));
-        return targetsInUse(spec, identities).thenCompose(refused -> refused != null
-                ? CompletableFuture.completedFuture(refused)
-                : job(spec.jobId()).ask(replyTo -> new JobActor.Submit(spec, identities, replyTo), timeout));
+        // Its start takes its turn in the node's line of first steps (PlacementGate); whether it
+        // answered or not, the submission itself is asked next.
+        CompletableFuture<JobState> started = placements.run(
+                () -> job(spec.jobId()).ask(JobActor.Get::new, timeout)).toCompletableFuture();
+        return targetsInUse(spec, identities)
+                .thenCombine(started.handle((state, failure) -> state), (refused, state) -> refused)
+                .thenCompose(refused -> refused != null
+                        ? CompletableFuture.completedFuture(refused)
+                        : job(spec.jobId()).ask(replyTo -> new JobActor.Submit(spec, identities, replyTo), timeout));
     }
 
     /** Every local path and NBD URI of the job, and a vmware job's mapped image directories, against the policy. */

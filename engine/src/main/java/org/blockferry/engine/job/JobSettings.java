@@ -6,10 +6,14 @@ import org.blockferry.engine.endpoint.InvalidInputException;
 
 /**
  * How jobs run on a node ({@code blockferry.jobs}): how many at once, the retry budget of a
- * disk, how often the job's state is snapshotted, and how long an ended job stays in memory.
+ * disk, how often the job's state is snapshotted, how long an ended job stays in memory, and how
+ * many new jobs' entities this node's submissions start at once.
  */
 public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, Duration minBackoff,
-                          Duration maxBackoff, int snapshotEvery, Duration passivateAfter) {
+                          Duration maxBackoff, int snapshotEvery, Duration passivateAfter, int startingAtOnce) {
+    /** The most {@code starting-at-once} may be. */
+    public static final int MAX_STARTING_AT_ONCE = 1000;
+
     public JobSettings {
         if (maxRunning < 1) {
             throw new InvalidInputException("blockferry.jobs.max-running", "must be at least 1, got " + maxRunning);
@@ -27,20 +31,24 @@ public record JobSettings(int maxRunning, int maxRetries, Duration retryWindow, 
         if (passivateAfter.compareTo(Duration.ofSeconds(1)) < 0) {
             throw new InvalidInputException("blockferry.jobs.passivate-after", "must be at least 1s, got " + passivateAfter);
         }
+        if (startingAtOnce < 1 || startingAtOnce > MAX_STARTING_AT_ONCE) {
+            throw new InvalidInputException("blockferry.jobs.starting-at-once",
+                    "must be 1 to " + MAX_STARTING_AT_ONCE + ", got " + startingAtOnce);
+        }
     }
 
     public static JobSettings fromConfig(Config config) {
         Config c = config.getConfig("blockferry.jobs");
         return new JobSettings(c.getInt("max-running"), c.getInt("retry.max-retries"), c.getDuration("retry.within"),
                 c.getDuration("retry.min-backoff"), c.getDuration("retry.max-backoff"), c.getInt("snapshot-every"),
-                c.getDuration("passivate-after"));
+                c.getDuration("passivate-after"), c.getInt("starting-at-once"));
     }
 
     public JobSettings withMaxRunning(int n) {
-        return new JobSettings(n, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery, passivateAfter);
+        return new JobSettings(n, maxRetries, retryWindow, minBackoff, maxBackoff, snapshotEvery, passivateAfter, startingAtOnce);
     }
 
     public JobSettings withRetries(int retries, Duration min, Duration max) {
-        return new JobSettings(maxRunning, retries, retryWindow, min, max, snapshotEvery, passivateAfter);
+        return new JobSettings(maxRunning, retries, retryWindow, min, max, snapshotEvery, passivateAfter, startingAtOnce);
     }
 }

@@ -98,7 +98,7 @@ class JobActorTest {
             }
         };
         JobSettings settings = new JobSettings(1, 0, Duration.ofMinutes(1), Duration.ofMillis(10),
-                Duration.ofMillis(10), 4, Duration.ofMinutes(2));
+                Duration.ofMillis(10), 4, Duration.ofMinutes(2), 8);
         VmwareSources vcenters = new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(new Vcenter(
                 "vc1", URI.create("https://vc1.example/sdk"), "bf", Path.of("/etc/blockferry/vc1.password"), null, null,
                 null, false)), null);

@@ -1,0 +1,101 @@
+package org.blockferry.engine.cluster;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * The first step of new jobs (their entity started, which places a shard), at most
+ * {@code permits} at once, the others in order of arrival ({@code blockferry.jobs.starting-at-once}).
+ *
+ * <p>Each job is a shard of its own ({@link LoadPlacement}), and the shard coordinator places one
+ * shard at a time: while its state is written it holds the other requests in a set, and then
+ * serves them in the set's order, not theirs. With 50 submissions at once, some waited while a
+ * hundred later ones were placed (p99 3.3 s where p50 was 0.26 s). Kept short there, the queue is
+ * this one, first come first served. A step that has not finished after {@code holdAtMost} gives
+ * its turn to the next all the same (an entity on a node that has just died may not answer for
+ * long); the step itself goes on.
+ */
+public final class PlacementGate {
+    private final int permits;
+    private final long holdAtMostNanos;
+    private final Executor delayed;
+    private final ArrayDeque<Runnable> waiting = new ArrayDeque<>();
+    private int running;
+
+    public PlacementGate(int permits, Duration holdAtMost) {
+        if (permits < 1) {
+            throw new IllegalArgumentException("permits must be at least 1, got " + permits);
+        }
+        this.permits = permits;
+        this.holdAtMostNanos = holdAtMost.toNanos();
+        this.delayed = CompletableFuture.delayedExecutor(holdAtMostNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Runs {@code step} once it is its turn; its stage, as it completes. The turn passes on when
+     * the stage completes (however) or after {@code holdAtMost}, whichever is first.
+     */
+    public <T> CompletionStage<T> run(Supplier<? extends CompletionStage<T>> step) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Runnable start = () -> {
+            AtomicBoolean passed = new AtomicBoolean();
+            Runnable passOn = () -> {
+                if (passed.compareAndSet(false, true)) {
+                    release();
+                }
+            };
+            CompletionStage<T> stage;
+            try {
+                stage = step.get();
+            } catch (RuntimeException e) {
+                passOn.run();
+                result.completeExceptionally(e);
+                return;
+            }
+            stage.whenComplete((value, failure) -> {
+                passOn.run();
+                if (failure != null) {
+                    result.completeExceptionally(failure);
+                } else {
+                    result.complete(value);
+                }
+            });
+            if (!passed.get()) {
+                CompletableFuture.runAsync(passOn, delayed);
+            }
+        };
+        synchronized (this) {
+            if (running >= permits) {
+                waiting.addLast(start);
+                return result;
+            }
+            running++;
+        }
+        start.run();
+        return result;
+    }
+
+    /** Steps that hold a turn now, and steps waiting for one. */
+    public synchronized int[] occupancy() {
+        return new int[] {running, waiting.size()};
+    }
+
+    /** A turn ends: the next in line starts (on another thread, so that no chain of them nests). */
+    private void release() {
+        Runnable next;
+        synchronized (this) {
+            next = waiting.pollFirst();
+            if (next == null) {
+                running--;
+                return;
+            }
+        }
+        CompletableFuture.runAsync(next);
+    }
+}
