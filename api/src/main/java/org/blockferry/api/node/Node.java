@@ -17,6 +17,7 @@ import org.blockferry.engine.cluster.JobOwnership;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.endpoint.StoragePolicy;
+import org.blockferry.engine.cluster.PlacementGate;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
@@ -45,6 +46,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
+    /** A new job's turn in the line of first steps lasts this long at most ({@link PlacementGate}). */
+    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
 
     /** A node's job leases: the keeper that renews them, the ownership its jobs use, their timing. */
     private record Leases(LeaseKeeper keeper, DatabaseJobOwnership ownership, LeaseTiming timing) {
@@ -61,13 +64,13 @@ public final class Node implements AutoCloseable {
     private final Leases leases;
 
     private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage,
-                 Leases leases, VmwareSettings vmware, JobSettings jobSettings) {
+                 Leases leases, VmwareSettings vmware, PlacementGate placements) {
         this.leases = leases;
         this.wholeVm = new WholeVmJobs(vmware, storage);
         this.system = system;
         this.database = database;
         this.copy = copy;
-        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage, jobSettings.startingAtOnce());
+        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage, placements);
         this.queries = new JobQueries(database.dataSource(), database.settings().backend());
     }
 
@@ -175,8 +178,9 @@ public final class Node implements AutoCloseable {
                 system.terminate();
                 throw e;
             }
-            NodeWiring.wire(system, runtime, database, joinSelf);
-            Node node = new Node(system, database, copy, storage, leases, vmware, jobSettings);
+            PlacementGate placements = new PlacementGate(jobSettings.startingAtOnce(), FIRST_STEP_TURN);
+            NodeWiring.wire(system, runtime, placements, database, joinSelf);
+            Node node = new Node(system, database, copy, storage, leases, vmware, placements);
             node.resumeUnfinished();
             JobWaker.start(system, ClusterSettings.fromConfig(base).removalMargin(),
                     () -> node.wakeUnfinished().size(), copy.blocking());
