@@ -17,7 +17,6 @@ import org.blockferry.engine.cluster.JobOwnership;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopySettings;
 import org.blockferry.engine.endpoint.StoragePolicy;
-import org.blockferry.engine.cluster.PlacementGate;
 import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.source.vmware.VmwareSettings;
 import org.blockferry.engine.source.vmware.VmwareSources;
@@ -46,8 +45,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
-    /** A new job's turn in the line of first steps lasts this long at most ({@link PlacementGate}). */
-    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
 
     /** A node's job leases: the keeper that renews them, the ownership its jobs use, their timing. */
     private record Leases(LeaseKeeper keeper, DatabaseJobOwnership ownership, LeaseTiming timing) {
@@ -64,13 +61,13 @@ public final class Node implements AutoCloseable {
     private final Leases leases;
 
     private Node(ActorSystem<Void> system, Database database, CopyEnvironment copy, StoragePolicy storage,
-                 Leases leases, VmwareSettings vmware, PlacementGate placements) {
+                 Leases leases, VmwareSettings vmware, JobSettings jobSettings) {
         this.leases = leases;
         this.wholeVm = new WholeVmJobs(vmware, storage);
         this.system = system;
         this.database = database;
         this.copy = copy;
-        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage, placements);
+        this.jobs = new JobClient(system, Duration.ofSeconds(30), storage, jobSettings.startingAtOnce());
         this.queries = new JobQueries(database.dataSource(), database.settings().backend());
     }
 
@@ -178,9 +175,8 @@ public final class Node implements AutoCloseable {
                 system.terminate();
                 throw e;
             }
-            PlacementGate placements = new PlacementGate(jobSettings.startingAtOnce(), FIRST_STEP_TURN);
-            NodeWiring.wire(system, runtime, placements, database, joinSelf);
-            Node node = new Node(system, database, copy, storage, leases, vmware, placements);
+            NodeWiring.wire(system, runtime, database, joinSelf);
+            Node node = new Node(system, database, copy, storage, leases, vmware, jobSettings);
             node.resumeUnfinished();
             JobWaker.start(system, ClusterSettings.fromConfig(base).removalMargin(),
                     () -> node.wakeUnfinished().size(), copy.blocking());

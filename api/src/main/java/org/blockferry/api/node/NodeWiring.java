@@ -8,7 +8,6 @@ import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.engine.actor.RunSlots;
 import org.blockferry.engine.actor.TargetActor;
-import org.blockferry.engine.cluster.PlacementGate;
 import org.blockferry.persistence.Database;
 import org.blockferry.persistence.readside.JobReadSide;
 
@@ -21,8 +20,7 @@ final class NodeWiring {
     private NodeWiring() {
     }
 
-    static void wire(ActorSystem<?> system, JobRuntime runtime, PlacementGate placements, Database database,
-                     boolean joinSelf) {
+    static void wire(ActorSystem<?> system, JobRuntime runtime, Database database, boolean joinSelf) {
         if (joinSelf) {
             Cluster cluster = Cluster.get(system);
             cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -30,7 +28,7 @@ final class NodeWiring {
         MembershipLog.start(system);
         RunSlots.start(system, runtime.jobs().maxRunning());
         TargetActor.init(system, JobPeers.notifier(system));
-        JobActor.init(system, runtime, placements);
+        JobActor.init(system, runtime);
         JobReadSide.start(system, database.dataSource()).whenComplete((done, e) -> {
             if (e != null) {
                 system.log().error("event=read-side-failed error={}", e.toString());

@@ -20,7 +20,6 @@ import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
-import org.blockferry.engine.cluster.PlacementGate;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
@@ -232,7 +231,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     // ---- wiring ----
 
     /** Registers the entity with cluster sharding on this node. */
-    public static void init(ActorSystem<?> system, JobRuntime runtime, PlacementGate placements) {
+    public static void init(ActorSystem<?> system, JobRuntime runtime) {
         // No automatic passivation: it counts only messages that come through the shard region, so
         // it would stop a job that is queued, or copying for hours (its disks report to it
         // directly). A job passivates itself once it has ended and gone idle.
@@ -243,10 +242,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         // journal before it allocates the next one, one submission at a time (bench/README.md).
         // A job is woken instead: after a node start and after a member was removed (the node's
         // JobWaker, from the read side and the journal), and by itself when it moves (HandOff).
-        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> {
-                    placements.started(ctx.getEntityId()); // placed: the next new job's turn
-                    return create(ctx.getEntityId(), runtime, ctx.getShard());
-                })
+        ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), runtime, ctx.getShard()))
                 .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()
                         .withRememberEntities(false))
                 .withStopMessage(HandOff.INSTANCE)

@@ -31,14 +31,16 @@ public final class JobClient {
     private final StoragePolicy storage;
     private final PlacementGate placements;
 
+    /** A turn in the line of new jobs' first steps lasts this long at most ({@link PlacementGate}). */
+    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
+
     /**
      * {@code storage}: what the node's jobs may read and write, checked at submission (and again
-     * at use); {@code placements}: the node's line of new jobs' first steps (the one given to
-     * {@link JobActor#init}).
+     * at use); {@code startingAtOnce}: new jobs whose entity this node's submissions start at once.
      */
-    public JobClient(ActorSystem<?> system, Duration timeout, StoragePolicy storage, PlacementGate placements) {
+    public JobClient(ActorSystem<?> system, Duration timeout, StoragePolicy storage, int startingAtOnce) {
         this.system = system;
-        this.placements = placements;
+        this.placements = new PlacementGate(startingAtOnce, FIRST_STEP_TURN);
         this.sharding = ClusterSharding.get(system);
         this.timeout = timeout;
         this.storage = storage;
@@ -69,7 +71,7 @@ public final class JobClient {
         // looked at, not after: a new job's submission waits for the slower of the two, not both.
         // Its start takes its turn in the node's line of first steps (PlacementGate); whether it
         // answered or not, the submission itself is asked next.
-        CompletableFuture<JobState> started = placements.run(spec.jobId(),
+        CompletableFuture<JobState> started = placements.run(
                 () -> job(spec.jobId()).ask(JobActor.Get::new, timeout)).toCompletableFuture();
         return targetsInUse(spec, identities)
                 .thenCombine(started.handle((state, failure) -> state), (refused, state) -> refused)

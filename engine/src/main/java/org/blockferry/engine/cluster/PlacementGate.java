@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -18,20 +17,15 @@ import java.util.function.Supplier;
  * shard at a time: while its state is written it holds the other requests in a set, and then
  * serves them in the set's order, not theirs. With 50 submissions at once, some waited while a
  * hundred later ones were placed (p99 3.3 s where p50 was 0.26 s). Kept short there, the queue is
- * this one, first come first served.
- *
- * <p>A turn ends as soon as the job's entity is created on this node ({@link #started}: its
- * shard has a home; the entity's journal read, which follows, needs no turn), else when the step
- * completes, and at the latest after {@code holdAtMost} (an entity on a node that has just died
- * may not answer for long); the step itself goes on.
+ * this one, first come first served. A step that has not finished after {@code holdAtMost} gives
+ * its turn to the next all the same (an entity on a node that has just died may not answer for
+ * long); the step itself goes on.
  */
 public final class PlacementGate {
     private final int permits;
     private final long holdAtMostNanos;
     private final Executor delayed;
     private final ArrayDeque<Runnable> waiting = new ArrayDeque<>();
-    /** The turns of steps started and not yet ended, by key: {@link #started} ends one early. */
-    private final ConcurrentHashMap<String, Runnable> turns = new ConcurrentHashMap<>();
     private int running;
 
     public PlacementGate(int permits, Duration holdAtMost) {
@@ -44,24 +38,18 @@ public final class PlacementGate {
     }
 
     /**
-     * Runs {@code step} of the job {@code key} once it is its turn; its stage, as it completes.
-     * The turn passes on at {@link #started}, when the stage completes (however), or after
-     * {@code holdAtMost}, whichever is first.
+     * Runs {@code step} once it is its turn; its stage, as it completes. The turn passes on when
+     * the stage completes (however) or after {@code holdAtMost}, whichever is first.
      */
-    public <T> CompletionStage<T> run(String key, Supplier<? extends CompletionStage<T>> step) {
+    public <T> CompletionStage<T> run(Supplier<? extends CompletionStage<T>> step) {
         CompletableFuture<T> result = new CompletableFuture<>();
         Runnable start = () -> {
             AtomicBoolean passed = new AtomicBoolean();
-            Runnable passOn = new Runnable() {
-                @Override
-                public void run() {
-                    if (passed.compareAndSet(false, true)) {
-                        turns.remove(key, this);
-                        release();
-                    }
+            Runnable passOn = () -> {
+                if (passed.compareAndSet(false, true)) {
+                    release();
                 }
             };
-            turns.put(key, passOn); // a second submission of one job id: the first's turn still ends by itself
             CompletionStage<T> stage;
             try {
                 stage = step.get();
@@ -89,16 +77,8 @@ public final class PlacementGate {
             }
             running++;
         }
-        startHere(start);
+        start.run();
         return result;
-    }
-
-    /** The entity of job {@code key} was created here: its step's turn, if it holds one, passes on. */
-    public void started(String key) {
-        Runnable turn = turns.get(key);
-        if (turn != null) {
-            turn.run();
-        }
     }
 
     /** Steps that hold a turn now, and steps waiting for one. */
@@ -106,7 +86,7 @@ public final class PlacementGate {
         return new int[] {running, waiting.size()};
     }
 
-    /** A turn ends: the next in line starts, on this thread. */
+    /** A turn ends: the next in line starts (on another thread, so that no chain of them nests). */
     private void release() {
         Runnable next;
         synchronized (this) {
@@ -116,26 +96,6 @@ public final class PlacementGate {
                 return;
             }
         }
-        startHere(next);
-    }
-
-    /** Steps started while one already starts on this thread (one that ended at once): run after it, not inside. */
-    private static final ThreadLocal<ArrayDeque<Runnable>> STARTING = new ThreadLocal<>();
-
-    private static void startHere(Runnable start) {
-        ArrayDeque<Runnable> queued = STARTING.get();
-        if (queued != null) {
-            queued.addLast(start);
-            return;
-        }
-        queued = new ArrayDeque<>();
-        STARTING.set(queued);
-        try {
-            for (Runnable r = start; r != null; r = queued.pollFirst()) {
-                r.run();
-            }
-        } finally {
-            STARTING.remove();
-        }
+        CompletableFuture.runAsync(next);
     }
 }

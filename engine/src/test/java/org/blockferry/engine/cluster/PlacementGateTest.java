@@ -28,7 +28,7 @@ class PlacementGateTest {
             int n = i;
             CompletableFuture<Integer> step = new CompletableFuture<>();
             steps.add(step);
-            results.add(gate.run("job-" + n, () -> {
+            results.add(gate.run(() -> {
                 started.add(n);
                 return step;
             }));
@@ -57,11 +57,11 @@ class PlacementGateTest {
     void aFailedOrThrowingStepPassesItsTurnOnAndItsCallerSeesTheFailure() throws Exception {
         PlacementGate gate = new PlacementGate(1, LONG);
         CompletableFuture<String> failing = new CompletableFuture<>();
-        CompletionStage<String> first = gate.run("job-" + System.nanoTime(), () -> failing);
-        CompletionStage<String> second = gate.run("job-" + System.nanoTime(), () -> {
+        CompletionStage<String> first = gate.run(() -> failing);
+        CompletionStage<String> second = gate.run(() -> {
             throw new IllegalStateException("no entity");
         });
-        CompletionStage<String> third = gate.run("job-" + System.nanoTime(), () -> CompletableFuture.completedFuture("third"));
+        CompletionStage<String> third = gate.run(() -> CompletableFuture.completedFuture("third"));
         failing.completeExceptionally(new IllegalStateException("timed out"));
         ExecutionException e1 = assertThrows(ExecutionException.class,
                 () -> first.toCompletableFuture().get(5, TimeUnit.SECONDS));
@@ -77,9 +77,9 @@ class PlacementGateTest {
     void aStepThatDoesNotAnswerGivesItsTurnUpAfterTheHoldTimeAndStillCompletesLater() throws Exception {
         PlacementGate gate = new PlacementGate(1, Duration.ofMillis(300));
         CompletableFuture<String> silent = new CompletableFuture<>();
-        CompletionStage<String> first = gate.run("job-" + System.nanoTime(), () -> silent);
+        CompletionStage<String> first = gate.run(() -> silent);
         long start = System.nanoTime();
-        CompletionStage<String> second = gate.run("job-" + System.nanoTime(), () -> CompletableFuture.completedFuture("next"));
+        CompletionStage<String> second = gate.run(() -> CompletableFuture.completedFuture("next"));
         assertEquals("next", second.toCompletableFuture().get(5, TimeUnit.SECONDS));
         long waitedMs = (System.nanoTime() - start) / 1_000_000;
         assertTrue(waitedMs >= 250, "the next waited for the turn to pass: " + waitedMs + " ms");
@@ -89,9 +89,9 @@ class PlacementGateTest {
         assertEquals("late", first.toCompletableFuture().get(5, TimeUnit.SECONDS));
         awaitIdle(gate); // its late end does not give back a second turn
         CompletableFuture<String> a = new CompletableFuture<>();
-        gate.run("job-" + System.nanoTime(), () -> a);
+        gate.run(() -> a);
         boolean[] bStarted = {false};
-        gate.run("job-" + System.nanoTime(), () -> {
+        gate.run(() -> {
             bStarted[0] = true;
             return new CompletableFuture<String>();
         });
@@ -100,40 +100,11 @@ class PlacementGateTest {
     }
 
     @Test
-    void theEntityCreatedPassesTheTurnOnBeforeItsStepAnswersAndOnlyOnce() throws Exception {
-        PlacementGate gate = new PlacementGate(1, LONG);
-        CompletableFuture<String> recovering = new CompletableFuture<>();
-        CompletionStage<String> first = gate.run("job-a", () -> recovering);
-        CompletableFuture<String> secondStep = new CompletableFuture<>();
-        List<String> started = new CopyOnWriteArrayList<>();
-        CompletionStage<String> second = gate.run("job-b", () -> {
-            started.add("job-b");
-            return secondStep;
-        });
-        gate.started("job-b"); // not its turn yet: nothing happens
-        gate.started("job-z"); // no such step
-        assertArrayEquals(new int[] {1, 1}, gate.occupancy());
-        gate.started("job-a");
-        awaitStarted(started, 1);
-        assertTrue(!first.toCompletableFuture().isDone(), "job-a's step goes on");
-        recovering.complete("a"); // its end gives back no second turn
-        assertEquals("a", first.toCompletableFuture().get(5, TimeUnit.SECONDS));
-        CompletableFuture<String> thirdStep = new CompletableFuture<>();
-        gate.run("job-c", () -> thirdStep);
-        assertArrayEquals(new int[] {1, 1}, gate.occupancy(), "job-b holds the one turn, job-c waits");
-        gate.started("job-b");
-        secondStep.complete("b");
-        assertEquals("b", second.toCompletableFuture().get(5, TimeUnit.SECONDS));
-        thirdStep.complete("c");
-        awaitIdle(gate);
-    }
-
-    @Test
     void noPermitIsRefused() {
         assertThrows(IllegalArgumentException.class, () -> new PlacementGate(0, LONG));
     }
 
-    private static void awaitStarted(List<?> started, int count) throws InterruptedException {
+    private static void awaitStarted(List<Integer> started, int count) throws InterruptedException {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (started.size() < count && System.nanoTime() < deadline) {
             Thread.sleep(1);
