@@ -17,7 +17,9 @@ import java.util.function.Supplier;
  * shard at a time: while its state is written it holds the other requests in a set, and then
  * serves them in the set's order, not theirs. With 50 submissions at once, some waited while a
  * hundred later ones were placed (p99 3.3 s where p50 was 0.26 s). Kept short there, the queue is
- * this one, first come first served. A step that has not finished after {@code holdAtMost} gives
+ * this one, first come first served. The turn lasts until the entity answers, its journal read
+ * included: ended as soon as the entity was created instead, the slowest submissions took 4-6 s
+ * again (bench/README.md, 2026-12-06). A step that has not finished after {@code holdAtMost} gives
  * its turn to the next all the same (an entity on a node that has just died may not answer for
  * long); the step itself goes on.
  */
@@ -77,7 +79,7 @@ public final class PlacementGate {
             }
             running++;
         }
-        start.run();
+        startHere(start);
         return result;
     }
 
@@ -86,7 +88,7 @@ public final class PlacementGate {
         return new int[] {running, waiting.size()};
     }
 
-    /** A turn ends: the next in line starts (on another thread, so that no chain of them nests). */
+    /** A turn ends: the next in line starts, on this thread. */
     private void release() {
         Runnable next;
         synchronized (this) {
@@ -96,6 +98,26 @@ public final class PlacementGate {
                 return;
             }
         }
-        CompletableFuture.runAsync(next);
+        startHere(next);
+    }
+
+    /** Steps started while one already starts on this thread (one that ended at once): run after it, not inside. */
+    private static final ThreadLocal<ArrayDeque<Runnable>> STARTING = new ThreadLocal<>();
+
+    private static void startHere(Runnable start) {
+        ArrayDeque<Runnable> queued = STARTING.get();
+        if (queued != null) {
+            queued.addLast(start);
+            return;
+        }
+        queued = new ArrayDeque<>();
+        STARTING.set(queued);
+        try {
+            for (Runnable r = start; r != null; r = queued.pollFirst()) {
+                r.run();
+            }
+        } finally {
+            STARTING.remove();
+        }
     }
 }
