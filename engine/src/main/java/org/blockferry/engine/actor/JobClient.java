@@ -25,14 +25,14 @@ import org.blockferry.engine.job.JobState;
  * the job's disks read and write), look, cancel, wake.
  */
 public final class JobClient {
+    /** A turn in the line of new jobs' first steps lasts this long at most ({@link PlacementGate}). */
+    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
+
     private final ActorSystem<?> system;
     private final ClusterSharding sharding;
     private final Duration timeout;
     private final StoragePolicy storage;
     private final PlacementGate placements;
-
-    /** A turn in the line of new jobs' first steps lasts this long at most ({@link PlacementGate}). */
-    private static final Duration FIRST_STEP_TURN = Duration.ofSeconds(2);
 
     /**
      * {@code storage}: what the node's jobs may read and write, checked at submission (and again

@@ -25,7 +25,6 @@ import java.util.function.Supplier;
  */
 public final class PlacementGate {
     private final int permits;
-    private final long holdAtMostNanos;
     private final Executor delayed;
     private final ArrayDeque<Runnable> waiting = new ArrayDeque<>();
     private int running;
@@ -35,8 +34,7 @@ public final class PlacementGate {
             throw new IllegalArgumentException("permits must be at least 1, got " + permits);
         }
         this.permits = permits;
-        this.holdAtMostNanos = holdAtMost.toNanos();
-        this.delayed = CompletableFuture.delayedExecutor(holdAtMostNanos, TimeUnit.NANOSECONDS);
+        this.delayed = CompletableFuture.delayedExecutor(holdAtMost.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     /**

@@ -2,6 +2,7 @@ package org.blockferry.engine.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -84,7 +85,7 @@ class PlacementGateTest {
         long waitedMs = (System.nanoTime() - start) / 1_000_000;
         assertTrue(waitedMs >= 250, "the next waited for the turn to pass: " + waitedMs + " ms");
         assertTrue(waitedMs < 3_000, "the turn passed on after the hold time: " + waitedMs + " ms");
-        assertTrue(!first.toCompletableFuture().isDone(), "the silent step goes on");
+        assertFalse(first.toCompletableFuture().isDone(), "the silent step goes on");
         silent.complete("late");
         assertEquals("late", first.toCompletableFuture().get(5, TimeUnit.SECONDS));
         awaitIdle(gate); // its late end does not give back a second turn
@@ -96,7 +97,7 @@ class PlacementGateTest {
             return new CompletableFuture<String>();
         });
         assertArrayEquals(new int[] {1, 1}, gate.occupancy(), "one permit, still one");
-        assertTrue(!bStarted[0]);
+        assertFalse(bStarted[0], "the second waits for the one permit");
     }
 
     @Test
