@@ -29,10 +29,25 @@ class ServeStopTest {
             assertTrue(serve.awaitLog("serving on", Duration.ofSeconds(90)), serve.log());
             Thread.sleep(1000); // the read side and the journal's polling are running
             kill(signal, serve.process().pid());
-            assertTrue(serve.process().waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "stopped\n" + serve.log());
+            boolean exited = serve.process().waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(exited, () -> "stopped\n" + serve.log() + "\nits threads, 60 s after the signal:\n"
+                    + threads(serve.process().pid()));
             assertEquals(exitCode, serve.process().exitValue(), serve.log());
             String log = serve.log();
             assertFalse(log.contains("Exception") || log.contains("\tat "), "a clean stop:\n" + log);
+        }
+    }
+
+    /** What a process that did not stop is doing (jcmd Thread.print), for the failure's message. */
+    private static String threads(long pid) {
+        try {
+            Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), "Thread.print").redirectErrorStream(true)
+                    .start();
+            String out = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            jcmd.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+            return out;
+        } catch (IOException | InterruptedException e) {
+            return "(jcmd failed: " + e + ")";
         }
     }
 
