@@ -29,8 +29,11 @@ public final class NodeProcess implements AutoCloseable {
      */
     public static NodeProcess start(Path dir, String name, PersistenceSettings db, Map<String, String> settings,
                                     Path logbackFile) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx384m", "-XX:+UseSerialGC"));
+        // SIGINT as an operator's shell leaves it: a build started in the background (a CI runner,
+        // `cmd &`) ignores SIGINT, its children inherit that, and a JVM cannot take back an ignored
+        // signal — ServeStopTest's Ctrl-C would never arrive (env execs java: same pid).
+        List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m", "-XX:+UseSerialGC"));
         settings.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         if (logbackFile != null) {
             cmd.add("-Dlogback.configurationFile=" + logbackFile);
