@@ -126,6 +126,7 @@ class CloudStackFailoverTest {
 
                 long killedAt = System.nanoTime();
                 cluster.node(victim).kill();
+                ClusterDisks.release(src); // the survivor copies the rest fast
 
                 JsonNode done = cluster.await(JOB, j -> j.path("status").asText().equals("completed")
                         || j.path("status").asText().equals("failed"), Duration.ofMinutes(4));

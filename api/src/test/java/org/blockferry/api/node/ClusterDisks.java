@@ -2,7 +2,9 @@ package org.blockferry.api.node;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Random;
 import org.blockferry.nbd.testing.NbdkitServer;
 
@@ -40,7 +42,31 @@ public final class ClusterDisks {
      */
     static NbdkitServer slowSource(Path dir, Path file, String bitsPerSecond) {
         return NbdkitServer.start(dir, "--threads=1", "--readonly", "--filter=rate", "file", file.toString(),
-                "rate=" + bitsPerSecond);
+                "rate=" + bitsPerSecond, "rate-file=" + rateFile(file));
+    }
+
+    /**
+     * Changes the rate of {@code file}'s {@link #slowSource} while it serves (nbdkit reads its
+     * rate file again within about a second). A test holds a copy slow through the moment it
+     * examines, then lets the rest go fast ({@link #release}) instead of waiting out a rate chosen
+     * for the worst case.
+     */
+    static void release(Path... files) throws IOException {
+        for (Path file : files) {
+            rate(file, RELEASED);
+        }
+    }
+
+    /** The rate of a source a test no longer holds slow: 100 MB/s, a 64 MiB disk in under a second. */
+    static final String RELEASED = "800M";
+
+    static void rate(Path file, String bitsPerSecond) throws IOException {
+        Path next = Files.writeString(file.resolveSibling(file.getFileName() + ".rate.next"), bitsPerSecond + "\n");
+        Files.move(next, rateFile(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static Path rateFile(Path file) {
+        return file.resolveSibling(file.getFileName() + ".rate");
     }
 
     /** An empty target file of {@code size} behind nbdkit's log filter ({@code log}). */

@@ -54,6 +54,7 @@ class ClusterLeaveTest {
             double seconds = Duration.between(stoppedAt, resumed).toMillis() / 1000.0;
             System.out.printf("cluster leave: job copying again %.1f s after SIGTERM%n", seconds);
             assertTrue(seconds <= 10, "resumed " + seconds + " s after SIGTERM (at most 10 s)\n" + cluster.logs());
+            ClusterDisks.release(src);
 
             JsonNode done = cluster.await("leaving", j -> j.path("status").asText().equals("completed")
                     || j.path("status").asText().equals("failed"), Duration.ofMinutes(3));
@@ -89,6 +90,7 @@ class ClusterLeaveTest {
                     cluster.awaitUp(k, 3, Duration.ofMinutes(2));
                 }
             }
+            ClusterDisks.release(sources.toArray(Path[]::new));
             for (int j = 0; j < 3; j++) {
                 JsonNode done = cluster.await("rolling" + j, d -> d.path("status").asText().equals("completed")
                         || d.path("status").asText().equals("failed"), Duration.ofMinutes(4));

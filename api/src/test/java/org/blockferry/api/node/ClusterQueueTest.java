@@ -50,6 +50,7 @@ class ClusterQueueTest {
                     && !j.path("waiting_for").asText().isEmpty(), Duration.ofMinutes(1)); // null is no answer
             assertEquals("queued", waiting.path("status").asText(), waiting.toString());
             assertTrue(waiting.path("waiting_for").asText().contains("first"), waiting.toString());
+            ClusterDisks.release(srcA);
 
             JsonNode first = cluster.await("first", j -> j.path("status").asText().equals("completed"),
                     Duration.ofMinutes(2));
@@ -85,6 +86,7 @@ class ClusterQueueTest {
             awaitRunning(cluster, 3);
             int maxPerNode = maxRunningPerNode(cluster);
             cluster.node(0).kill();
+            ClusterDisks.release(sources.values().toArray(Path[]::new));
             for (int j = 0; j < 10; j++) {
                 JsonNode done = cluster.await("q" + j, d -> d.path("status").asText().equals("completed")
                         || d.path("status").asText().equals("failed"), Duration.ofMinutes(5));

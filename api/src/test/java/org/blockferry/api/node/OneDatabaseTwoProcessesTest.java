@@ -33,13 +33,21 @@ import org.junit.jupiter.api.Test;
 @Tag("cluster")
 class OneDatabaseTwoProcessesTest {
     private static final long SIZE = 32L << 20;
+    /**
+     * The source's rate until the second process has met the running job: 28 MiB at 512 KB/s is
+     * about 56 s, far more than a second JVM needs to start on a crowded machine (at 1 MB/s the
+     * first once completed while the second was still starting, next to another cluster test).
+     * Then {@link ClusterDisks#release}: the rest of the copy takes a second or two.
+     */
+    private static final String HELD = "4M";
     /** Progress that moves steadily at a slow source's rate. */
     private static final Map<String, String> SMALL_CHUNKS = Map.of("blockferry.copy.chunk-size", "2MiB",
             "blockferry.copy.chunks-in-flight", NodeFixture.CHUNKS_IN_FLIGHT, "blockferry.copy.progress-interval", "1s");
     /**
      * SMALL_CHUNKS with a short lease: a second replicate gives up waiting for it after
-     * heartbeat-timeout + takeover-margin + 3 s = 8 s, well within the first's copy of about 26 s
-     * (with the default lease, 17 s, it ended a few seconds before the first on a loaded machine).
+     * heartbeat-timeout + takeover-margin + 3 s = 8 s, well within the first's copy while its
+     * source is {@link #HELD} (with the default lease, 17 s, it ended a few seconds before the first
+     * on a loaded machine).
      */
     private static final Map<String, String> SHORT_LEASE = withShortLease();
 
@@ -56,7 +64,7 @@ class OneDatabaseTwoProcessesTest {
         Path dir = TestPeers.scratchDirectory("two-replicates-");
         Path src = ClusterDisks.randomFile(dir.resolve("src.img"), SIZE, 31);
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        try (NbdkitServer source = ClusterDisks.slowSource(dir, src, "8M");
+        try (NbdkitServer source = ClusterDisks.slowSource(dir, src, HELD);
              NbdkitServer target = ClusterDisks.loggedTarget(dir, dir.resolve("dst.img"), SIZE, dir.resolve("t.log"))) {
             Path job = Files.writeString(dir.resolve("job.json"), ClusterDisks.job("twice", source.uri(), target.uri()));
             Process first = ReplicateProcess.start(dir, db, job, "first.log", SHORT_LEASE);
@@ -73,6 +81,7 @@ class OneDatabaseTwoProcessesTest {
                         && secondLog.contains("runs in another process, which is alive")
                         && secondLog.contains("(pid " + first.pid() + ")"), secondLog);
                 assertTrue(first.isAlive(), "the first still runs the job");
+                ClusterDisks.release(src);
 
                 assertTrue(first.waitFor(3, TimeUnit.MINUTES), "the first replicate ends");
                 assertEquals(0, first.exitValue(), Files.readString(dir.resolve("first.log")));
@@ -89,7 +98,7 @@ class OneDatabaseTwoProcessesTest {
         Path dir = TestPeers.scratchDirectory("serve-and-replicate-");
         Path src = ClusterDisks.randomFile(dir.resolve("src.img"), SIZE, 32);
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        try (NbdkitServer source = ClusterDisks.slowSource(dir, src, "8M");
+        try (NbdkitServer source = ClusterDisks.slowSource(dir, src, HELD);
              NbdkitServer target = ClusterDisks.loggedTarget(dir, dir.resolve("dst.img"), SIZE, dir.resolve("t.log"))) {
             Path job = Files.writeString(dir.resolve("job.json"), ClusterDisks.job("shared", source.uri(), target.uri()));
             Process replicate = ReplicateProcess.start(dir, db, job, "replicate.log", SMALL_CHUNKS);
@@ -104,6 +113,7 @@ class OneDatabaseTwoProcessesTest {
                     assertTrue(serve.awaitLog("event=job-waits-for-owner job=shared", Duration.ofMinutes(1)),
                             "serve waits for the job: " + serve.log());
                     assertTrue(serve.log().contains("(pid " + replicate.pid() + ")"), serve.log());
+                    ClusterDisks.release(src);
                     assertTrue(replicate.waitFor(3, TimeUnit.MINUTES), "replicate ends");
                     assertEquals(0, replicate.exitValue(), Files.readString(dir.resolve("replicate.log")));
                     // serve owns the job now; the replicate wrote its events after serve recovered
