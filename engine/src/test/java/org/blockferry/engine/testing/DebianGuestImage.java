@@ -45,7 +45,7 @@ public final class DebianGuestImage {
         Path image = cache.resolve("debian12-" + sha256(script).substring(0, 12) + ".img");
         try (FileChannel lockFile = FileChannel.open(cache.resolve(".lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE); FileLock lock = lockFile.lock()) {
-            if (Files.exists(image)) {
+            if (Files.exists(image) || awaitPrebuild(cache, image)) {
                 return image;
             }
             if (!"root".equals(System.getProperty("user.name"))) {
@@ -62,6 +62,34 @@ public final class DebianGuestImage {
             run(BUILD_TIMEOUT, buildLog, "bash", scriptFile.toString(), image.toString(),
                     cache.resolve("work").toString());
             return image;
+        }
+    }
+
+    /**
+     * Waits while {@code scripts/guest-image}, started by scripts/test before Maven, still builds
+     * the image (its process named in {@code prebuild.pid} is alive); true when it left the image.
+     */
+    private static boolean awaitPrebuild(Path cache, Path image) throws IOException {
+        Path pidFile = cache.resolve("prebuild.pid");
+        long deadline = System.nanoTime() + BUILD_TIMEOUT.toNanos();
+        while (Files.exists(pidFile) && prebuilding(pidFile) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while scripts/guest-image built the guest image", e);
+            }
+        }
+        return Files.exists(image);
+    }
+
+    private static boolean prebuilding(Path pidFile) {
+        try {
+            long pid = Long.parseLong(Files.readString(pidFile).strip());
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                    .flatMap(h -> h.info().commandLine()).filter(c -> c.contains("guest-image")).isPresent();
+        } catch (IOException | NumberFormatException e) {
+            return false; // gone (the build ended and removed it) or not written yet: not waiting
         }
     }
 
