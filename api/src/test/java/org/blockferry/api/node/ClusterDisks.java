@@ -45,27 +45,20 @@ public final class ClusterDisks {
                 "rate=" + bitsPerSecond, "rate-file=" + rateFile(file));
     }
 
+    /** The rate of a source a test no longer holds slow: 100 MB/s, a 64 MiB disk in under a second. */
+    private static final String RELEASED = "800M";
+
     /**
-     * Lets the {@link #slowSource}s of {@code files} serve at {@link #RELEASED}: a test holds a
-     * copy slow through the moment it examines, then lets the rest go fast instead of waiting out a
-     * rate chosen for the worst case.
+     * Lets the {@link #slowSource}s of {@code files} serve at {@link #RELEASED} from now on: a test
+     * holds a copy slow through the moment it examines, then lets the rest go fast instead of
+     * waiting out a rate chosen for the worst case. Each rate file is replaced atomically, as
+     * nbdkit asks, and read again within about a second.
      */
     static void release(Path... files) throws IOException {
         for (Path file : files) {
-            rate(file, RELEASED);
+            Path next = Files.writeString(file.resolveSibling(file.getFileName() + ".rate.next"), RELEASED + "\n");
+            Files.move(next, rateFile(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
-    }
-
-    /** The rate of a source a test no longer holds slow: 100 MB/s, a 64 MiB disk in under a second. */
-    static final String RELEASED = "800M";
-
-    /**
-     * Changes the rate of {@code file}'s {@link #slowSource} while it serves: its rate file is
-     * replaced atomically, as nbdkit asks, and read again within about a second.
-     */
-    static void rate(Path file, String bitsPerSecond) throws IOException {
-        Path next = Files.writeString(file.resolveSibling(file.getFileName() + ".rate.next"), bitsPerSecond + "\n");
-        Files.move(next, rateFile(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static Path rateFile(Path file) {

@@ -72,7 +72,7 @@ public final class DebianGuestImage {
     private static boolean awaitPrebuild(Path cache, Path image) throws IOException {
         Path pidFile = cache.resolve("prebuild.pid");
         long deadline = System.nanoTime() + BUILD_TIMEOUT.toNanos();
-        while (Files.exists(pidFile) && prebuilding(pidFile) && System.nanoTime() < deadline) {
+        while (prebuilding(pidFile) && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(500);
             } catch (InterruptedException e) {
