@@ -1,0 +1,122 @@
+package org.blockferry.api.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.blockferry.nbd.testing.DiskChecksum;
+import org.blockferry.nbd.testing.TestPeers;
+import org.blockferry.persistence.PersistenceSettings;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node on its embedded H2 database killed with SIGKILL the moment it has accepted a burst of
+ * jobs: every job it answered 202 for is there after the restart, and completes with its target
+ * equal to its source. (H2 keeps commits in memory for up to half a second by default; the node
+ * must not.)
+ */
+@Tag("cluster") // node processes: run with the other process tests
+class H2DurabilityTest {
+    private static final Pattern SERVING = Pattern.compile("serving on (http://[0-9.]+:[0-9]+)");
+    private static final String TOKEN = "h2-durability-token-0123456789abcdef";
+    private static final int JOBS = 40;
+    private static final int SIZE = 1 << 20;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @Test
+    void everyAcceptedJobSurvivesAKillRightAfterItsAnswer() throws Exception {
+        Path dir = TestPeers.scratchDirectory("h2-durable-");
+        PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
+        Path source = dir.resolve("source.img");
+        byte[] data = new byte[SIZE];
+        new Random(7).nextBytes(data);
+        Files.write(source, data);
+        Map<String, String> settings = Map.of("blockferry.http.token", TOKEN,
+                "blockferry.storage.allowed-roots", dir.toString());
+        Path logback = ClusterNodes.infoLogback(dir);
+
+        List<String> accepted = new ArrayList<>();
+        try (NodeProcess first = NodeProcess.start(dir, "first", db, settings, logback)) {
+            String url = awaitUrl(first);
+            for (int i = 0; i < JOBS; i++) {
+                Path target = dir.resolve("target-" + i + ".img");
+                try (RandomAccessFile f = new RandomAccessFile(target.toFile(), "rw")) {
+                    f.setLength(SIZE);
+                }
+                String id = "durable-" + i;
+                HttpResponse<String> r = http.send(request(url, "/api/v1/jobs").POST(HttpRequest.BodyPublishers
+                        .ofString(ClusterDisks.job(id, source.toString(), target.toString())))
+                        .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(202, r.statusCode(), r.body());
+                accepted.add(id);
+            }
+            first.kill(); // SIGKILL at once: no shutdown hook, no close of the database
+            assertEquals(137, first.process().exitValue(), "killed by SIGKILL");
+        }
+
+        try (NodeProcess second = NodeProcess.start(dir, "second", db, settings, logback)) {
+            String url = awaitUrl(second);
+            List<String> missing = new ArrayList<>();
+            for (String id : accepted) {
+                HttpResponse<String> r = http.send(request(url, "/api/v1/jobs/" + id).GET().build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 404) {
+                    missing.add(id);
+                } else {
+                    assertEquals(200, r.statusCode(), r.body());
+                }
+            }
+            assertEquals(List.of(), missing, "jobs answered 202 and lost with the process");
+            String expected = DiskChecksum.ofFile(source);
+            for (int i = 0; i < JOBS; i++) {
+                JsonNode job = awaitCompleted(url, accepted.get(i), second);
+                assertEquals("completed", job.path("status").asText(), job.toString());
+                assertEquals(expected, DiskChecksum.ofFile(dir.resolve("target-" + i + ".img")), accepted.get(i));
+            }
+        }
+    }
+
+    private JsonNode awaitCompleted(String url, String id, NodeProcess node) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        JsonNode last = null;
+        while (System.nanoTime() < deadline) {
+            HttpResponse<String> r = http.send(request(url, "/api/v1/jobs/" + id).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            last = ClusterNodes.JSON.readTree(r.body());
+            String status = last.path("status").asText();
+            if (status.equals("completed") || status.equals("failed") || status.equals("cancelled")) {
+                return last;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("job " + id + " did not finish; last: " + last + "\n" + node.log());
+    }
+
+    private static String awaitUrl(NodeProcess node) throws InterruptedException {
+        assertTrue(node.awaitLog("serving on", Duration.ofMinutes(2)), node.log());
+        Matcher m = SERVING.matcher(node.log());
+        assertTrue(m.find(), node.log());
+        return m.group(1);
+    }
+
+    private static HttpRequest.Builder request(String url, String path) {
+        return HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + TOKEN);
+    }
+}
