@@ -72,9 +72,13 @@ final class H2Compaction implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the rounds and waits for one that is running: never by interrupting it, since a
+     * thread interrupted inside a FileChannel operation closes the channel (and H2's file with it).
+     */
     @Override
     public void close() {
-        timer.shutdownNow();
+        timer.shutdown();
         try {
             timer.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
