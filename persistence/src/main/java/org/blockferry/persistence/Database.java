@@ -29,8 +29,6 @@ public final class Database implements AutoCloseable {
     private static final long SCHEMA_LOCK = 0x424c4b465259L;
     private final HikariDataSource pool;
     private volatile HikariDataSource leasePool;
-    /** Embedded H2 opened by this process: its file's compaction (see {@link H2Compaction}); else null. */
-    private volatile H2Compaction compaction;
 
     private Database(PersistenceSettings settings, HikariDataSource pool) {
         this.settings = settings;
@@ -68,7 +66,6 @@ public final class Database implements AutoCloseable {
             if (h2) {
                 try {
                     ownerOnlyFiles(settings.url()); // the pool keeps the database, and its lock file, open
-                    db.compaction = H2Compaction.startIfOwner(db.pool);
                 } catch (SQLException e) {
                     db.close();
                     throw e;
@@ -246,9 +243,6 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
-        if (compaction != null) {
-            compaction.close();
-        }
         if (leasePool != null) {
             leasePool.close();
         }

@@ -33,6 +33,10 @@ public final class JournalConfig {
         m.put("pekko.persistence.journal.plugin", "jdbc-journal");
         m.put("pekko.persistence.snapshot-store.plugin", "jdbc-snapshot-store");
         m.put("jdbc-journal.use-shared-db", "blockferry");
+        if (h2) {
+            // An event is acknowledged once it is in H2's file, not only in its memory.
+            m.put("jdbc-journal.dao", DurableJournalDao.class.getName());
+        }
         m.put("jdbc-snapshot-store.use-shared-db", "blockferry");
         m.put("jdbc-read-journal.use-shared-db", "blockferry");
         m.put("jdbc-durable-state-store.use-shared-db", "blockferry");

@@ -43,15 +43,11 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
     }
 
     /**
-     * The embedded database's URL options. {@code WRITE_DELAY=0}: a commit is in the file (the
-     * operating system's page cache) before the statement returns. H2's default, 500 ms, keeps
-     * commits in memory for up to half a second, and a node killed in that time (SIGKILL, the OOM
-     * killer) lost jobs it had answered 202 for: 9 of 40 submitted in a burst, in
-     * {@code H2DurabilityTest} before this setting. What it costs is in bench/README.md (issue 16).
-     * A crash of the machine itself can still lose the last commits (no fsync per commit): where
-     * that matters, use PostgreSQL.
+     * The embedded database's URL options. H2 writes commits to its file in the background (within
+     * its WRITE_DELAY, 500 ms); the journal makes its own writes durable before they are
+     * acknowledged ({@link DurableJournalDao}).
      */
-    static final String H2_OPTIONS = ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
+    static final String H2_OPTIONS = ";AUTO_SERVER=TRUE";
 
     /**
      * An embedded H2 database in {@code file} (+ ".mv.db"); other processes of the same user may

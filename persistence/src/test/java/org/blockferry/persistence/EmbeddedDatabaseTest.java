@@ -89,42 +89,6 @@ class EmbeddedDatabaseTest {
     }
 
     /**
-     * Commits as fast as one connection can for a while (each one written to the file at once:
-     * WRITE_DELAY=0): the file stays near its data's size. Without the compaction the same loop
-     * left several hundred MB here (about 20 KB of mostly dead chunk per commit).
-     */
-    @Test
-    void manySmallCommitsDoNotBloatTheFile() throws Exception {
-        Path dir = scratch("h2-compact");
-        PersistenceSettings settings = PersistenceSettings.h2(dir.resolve("blockferry"), 2);
-        long commits = 0;
-        try (Database db = Database.open(settings); Connection c = db.dataSource().getConnection();
-             Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE events (id BIGINT PRIMARY KEY, payload VARBINARY(512))");
-            s.execute("CREATE TABLE offsets (name VARCHAR(16) PRIMARY KEY, at BIGINT)");
-            s.execute("INSERT INTO offsets VALUES ('read-side', 0)");
-            try (var insert = c.prepareStatement("INSERT INTO events VALUES (?, ?)");
-                 var update = c.prepareStatement("UPDATE offsets SET at = ? WHERE name = 'read-side'")) {
-                long start = System.nanoTime();
-                while (commits < 20_000 || System.nanoTime() - start < H2Compaction.EVERY.multipliedBy(5).toNanos()) {
-                    insert.setLong(1, commits);
-                    insert.setBytes(2, new byte[256]);
-                    insert.executeUpdate();
-                    update.setLong(1, commits);
-                    update.executeUpdate();
-                    commits += 2;
-                    if (System.nanoTime() - start > java.util.concurrent.TimeUnit.MINUTES.toNanos(2)) {
-                        break;
-                    }
-                }
-            }
-            assertTrue(commits >= 20_000, "commits made: " + commits);
-            long size = Files.size(dir.resolve("blockferry.mv.db"));
-            assertTrue(size < 64L << 20, "the file after " + commits + " commits: " + size + " bytes");
-        }
-    }
-
-    /**
      * The local addresses of the TCP sockets in LISTEN state on {@code port} (from /proc/net/tcp
      * and tcp6; an IPv4-mapped IPv6 address is shown as the IPv4 address it maps).
      */

@@ -46,6 +46,16 @@ class JournalConfigTest {
         });
     }
 
+    /** H2 acknowledges an event once it is in the file (DurableJournalDao); PostgreSQL's commit already is. */
+    @Test
+    void onlyTheEmbeddedDatabaseWritesTheJournalThroughTheDurableDao() {
+        assertEquals(DurableJournalDao.class.getName(),
+                JournalConfig.apply(H2, ConfigFactory.load()).getString("jdbc-journal.dao"));
+        PersistenceSettings postgres = PersistenceSettings.postgres("jdbc:postgresql://127.0.0.1:5432/test", "test", "", 2);
+        assertEquals(org.apache.pekko.persistence.jdbc.journal.dao.DefaultJournalDao.class.getName(),
+                JournalConfig.apply(postgres, ConfigFactory.load()).getString("jdbc-journal.dao"));
+    }
+
     private static long waited(Config c, String prefix) {
         return c.getInt(prefix + "max-tries") * c.getDuration(prefix + "query-delay").toMillis();
     }
