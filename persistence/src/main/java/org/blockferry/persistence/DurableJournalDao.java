@@ -13,7 +13,6 @@ import scala.collection.immutable.Set;
 import scala.concurrent.ExecutionContext;
 import scala.concurrent.Future;
 import scala.runtime.BoxedUnit;
-import slick.dbio.DBIOAction;
 import slick.jdbc.JdbcBackend;
 import slick.jdbc.JdbcProfile;
 import slick.jdbc.SimpleJdbcAction;
@@ -51,8 +50,6 @@ public final class DurableJournalDao extends DefaultJournalDao {
         return super.writeJournalRows(rows).flatMap(written -> checkpoint(), ec);
     }
 
-    /** Scala's action type is contravariant in its effect, which Java's generics cannot say. */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     private Future<BoxedUnit> checkpoint() {
         SimpleJdbcAction<BoxedUnit> action = new SimpleJdbcAction<>(ctx -> {
             try (Statement s = ctx.connection().createStatement()) {
@@ -63,6 +60,6 @@ public final class DurableJournalDao extends DefaultJournalDao {
             }
             return BoxedUnit.UNIT;
         });
-        return db().run((DBIOAction) action);
+        return SlickActions.run(db(), action);
     }
 }

@@ -20,10 +20,8 @@ import scala.Tuple3;
 import scala.collection.immutable.Set;
 import scala.collection.immutable.Set$;
 import scala.concurrent.ExecutionContext;
-import scala.concurrent.Future;
 import scala.jdk.javaapi.FutureConverters;
 import scala.util.Try;
-import slick.dbio.DBIOAction;
 import slick.jdbc.JdbcBackend;
 import slick.jdbc.JdbcProfile;
 import slick.jdbc.SimpleJdbcAction;
@@ -67,17 +65,11 @@ public final class TaggedEventsDao extends DefaultReadJournalDao {
         SimpleJdbcAction<List<JournalPekkoSerializationRow>> query = new SimpleJdbcAction<>(
                 ctx -> rows(ctx.connection(), tag, offset, maxOffset, max));
         Set<String> noTags = Set$.MODULE$.empty();
-        return org.apache.pekko.stream.javadsl.Source.completionStage(FutureConverters.asJava(run(query)))
+        return org.apache.pekko.stream.javadsl.Source.completionStage(FutureConverters.asJava(SlickActions.run(db(), query)))
                 .mapConcat(rows -> rows)
                 .map(row -> PekkoSerialization.fromRow(serialization, row)
                         .map(decoded -> new Tuple3<>(decoded._1(), noTags, decoded._2())))
                 .asScala();
-    }
-
-    /** Scala's action type is contravariant in its effect, which Java's generics cannot say. */
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private <R> Future<R> run(SimpleJdbcAction<R> action) {
-        return db().run((DBIOAction) action);
     }
 
     private static List<JournalPekkoSerializationRow> rows(Connection c, String tag, long offset, long maxOffset,
