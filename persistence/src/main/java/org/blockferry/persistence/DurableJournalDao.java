@@ -18,9 +18,9 @@ import slick.jdbc.JdbcProfile;
 import slick.jdbc.SimpleJdbcAction;
 
 /**
- * The journal's writes on the embedded H2 database (configured as {@code jdbc-journal.dao} there,
- * {@link org.blockferry.persistence.JournalConfig}): a batch of events counts as written — and the job actor answers for it,
- * a submission with 202 — only once it is in H2's file.
+ * The journal's writes on the embedded H2 database (its {@code jdbc-journal.dao} there, see
+ * {@link org.blockferry.persistence.JournalConfig}): a batch of events counts as written — and the
+ * job actor answers for it, a submission with 202 — only once it is in H2's file.
  *
  * <p>H2 keeps committed changes in memory and writes them to its file in the background, up to
  * its {@code WRITE_DELAY} (500 ms) later. A node killed with SIGKILL right after accepting a burst
@@ -36,18 +36,15 @@ import slick.jdbc.SimpleJdbcAction;
  * loses nothing it acknowledged; a crash of the machine itself can lose the last commits.
  */
 public final class DurableJournalDao extends DefaultJournalDao {
-    private final ExecutionContext ec;
-
     /** The signature the journal instantiates its {@code dao} with. */
     public DurableJournalDao(JdbcBackend.JdbcDatabaseDef db, JdbcProfile profile, JournalConfig config,
             Serialization serialization, ExecutionContext ec, Materializer mat) {
         super(db, profile, config, serialization, ec, mat);
-        this.ec = ec;
     }
 
     @Override
     public Future<BoxedUnit> writeJournalRows(Seq<Tuple2<JournalPekkoSerializationRow, Set<String>>> rows) {
-        return super.writeJournalRows(rows).flatMap(written -> checkpoint(), ec);
+        return super.writeJournalRows(rows).flatMap(written -> checkpoint(), ec());
     }
 
     private Future<BoxedUnit> checkpoint() {

@@ -43,13 +43,6 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
     }
 
     /**
-     * The embedded database's URL options. H2 writes commits to its file in the background (within
-     * its WRITE_DELAY, 500 ms); the journal makes its own writes durable before they are
-     * acknowledged ({@link DurableJournalDao}).
-     */
-    static final String H2_OPTIONS = ";AUTO_SERVER=TRUE";
-
-    /**
      * An embedded H2 database in {@code file} (+ ".mv.db"); other processes of the same user may
      * open it too (H2's auto-server, on the loopback interface only). Its password is random, kept
      * in {@code file + ".password"} (mode 0600), made at first use; see {@link #h2Password}.
@@ -57,7 +50,7 @@ public record PersistenceSettings(Backend backend, String url, String user, Stri
     public static PersistenceSettings h2(Path file, int poolSize) {
         Path absolute = file.toAbsolutePath().normalize();
         try {
-            return new PersistenceSettings(Backend.H2, "jdbc:h2:file:" + absolute + H2_OPTIONS, "sa",
+            return new PersistenceSettings(Backend.H2, "jdbc:h2:file:" + absolute + ";AUTO_SERVER=TRUE", "sa",
                     SecretFile.readOrCreate(h2Password(absolute)).secret(), poolSize);
         } catch (IOException e) {
             throw new InvalidInputException("blockferry.persistence.h2.file", "cannot read or make the database's"

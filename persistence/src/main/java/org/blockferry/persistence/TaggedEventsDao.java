@@ -65,7 +65,8 @@ public final class TaggedEventsDao extends DefaultReadJournalDao {
         SimpleJdbcAction<List<JournalPekkoSerializationRow>> query = new SimpleJdbcAction<>(
                 ctx -> rows(ctx.connection(), tag, offset, maxOffset, max));
         Set<String> noTags = Set$.MODULE$.empty();
-        return org.apache.pekko.stream.javadsl.Source.completionStage(FutureConverters.asJava(SlickActions.run(db(), query)))
+        return org.apache.pekko.stream.javadsl.Source
+                .completionStage(FutureConverters.asJava(SlickActions.run(db(), query)))
                 .mapConcat(rows -> rows)
                 .map(row -> PekkoSerialization.fromRow(serialization, row)
                         .map(decoded -> new Tuple3<>(decoded._1(), noTags, decoded._2())))

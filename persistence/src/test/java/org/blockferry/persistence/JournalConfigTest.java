@@ -51,7 +51,8 @@ class JournalConfigTest {
     void onlyTheEmbeddedDatabaseWritesTheJournalThroughTheDurableDao() {
         assertEquals(DurableJournalDao.class.getName(),
                 JournalConfig.apply(H2, ConfigFactory.load()).getString("jdbc-journal.dao"));
-        PersistenceSettings postgres = PersistenceSettings.postgres("jdbc:postgresql://127.0.0.1:5432/test", "test", "", 2);
+        PersistenceSettings postgres = PersistenceSettings.postgres("jdbc:postgresql://127.0.0.1:5432/test", "test",
+                "", 2);
         assertEquals(org.apache.pekko.persistence.jdbc.journal.dao.DefaultJournalDao.class.getName(),
                 JournalConfig.apply(postgres, ConfigFactory.load()).getString("jdbc-journal.dao"));
     }

@@ -30,7 +30,6 @@ import org.blockferry.persistence.PersistenceSettings;
 final class ClusterNodes implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String TOKEN = "cluster-test-token-0123456789abcdef";
-    private static final Pattern SERVING = Pattern.compile("serving on (http://[0-9.]+:[0-9]+)");
 
     private final Path dir;
     private final PersistenceSettings db;
@@ -164,8 +163,7 @@ final class ClusterNodes implements AutoCloseable {
 
     /** The node's HTTP base URL, once it serves. */
     String url(int i) {
-        Matcher m = SERVING.matcher(nodes.get(i).log());
-        return m.find() ? m.group(1) : null;
+        return nodes.get(i).url();
     }
 
     /** Node {@code i} stopped with SIGTERM (exit code 143 expected) and started again on the same port. */

@@ -16,8 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
 import org.blockferry.persistence.PersistenceSettings;
@@ -34,7 +32,6 @@ import org.junit.jupiter.api.Timeout;
 @Tag("cluster")
 class ClusterViewProcessTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern SERVING = Pattern.compile("BlockFerry serving on (http://\\S+)");
 
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private final String token = "cluster-view-test-token-0123456789";
@@ -55,7 +52,7 @@ class ClusterViewProcessTest {
                         "blockferry.cluster.seed-nodes.0", "pekko://blockferry@" + nodes.get(0),
                         "blockferry.http.token-file", tokenFile.toString()), null));
             }
-            String node3 = url(processes.get(2));
+            String node3 = processes.get(2).awaitUrl(Duration.ofMinutes(3));
 
             JsonNode formed = await(node3, c -> members(c, "up", true).equals(all), "three members up",
                     Duration.ofMinutes(3));
@@ -97,13 +94,6 @@ class ClusterViewProcessTest {
             }
         }
         return null;
-    }
-
-    private static String url(NodeProcess process) throws Exception {
-        assertTrue(process.awaitLog("BlockFerry serving on", Duration.ofMinutes(3)), process.log());
-        Matcher m = SERVING.matcher(process.log());
-        assertTrue(m.find(), process.log());
-        return m.group(1);
     }
 
     private JsonNode await(String node, Predicate<JsonNode> done, String what, Duration timeout) throws Exception {

@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.blockferry.persistence.PersistenceSettings;
 
 /**
@@ -15,6 +17,7 @@ import org.blockferry.persistence.PersistenceSettings;
  * its output in a log file, to be stopped, killed or paused by the test.
  */
 public final class NodeProcess implements AutoCloseable {
+    private static final Pattern SERVING = Pattern.compile("serving on (http://[0-9.]+:[0-9]+)");
     private final Process process;
     private final Path log;
 
@@ -80,6 +83,20 @@ public final class NodeProcess implements AutoCloseable {
             Thread.sleep(100);
         }
         return false;
+    }
+
+    /** The node's HTTP base URL ({@code http://127.0.0.1:PORT}) once its log says it serves; null before. */
+    public String url() {
+        Matcher m = SERVING.matcher(log());
+        return m.find() ? m.group(1) : null;
+    }
+
+    /** Waits up to {@code timeout} for the node to serve and returns its base URL; fails the test otherwise. */
+    public String awaitUrl(Duration timeout) throws InterruptedException {
+        if (!awaitLog("serving on", timeout) || url() == null) {
+            throw new AssertionError("no 'serving on' line within " + timeout + ":\n" + log());
+        }
+        return url();
     }
 
     /** SIGSTOP: the process freezes (as in a long GC pause or a VM freeze). */
