@@ -13,9 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -129,15 +127,12 @@ class JobSnapshotsTest {
     @Test
     void aSecondJobOnTheVmWaitsUntilTheFirstJobsSnapshotIsTaken() throws Exception {
         vcsim.ignoreNext("ShutdownGuest"); // the first job's cutover waits SHUTDOWN, then powers off
-        Queue<String> taken = new ConcurrentLinkedQueue<>();
         VimClient cutoverSession = session();
         var pool = Executors.newCachedThreadPool();
         try {
             CompletableFuture<Lease> cutover = CompletableFuture.supplyAsync(() -> {
                 try {
-                    Lease l = leases.acquire(job("cutover"), cutoverSession, vm, true);
-                    taken.add("cutover");
-                    return l;
+                    return leases.acquire(job("cutover"), cutoverSession, vm, true);
                 } catch (IOException e) {
                     throw new AssertionError(e);
                 }
@@ -149,10 +144,12 @@ class JobSnapshotsTest {
                     throw new AssertionError(e);
                 }
             }, Duration.ofSeconds(30));
-            acquire("other");
-            taken.add("other");
-            cutover.get(60, TimeUnit.SECONDS);
-            assertEquals(List.of("cutover", "other"), List.copyOf(taken));
+            Lease other = acquire("other");
+            // read from vCenter when the second acquire returns, not from the threads' order of return
+            List<ManagedObject> cutoverSnapshots = observer.snapshotsNamed(vm, job("cutover").snapshotName());
+            assertEquals(List.of(cutover.get(60, TimeUnit.SECONDS).snapshot().snapshot()), cutoverSnapshots,
+                    "the first job's snapshot exists before the second job's acquire returns");
+            assertNotEquals(cutoverSnapshots.get(0), other.snapshot().snapshot());
         } finally {
             pool.shutdown();
         }
