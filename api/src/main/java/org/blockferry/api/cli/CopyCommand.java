@@ -43,11 +43,11 @@ final class CopyCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--connections", paramLabel = "N",
-            description = "NBD connections per side when the server allows multi-conn (1-16, default from config: 4)")
+            description = "NBD connections per side when the server allows multi-conn (1-16; default: blockferry.copy.connections, 4)")
     Integer connections;
 
     @Option(names = "--request-size", paramLabel = "BYTES",
-            description = "largest NBD request, e.g. 4194304 or 4M (4K-32M, default from config: 4M)")
+            description = "largest NBD request, e.g. 524288 or 512K (4K-32M; default: blockferry.copy.request-size, 512K)")
     String requestSize;
 
     @Option(names = "--target-is-zero",
