@@ -319,25 +319,33 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     // ---- asynchronous primitives, driven by NbdEventLoop on its own thread ----
+    // Each goes through aio(...) with a lambda that captures nothing (its arguments are passed
+    // through): such a lambda is one constant object. A capturing lambda is a new object at every
+    // call, and the launcher's C1-only JIT allocates those through Unsafe.allocateInstance, a call
+    // into the VM (with a JNI handle) — several per request on this path (bench/README.md).
 
     long aioPread(long address, long count, long offset) throws NbdException {
-        return query(() -> lib.byValue.aioPread(handleAddress, address, count, offset, 0), "nbd_aio_pread");
+        return aio((c, a, n, o, f) -> c.lib.byValue.aioPread(c.handleAddress, a, n, o, f), "nbd_aio_pread",
+                address, count, offset, 0);
     }
 
     long aioPwrite(long address, long count, long offset, int flags) throws NbdException {
-        return query(() -> lib.byValue.aioPwrite(handleAddress, address, count, offset, flags), "nbd_aio_pwrite");
+        return aio((c, a, n, o, f) -> c.lib.byValue.aioPwrite(c.handleAddress, a, n, o, f), "nbd_aio_pwrite",
+                address, count, offset, flags);
     }
 
     long aioZero(long count, long offset, int flags) throws NbdException {
-        return query(() -> lib.byValue.aioZero(handleAddress, count, offset, flags), "nbd_aio_zero");
+        return aio((c, n, o, unused, f) -> c.lib.byValue.aioZero(c.handleAddress, n, o, f), "nbd_aio_zero",
+                count, offset, 0, flags);
     }
 
     long aioTrim(long count, long offset, int flags) throws NbdException {
-        return query(() -> lib.byValue.aioTrim(handleAddress, count, offset, flags), "nbd_aio_trim");
+        return aio((c, n, o, unused, f) -> c.lib.byValue.aioTrim(c.handleAddress, n, o, f), "nbd_aio_trim",
+                count, offset, 0, flags);
     }
 
     long aioFlush() throws NbdException {
-        return query(() -> lib.byValue.aioFlush(handleAddress, 0), "nbd_aio_flush");
+        return aio((c, x, y, z, f) -> c.lib.byValue.aioFlush(c.handleAddress, f), "nbd_aio_flush", 0, 0, 0, 0);
     }
 
     int aioGetFd() throws NbdException {
@@ -354,11 +362,11 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     void aioNotifyRead() throws NbdException {
-        call(() -> nbd.nbd_aio_notify_read(handle), "nbd_aio_notify_read");
+        aio((c, x, y, z, f) -> c.nbd.nbd_aio_notify_read(c.handle), "nbd_aio_notify_read", 0, 0, 0, 0);
     }
 
     void aioNotifyWrite() throws NbdException {
-        call(() -> nbd.nbd_aio_notify_write(handle), "nbd_aio_notify_write");
+        aio((c, x, y, z, f) -> c.nbd.nbd_aio_notify_write(c.handle), "nbd_aio_notify_write", 0, 0, 0, 0);
     }
 
     boolean aioIsDead() throws NbdException {
@@ -367,12 +375,14 @@ public final class NbdConnection implements AutoCloseable {
 
     /** The cookie of a finished request, 0 when none has finished yet. */
     long aioPeekCommandCompleted() throws NbdException {
-        return query(() -> nbd.nbd_aio_peek_command_completed(handle), "nbd_aio_peek_command_completed");
+        return aio((c, x, y, z, f) -> c.nbd.nbd_aio_peek_command_completed(c.handle),
+                "nbd_aio_peek_command_completed", 0, 0, 0, 0);
     }
 
     /** Retires a finished request; throws its error if it failed. */
     void aioCommandCompleted(long cookie) throws NbdException {
-        call(() -> nbd.nbd_aio_command_completed(handle, cookie), "nbd_aio_command_completed");
+        aio((c, k, y, z, f) -> c.nbd.nbd_aio_command_completed(c.handle, k), "nbd_aio_command_completed",
+                cookie, 0, 0, 0);
     }
 
     // ---- plumbing ----
@@ -387,15 +397,25 @@ public final class NbdConnection implements AutoCloseable {
         long invoke();
     }
 
+    /** A call on the event loop's path: {@code c} is the connection, the rest its arguments. */
+    @FunctionalInterface
+    private interface AioCall {
+        long invoke(NbdConnection c, long a, long b, long d, int flags);
+    }
+
     private int call(IntCall c, String op) throws NbdException {
         return (int) query(c::invoke, op);
     }
 
     private long query(LongCall c, String op) throws NbdException {
+        return aio((self, x, y, z, f) -> c.invoke(), op, 0, 0, 0, 0);
+    }
+
+    private long aio(AioCall call, String op, long a, long b, long d, int flags) throws NbdException {
         lifecycle.readLock().lock();
         try {
             requireOpen(op);
-            long r = c.invoke();
+            long r = call.invoke(this, a, b, d, flags);
             if (r == -1) {
                 throw NbdException.last(nbd, op);
             }
