@@ -11,9 +11,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
-import java.util.zip.ZipOutputStream;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
@@ -61,25 +58,14 @@ public final class ClassFileUpgrade {
         Path out = jar.resolveSibling(jar.getFileName() + ".upgrading");
         List<String> raised = new ArrayList<>();
         try (URLClassLoader types = new URLClassLoader(new URL[]{jar.toUri().toURL()},
-                ClassLoader.getPlatformClassLoader());
-             ZipInputStream in = new ZipInputStream(Files.newInputStream(jar));
-             ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(out))) {
-            ZipEntry entry;
-            while ((entry = in.getNextEntry()) != null) {
-                byte[] bytes = in.readAllBytes();
-                if (entry.getName().endsWith(".class") && version(bytes) < FIRST_ARCHIVABLE) {
-                    bytes = raise(bytes, types, entry.getName());
-                    raised.add(entry.getName().substring(0, entry.getName().length() - ".class".length()));
+                ClassLoader.getPlatformClassLoader())) {
+            JarRewrite.copy(jar, out, (name, bytes) -> {
+                if (!name.endsWith(".class") || version(bytes) >= FIRST_ARCHIVABLE) {
+                    return bytes;
                 }
-                ZipEntry copy = new ZipEntry(entry.getName());
-                copy.setTime(entry.getTime());
-                zip.putNextEntry(copy);
-                zip.write(bytes);
-                zip.closeEntry();
-            }
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(out);
-            throw e;
+                raised.add(name.substring(0, name.length() - ".class".length()));
+                return raise(bytes, types, name);
+            });
         }
         if (raised.isEmpty()) {
             Files.delete(out);

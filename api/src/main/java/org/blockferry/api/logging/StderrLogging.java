@@ -3,13 +3,14 @@ package org.blockferry.api.logging;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.Context;
 import ch.qos.logback.core.CoreConstants;
 import ch.qos.logback.core.pattern.DynamicConverter;
+import ch.qos.logback.core.encoder.Encoder;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import ch.qos.logback.core.spi.ContextAwareBase;
 import java.util.HashMap;
 import java.util.List;
@@ -46,12 +47,14 @@ public final class StderrLogging extends ContextAwareBase implements Configurato
         return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
     }
 
-    /** The encoder of {@link #PATTERN} (for the stderr appender, and for tests of what it writes). */
-    public static PatternLayoutEncoder encoder(LoggerContext context) {
-        escapeConversions(context);
-        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+    /** The encoder of {@link #PATTERN}'s lines ({@link StderrLayout}; for the stderr appender, and for tests of what it writes). */
+    public static Encoder<ILoggingEvent> encoder(LoggerContext context) {
+        StderrLayout layout = new StderrLayout();
+        layout.setContext(context);
+        layout.start();
+        LayoutWrappingEncoder<ILoggingEvent> encoder = new LayoutWrappingEncoder<>();
         encoder.setContext(context);
-        encoder.setPattern(PATTERN);
+        encoder.setLayout(layout);
         encoder.start();
         return encoder;
     }

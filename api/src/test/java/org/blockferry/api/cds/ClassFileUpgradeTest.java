@@ -12,9 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipFile;
-import java.util.zip.ZipOutputStream;
 import org.blockferry.nbd.testing.TestPeers;
 import org.junit.jupiter.api.Test;
 import org.objectweb.asm.ClassWriter;
@@ -125,21 +122,11 @@ class ClassFileUpgradeTest {
     }
 
     private Path jar(Map<String, byte[]> entries) throws IOException {
-        Path jar = Files.createTempFile(dir, "app", ".jar");
-        try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(jar))) {
-            for (var e : entries.entrySet()) {
-                z.putNextEntry(new ZipEntry(e.getKey()));
-                z.write(e.getValue());
-                z.closeEntry();
-            }
-        }
-        return jar;
+        return TestJars.jar(dir, entries);
     }
 
     private static byte[] entry(Path jar, String name) throws IOException {
-        try (ZipFile z = new ZipFile(jar.toFile())) {
-            return z.getInputStream(z.getEntry(name)).readAllBytes();
-        }
+        return TestJars.entry(jar, name);
     }
 
     private static int call(Path jar, String className, int n) throws Exception {

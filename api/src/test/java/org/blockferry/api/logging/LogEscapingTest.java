@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.encoder.Encoder;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -23,10 +25,45 @@ class LogEscapingTest {
 
     private static String render(String message, Object[] args, Throwable t) {
         LoggerContext context = new LoggerContext();
-        PatternLayoutEncoder encoder = StderrLogging.encoder(context);
+        Encoder<ILoggingEvent> encoder = StderrLogging.encoder(context);
         LoggingEvent event = new LoggingEvent("org.blockferry.Test", context.getLogger("org.blockferry.api.http.ApiRoutes"),
                 Level.WARN, message, t, args);
         return new String(encoder.encode(event), StandardCharsets.UTF_8);
+    }
+
+    /** What a PatternLayout of {@link StderrLogging#PATTERN} with BlockFerry's conversions writes (a custom logback file's way). */
+    private static String renderWithPattern(LoggingEvent event, LoggerContext context) {
+        StderrLogging.escapeConversions(context);
+        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+        encoder.setContext(context);
+        encoder.setPattern(StderrLogging.PATTERN);
+        encoder.start();
+        return new String(encoder.encode(event), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void theDirectLayoutWritesWhatThePatternDescribes() {
+        LoggerContext context = new LoggerContext();
+        Encoder<ILoggingEvent> direct = StderrLogging.encoder(context);
+        Exception nested = new IllegalStateException("outer\n" + FORGED, new java.io.IOException("inner\u001b[31m"));
+        nested.addSuppressed(new RuntimeException("suppressed"));
+        Object[][] cases = {
+            {"org.blockferry.api.http.ApiRoutes", Level.WARN, "event=job-refused vm={}", new Object[] {"web01\n" + FORGED}, null},
+            {"org.apache.pekko.actor.ActorSystemImpl", Level.ERROR, "failed: {}", new Object[] {"x"}, nested},
+            {"NoDots", Level.INFO, "plain \u2028 text", null, null},
+            {"a.b.C", Level.DEBUG, "debug", null, new RuntimeException()},
+            {"a.b.Trace", Level.TRACE, "", null, null},
+        };
+        int checked = 0;
+        for (Object[] c : cases) {
+            LoggingEvent event = new LoggingEvent("org.blockferry.Test", context.getLogger((String) c[0]), (Level) c[1],
+                    (String) c[2], (Throwable) c[4], (Object[]) c[3]);
+            String expected = renderWithPattern(event, context);
+            assertEquals(expected, new String(direct.encode(event), StandardCharsets.UTF_8));
+            assertTrue(EVENT.matcher(expected.lines().findFirst().orElseThrow()).matches(), expected);
+            checked++;
+        }
+        assertEquals(cases.length, checked);
     }
 
     /** Lines that start without white space: each must be an event of its own. */
