@@ -404,7 +404,7 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     private int call(IntCall c, String op) throws NbdException {
-        return (int) query(c::invoke, op);
+        return (int) aio((self, x, y, z, f) -> c.invoke(), op, 0, 0, 0, 0);
     }
 
     private long query(LongCall c, String op) throws NbdException {

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Objects;
 import java.util.zip.ZipFile;
 
 /**
@@ -23,7 +24,7 @@ import java.util.zip.ZipFile;
  *
  * <p>Why: every process parses that file before its actor system can start ({@code copy} and
  * {@code verify} on their critical path). Parsing the 364 KB took 66–85 ms of one thread on the
- * 2-core benchmark machine, the 87 KB without comments 30–36 ms (bench/README.md).
+ * 2-core benchmark machine, the 87 KB without comments 26–36 ms (bench/README.md).
  *
  * <p>Nothing else changes: the rewritten text is parsed again before it replaces the jar, and the
  * build fails unless that configuration — unresolved, so every substitution and environment
@@ -94,7 +95,7 @@ public final class ReferenceCompaction {
         Config again = ConfigFactory.parseString(compacted);
         if (!again.root().equals(original)) {
             String differs = original.keySet().stream()
-                    .filter(k -> !java.util.Objects.equals(original.get(k), again.root().get(k)))
+                    .filter(k -> !Objects.equals(original.get(k), again.root().get(k)))
                     .findFirst()
                     .orElseGet(() -> again.root().keySet().stream().filter(k -> !original.containsKey(k))
                             .findFirst().orElse("(the root)"));

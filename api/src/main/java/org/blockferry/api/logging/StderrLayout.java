@@ -11,9 +11,10 @@ import java.time.format.DateTimeFormatter;
  * {@link StderrLogging#PATTERN}'s line, written directly: time, level, the logger's last name,
  * the escaped message, then any stack trace indented — the same text as a {@code PatternLayout}
  * of that pattern with BlockFerry's conversions. Starting a {@code PatternLayout} (its ~80
- * converters, the pattern's parser, a date formatter and the time zone rules) took ~20 ms of
- * every process's start; this layout builds its formatter and throwable converter at the first
- * event that needs them (a {@code copy} at the default WARN level usually logs none).
+ * converters, the pattern's parser, a date formatter and the time zone rules) took logback's start
+ * from 28–29 ms to 35–41 ms on the 2-core benchmark machine; this layout builds its formatter and
+ * throwable converter at the first event that needs them (a {@code copy} at the default WARN level
+ * usually logs none).
  */
 public final class StderrLayout extends LayoutBase<ILoggingEvent> {
     private volatile DateTimeFormatter time;

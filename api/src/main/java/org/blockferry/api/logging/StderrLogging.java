@@ -30,8 +30,13 @@ public final class StderrLogging extends ContextAwareBase implements Configurato
 
     @Override
     public ExecutionStatus configure(LoggerContext context) {
-        escapeConversions(context);
-        if (System.getProperty("logback.configurationFile") != null) {
+        return configure(context, System.getProperty("logback.configurationFile"));
+    }
+
+    /** {@link #configure(LoggerContext)} with the operator's logback file ({@code null}: none). */
+    ExecutionStatus configure(LoggerContext context, String configurationFile) {
+        if (configurationFile != null) {
+            escapeConversions(context); // before the file's patterns are built by the next configurator
             return ExecutionStatus.INVOKE_NEXT_IF_ANY;
         }
         ConsoleAppender<ILoggingEvent> stderr = new ConsoleAppender<>();

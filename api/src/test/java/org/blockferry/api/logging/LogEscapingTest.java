@@ -98,6 +98,37 @@ class LogEscapingTest {
     }
 
     @Test
+    void anOperatorsLogbackFileGetsTheEscapingConversionsToo() {
+        LoggerContext context = new LoggerContext();
+        assertEquals(ch.qos.logback.classic.spi.Configurator.ExecutionStatus.INVOKE_NEXT_IF_ANY,
+                new StderrLogging().configure(context, "/etc/blockferry/logback.xml"));
+        // What the operator's file would declare, built on the same context after the configurator ran.
+        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+        encoder.setContext(context);
+        encoder.setPattern("%level %msg%n%ex");
+        encoder.start();
+        Exception e = new IllegalStateException("bad\n" + FORGED);
+        String out = new String(encoder.encode(new LoggingEvent("org.blockferry.Test", context.getLogger("x"), Level.WARN,
+                "vm={}", e, new Object[] {"web01\n" + FORGED})), StandardCharsets.UTF_8);
+        assertTrue(out.startsWith("WARN vm=web01\\n" + FORGED), out);
+        assertEquals(1, eventLines(out).size(), "one line starts an event; the stack trace is indented:\n" + out);
+        assertTrue(context.getLogger(ch.qos.logback.classic.Logger.ROOT_LOGGER_NAME).getAppender("STDERR") == null,
+                "the operator's file decides the appenders");
+    }
+
+    @Test
+    void withoutAFileTheStderrAppenderWritesTheDirectLayout() {
+        LoggerContext context = new LoggerContext();
+        assertEquals(ch.qos.logback.classic.spi.Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY,
+                new StderrLogging().configure(context, null));
+        var appender = (ch.qos.logback.core.ConsoleAppender<ILoggingEvent>)
+                context.getLogger(ch.qos.logback.classic.Logger.ROOT_LOGGER_NAME).getAppender("STDERR");
+        assertTrue(appender.isStarted());
+        assertTrue(((ch.qos.logback.core.encoder.LayoutWrappingEncoder<ILoggingEvent>) appender.getEncoder()).getLayout()
+                instanceof StderrLayout);
+    }
+
+    @Test
     void cleanTextIsLeftAsItIs() {
         assertEquals("event=copy-completed disk=root bytes=42", LogText.escape("event=copy-completed disk=root bytes=42"));
         assertEquals("C:\\images\\x.img", LogText.escape("C:\\images\\x.img"));
