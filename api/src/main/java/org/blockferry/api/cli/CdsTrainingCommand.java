@@ -1,7 +1,15 @@
 package org.blockferry.api.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,15 +19,16 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.blockferry.api.http.ApiServer;
+import org.blockferry.api.http.ApiToken;
+import org.blockferry.api.http.HttpSettings;
 import org.blockferry.api.node.Node;
 import org.blockferry.engine.copy.CopyEnvironment;
 import org.blockferry.engine.copy.CopyJob;
 import org.blockferry.engine.copy.DiskComparison;
 import org.blockferry.engine.copy.DiskCopy;
 import org.blockferry.engine.endpoint.DiskLocation;
-import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
-import org.blockferry.engine.plan.CopyMode;
 import org.blockferry.engine.source.nbd.NbdDiskSource;
 import org.blockferry.engine.target.NbdDiskTarget;
 import org.blockferry.nbd.NbdOptions;
@@ -27,15 +36,18 @@ import picocli.CommandLine.Command;
 
 /**
  * Hidden: one small copy and verify between scratch images, then one small job on a node with
- * a scratch H2 database, so that the launcher can record the classes real runs load into a
+ * a scratch H2 database, submitted and followed over the node's HTTP API, so that the launcher can record the classes real runs load into a
  * class-data-sharing archive (shorter start-up of every command, {@code replicate} and
  * {@code serve} included).
  */
 @Command(name = "cds-training", hidden = true)
 final class CdsTrainingCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     /**
      * What {@code replicate}, {@code serve} and {@code demo} load: a node (cluster, sharding,
-     * persistence on a scratch H2 file, the read side) running one small job to its end.
+     * persistence on a scratch H2 file, the read side) running one small job to its end — the job
+     * submitted, watched and read through the HTTP API on loopback, as {@code serve}'s clients do.
      */
     private static boolean replicate(Path dir, Path image) throws Exception {
         Path home = Files.createDirectories(dir.resolve("node"));
@@ -47,13 +59,55 @@ final class CdsTrainingCommand implements Callable<Integer> {
                 "blockferry.cluster.hostname", "127.0.0.1", "blockferry.cluster.port", 0,
                 "blockferry.cluster.seed-nodes", List.of()))
                 .withFallback(ConfigFactory.load());
-        JobSpec job = new JobSpec("cds-training", "training", JobSpec.Source.NBD, List.of(new JobSpec.Disk("d0",
-                image.toString(), dir.resolve("job.img").toString())), CopyMode.AUTO, null).validated();
+        String jobId = "cds-training";
+        ObjectNode job = JSON.createObjectNode().put("job_id", jobId).put("vm", "training");
+        job.putArray("disks").addObject().put("id", "d0").put("source", image.toString())
+                .put("target", dir.resolve("job.img").toString());
+        String token = ApiToken.generate();
+        HttpSettings http = HttpSettings.fromConfig(config).listening("127.0.0.1", 0).withToken(token);
         try (Node node = Node.start(config, Node.Access.OPERATOR)) {
-            node.jobs().submit(job).toCompletableFuture().get(1, TimeUnit.MINUTES);
-            JobState last = ReplicateCommand.awaitFinal(node, job.jobId());
-            ReplicateCommand.awaitReadSide(node, job.jobId());
-            return last.status() == JobState.JobStatus.COMPLETED;
+            ApiServer server = ApiServer.start(node, http);
+            try {
+                String api = server.url() + "/api/v1/jobs";
+                request("POST", api, token, job.toString());
+                request("GET", api + "/" + jobId + "/events", token, null); // the stream ends with the final state
+                JobState last = ReplicateCommand.awaitFinal(node, jobId);
+                ReplicateCommand.awaitReadSide(node, jobId);
+                request("GET", api + "/" + jobId, token, null);
+                request("GET", api + "?status=completed", token, null);
+                request("GET", server.url() + "/metrics", token, null);
+                return last.status() == JobState.JobStatus.COMPLETED;
+            } finally {
+                server.close();
+            }
+        }
+    }
+
+    /** One request to the training's own server; its body, or an exception for any status but 2xx. */
+    private static String request(String method, String url, String token, String json) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(url).toURL().openConnection();
+        try {
+            c.setConnectTimeout(10_000);
+            c.setReadTimeout(120_000);
+            c.setRequestMethod(method);
+            c.setRequestProperty("Authorization", "Bearer " + token);
+            if (json != null) {
+                c.setDoOutput(true);
+                c.setRequestProperty("Content-Type", "application/json");
+                try (OutputStream out = c.getOutputStream()) {
+                    out.write(json.getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            int status = c.getResponseCode();
+            try (InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
+                String body = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                if (status / 100 != 2) {
+                    throw new IOException(method + " " + URI.create(url).getPath() + ": HTTP " + status + " " + body);
+                }
+                return body;
+            }
+        } finally {
+            c.disconnect();
         }
     }
 

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.blockferry.api.cds.ClassFileUpgrade;
+import org.blockferry.api.cds.PlainLambdas;
 import org.blockferry.api.node.Qcow2Images;
 import org.blockferry.engine.testing.Images;
 import org.blockferry.nbd.testing.DiskChecksum;
@@ -73,6 +74,17 @@ class RunnableJarIT {
         assertEquals(List.of(), old, "class files older than Java 6");
     }
 
+    /**
+     * ... and it holds only lambdas whose classes it can keep: the build made the call sites
+     * that asked for serializability and uncalled bridges (every Scala function) plain.
+     */
+    @Test
+    void everyLambdaTheBuildCanMakePlainIsPlain() throws Exception {
+        PlainLambdas.Count left = PlainLambdas.survey(Path.of(System.getProperty("blockferry.jar")));
+        assertEquals(0, left.plain(), "call sites still asking for serializability");
+        assertTrue(left.kept() < 50, "call sites that must stay as they are: " + left.kept());
+    }
+
     @Test
     void demoRunsFromTheJarAndBothCopiesVerify() throws Exception {
         Path demo = dir.resolve("demo");
@@ -95,6 +107,33 @@ class RunnableJarIT {
             JsonNode json = new ObjectMapper().readTree(r.out());
             assertEquals("completed", json.get("status").asText());
             assertTrue(json.get("planned_bytes").asLong() < (64L << 20));
+            assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
+        }
+    }
+
+    /**
+     * The launcher's training run works from the jar (the launcher would silently go without an
+     * archive otherwise), and with its archive Pekko's lambdas — Scala's, made plain by the build —
+     * are loaded from it rather than generated again; the copy is still exact.
+     */
+    @Test
+    void theArchiveTrainingRunsAndPekkosLambdasComeFromItsArchive() throws Exception {
+        Path archive = dir.resolve("training.jsa");
+        Result training = java(List.of("-XX:ArchiveClassesAtExit=" + archive, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"),
+                "cds-training");
+        assertEquals(0, training.code(), training.err());
+        assertTrue(Files.size(archive) > (10L << 20), "an archive of " + Files.size(archive) + " bytes");
+        try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=30", "seed=7");
+             NbdkitServer target = NbdkitServer.start(dir, "memory", "size=16M")) {
+            Result copy = java(List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:class+load=info"),
+                    "copy", source.uri(), target.uri());
+            assertEquals(0, copy.code(), copy.err());
+            List<String> lambdas = copy.out().lines()
+                    .filter(l -> l.contains(" org.apache.pekko.") && l.contains("$$Lambda$")).toList();
+            long archived = lambdas.stream().filter(l -> l.contains("shared objects file")).count();
+            assertTrue(archived > 50, "Pekko lambdas from the archive: " + archived + " of " + lambdas.size());
+            assertTrue(lambdas.size() - archived < archived / 10, "Pekko lambdas generated at start: "
+                    + (lambdas.size() - archived) + " of " + lambdas.size());
             assertEquals(DiskChecksum.ofUri(source.uri()), DiskChecksum.ofUri(target.uri()));
         }
     }
