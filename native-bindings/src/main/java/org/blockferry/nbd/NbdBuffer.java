@@ -1,16 +1,19 @@
 package org.blockferry.nbd;
 
 import com.kenai.jffi.MemoryIO;
+import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
+import jnr.ffi.Pointer;
 
 /**
  * Direct memory that NBD requests read into and write from, with no copy in between.
  *
  * <p>A buffer is <em>pinned</em> while an asynchronous request uses it: {@link #close()} then
  * fails loudly instead of letting the memory be reused under libnbd. After close every method
- * throws. The memory itself is JVM-managed direct memory, so a view that outlives the buffer
- * can never reach freed memory.
+ * throws. The memory is freed only once the buffer and every view of it are unreachable (the
+ * JVM's direct memory, or for {@link #allocate(int, boolean) huge-page buffers} a mapping a
+ * cleaner unmaps), so a view that outlives the buffer can never reach freed memory.
  */
 public final class NbdBuffer implements AutoCloseable {
     private final ByteBuffer memory;
@@ -19,18 +22,77 @@ public final class NbdBuffer implements AutoCloseable {
     private final AtomicInteger pins = new AtomicInteger();
     private volatile boolean closed;
 
-    private NbdBuffer(int size) {
+    /** The size of a transparent huge page on x86-64 and arm64 (4 KiB base pages). */
+    public static final int HUGE_PAGE = 2 << 20;
+
+    private NbdBuffer(ByteBuffer memory, int size) {
         this.size = size;
-        this.memory = ByteBuffer.allocateDirect(Math.max(size, 1));
+        this.memory = memory;
         this.address = MemoryIO.getInstance().getDirectBufferAddress(memory);
     }
 
-    /** A new buffer of {@code size} bytes (zero-filled). */
+    /** A new buffer of {@code size} bytes (zero-filled), in the JVM's direct memory. */
     public static NbdBuffer allocate(int size) {
+        return allocate(size, false);
+    }
+
+    /**
+     * A new buffer of {@code size} bytes (zero-filled). With {@code hugePages}, a buffer of at
+     * least {@link #HUGE_PAGE} bytes is a mapping of its own that the kernel is asked to back with
+     * transparent huge pages ({@code madvise(MADV_HUGEPAGE)}): the kernel's copies to and from
+     * the sockets then walk 2 MiB pages instead of 4 KiB ones. Where the kernel has no
+     * transparent huge pages (or {@code enabled} is {@code never}) it is an ordinary mapping;
+     * where the mapping is refused, JVM direct memory.
+     */
+    public static NbdBuffer allocate(int size, boolean hugePages) {
         if (size < 0) {
             throw new IllegalArgumentException("buffer size must be >= 0, got " + size);
         }
-        return new NbdBuffer(size);
+        ByteBuffer mapped = hugePages && size >= HUGE_PAGE ? Mapping.create(size) : null;
+        return new NbdBuffer(mapped != null ? mapped : ByteBuffer.allocateDirect(Math.max(size, 1)), size);
+    }
+
+    /** Anonymous mappings for buffers, unmapped once their buffer (and its every view) is unreachable. */
+    private static final class Mapping implements Runnable {
+        private static final Cleaner UNMAP = Cleaner.create(r -> {
+            Thread t = new Thread(r, "nbd-buffer-unmap");
+            t.setDaemon(true);
+            return t;
+        });
+        private final Raw.LibC libc;
+        private final long address;
+        private final long length;
+
+        private Mapping(Raw.LibC libc, long address, long length) {
+            this.libc = libc;
+            this.address = address;
+            this.length = length;
+        }
+
+        /** A mapped buffer of {@code size} bytes, or null (no libc binding, or the kernel refused). */
+        static ByteBuffer create(int size) {
+            Raw.LibC libc;
+            try {
+                libc = NativeLibraries.get().libc;
+            } catch (NbdException e) {
+                return null;
+            }
+            Pointer p = libc.mmap(null, size, Raw.LibC.PROT_READ_WRITE, Raw.LibC.MAP_PRIVATE_ANONYMOUS, -1, 0);
+            if (p == null || p.address() == -1L) {
+                return null;
+            }
+            // advice only: refused (no transparent huge pages in this kernel), the mapping still serves
+            libc.madvise(p.address(), size, Raw.LibC.MADV_HUGEPAGE);
+            ByteBuffer memory = MemoryIO.getInstance().newDirectByteBuffer(p.address(), size);
+            // every slice refers to this buffer (its attachment): unmapped after the last view is gone
+            UNMAP.register(memory, new Mapping(libc, p.address(), size));
+            return memory;
+        }
+
+        @Override
+        public void run() {
+            libc.munmap(address, length);
+        }
     }
 
     public int size() {

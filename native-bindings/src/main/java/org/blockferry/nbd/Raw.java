@@ -3,6 +3,7 @@ package org.blockferry.nbd;
 import jnr.ffi.Pointer;
 import jnr.ffi.annotations.SaveError;
 import jnr.ffi.types.int64_t;
+import jnr.ffi.types.off_t;
 import jnr.ffi.types.intptr_t;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.ssize_t;
@@ -151,5 +152,18 @@ final class Raw {
 
         /** Used once, before libnbd (and so GnuTLS) loads: see {@link TlsCiphers}. */
         int setenv(String name, String value, int overwrite);
+
+        int PROT_READ_WRITE = 0x1 | 0x2;
+        int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+        int MADV_HUGEPAGE = 14;
+
+        /** Anonymous memory for {@link NbdBuffer}s ({@code null} when the kernel refuses). */
+        @SaveError
+        Pointer mmap(Pointer addr, @size_t long length, int prot, int flags, int fd, @off_t long offset);
+
+        @SaveError
+        int madvise(@intptr_t long addr, @size_t long length, int advice);
+
+        int munmap(@intptr_t long addr, @size_t long length);
     }
 }

@@ -17,6 +17,7 @@ import org.blockferry.nbd.NbdBuffer;
 public final class BufferPool {
     private final int bufferSize;
     private final int capacity;
+    private final boolean hugePages;
     private final Deque<NbdBuffer> free = new ArrayDeque<>();
     private final Deque<Waiter> waiters = new ArrayDeque<>();
     private int created;
@@ -24,13 +25,23 @@ public final class BufferPool {
     private record Waiter(int count, CompletableFuture<Lease> future) {
     }
 
-    private BufferPool(int bufferSize, int capacity) {
+    private BufferPool(int bufferSize, int capacity, boolean hugePages) {
         this.bufferSize = bufferSize;
         this.capacity = capacity;
+        this.hugePages = hugePages;
     }
 
-    /** A pool of {@code budgetBytes / bufferSize} buffers (at least one). */
+    /** A pool of {@code budgetBytes / bufferSize} buffers (at least one) in the JVM's direct memory. */
     public static BufferPool create(long budgetBytes, int bufferSize) {
+        return create(budgetBytes, bufferSize, false);
+    }
+
+    /**
+     * A pool of {@code budgetBytes / bufferSize} buffers (at least one); with {@code hugePages}
+     * they are backed by transparent huge pages where the kernel offers them
+     * ({@link NbdBuffer#allocate(int, boolean)}, {@code blockferry.copy.huge-pages}).
+     */
+    public static BufferPool create(long budgetBytes, int bufferSize, boolean hugePages) {
         if (bufferSize <= 0) {
             throw new IllegalArgumentException("buffer size must be > 0, got " + bufferSize);
         }
@@ -38,7 +49,7 @@ public final class BufferPool {
             throw new org.blockferry.engine.endpoint.InvalidInputException("blockferry.copy.memory-budget",
                     "must hold at least one chunk (" + bufferSize + " bytes), got " + budgetBytes);
         }
-        return new BufferPool(bufferSize, (int) Math.min(Integer.MAX_VALUE, budgetBytes / bufferSize));
+        return new BufferPool(bufferSize, (int) Math.min(Integer.MAX_VALUE, budgetBytes / bufferSize), hugePages);
     }
 
     public int bufferSize() {
@@ -82,7 +93,7 @@ public final class BufferPool {
         for (int i = 0; i < count; i++) {
             NbdBuffer b = free.pollFirst();
             if (b == null) {
-                b = NbdBuffer.allocate(bufferSize);
+                b = NbdBuffer.allocate(bufferSize, hugePages);
                 created++;
             }
             buffers.add(b);

@@ -31,7 +31,8 @@ public record CopyEnvironment(ActorSystem<?> system, BufferPool pool, IoLoops lo
             throw new org.blockferry.engine.endpoint.InvalidInputException("blockferry.copy.io-threads",
                     "must be 0 (one per core) to 64, got " + ioThreads);
         }
-        BufferPool pool = BufferPool.create(budget, settings.chunkSize());
+        boolean hugePages = CopySettings.bool(config.getConfig("blockferry.copy"), "huge-pages");
+        BufferPool pool = BufferPool.create(budget, settings.chunkSize(), hugePages);
         IoLoops loops = IoLoops.start(ioThreads, settings.requestTimeout());
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(DISK_SETUP_DISPATCHER));
         return new CopyEnvironment(system, pool, loops, blocking, LocalExport.Tools.fromConfig(config));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.CompletableFuture;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.nbd.testing.ProcessMappings;
 import org.junit.jupiter.api.Test;
 
 /** The memory budget: bounded, first come first served, every buffer back exactly once. */
@@ -51,6 +52,33 @@ class BufferPoolTest {
         assertTrue(pool.acquire(1).isDone(), "others still get buffers from the pool");
         a.release();
         assertTrue(third.isDone());
+    }
+
+    @Test
+    void buffersAreBackedByHugePagesOnlyWhenAsked() throws Exception {
+        int size = 4 << 20;
+        for (boolean huge : new boolean[] {true, false}) {
+            BufferPool.Lease lease = BufferPool.create(size, size, huge).acquire(1).join();
+            long address = com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(lease.buffer().slice(0, 8));
+            ProcessMappings.Mapping m = ProcessMappings.at(address);
+            assertEquals(huge, m.flags().contains("hg"), "huge-pages=" + huge + ": " + m);
+            lease.release();
+        }
+    }
+
+    @Test
+    void hugePagesMustBeABoolean() {
+        com.typesafe.config.Config config = com.typesafe.config.ConfigFactory.parseString(
+                "blockferry.copy.huge-pages = sometimes").withFallback(com.typesafe.config.ConfigFactory.load());
+        org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
+                org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "huge-pages-config", config);
+        try {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> CopyEnvironment.create(system));
+            assertEquals("blockferry.copy.huge-pages", e.field());
+            assertTrue(e.getMessage().contains("true or false"), e.getMessage());
+        } finally {
+            system.terminate();
+        }
     }
 
     @Test

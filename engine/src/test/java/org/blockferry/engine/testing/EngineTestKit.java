@@ -45,7 +45,8 @@ public final class EngineTestKit implements AutoCloseable {
         this.system = ActorSystem.create(Behaviors.empty(), name, config);
         this.dir = TestPeers.scratchDirectory(name + "-");
         try {
-            this.environment = new CopyEnvironment(system, BufferPool.create((long) buffers * CHUNK, CHUNK),
+            // huge-page buffers, as blockferry.copy.huge-pages makes them by default
+            this.environment = new CopyEnvironment(system, BufferPool.create((long) buffers * CHUNK, CHUNK, true),
                     IoLoops.start(2, Duration.ofSeconds(30)),
                     system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
                     LocalExport.Tools.fromConfig(config).withSocketRoot(dir));
