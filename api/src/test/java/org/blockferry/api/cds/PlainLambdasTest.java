@@ -56,6 +56,13 @@ class PlainLambdasTest {
         return m.invoke(null);
     }
 
+    /** The {@link Supplier} {@code type.method()} returns, once it has supplied {@code supplies}. */
+    private static Object supplier(ClassLoader loader, String type, String method, String supplies) throws Exception {
+        Object supplier = call(loader, type, method);
+        assertEquals(supplies, ((Supplier<?>) supplier).get());
+        return supplier;
+    }
+
     /**
      * A class {@code gen/NAME} whose {@code make()} returns a lambda of {@code iface} (its method
      * {@code get}, {@code samType}; the lambda returns NAME) from an {@code altMetafactory} call
@@ -125,26 +132,20 @@ class PlainLambdasTest {
         assertEquals(new PlainLambdas.Count(1, 1), PlainLambdas.rewrite(jar));
 
         try (URLClassLoader after = new URLClassLoader(new URL[]{jar.toUri().toURL()}, ClassLoader.getPlatformClassLoader())) {
-            Object scala = call(after, "gen/ScalaShaped", "make");
-            assertEquals("ScalaShaped", ((Supplier<?>) scala).get());
-            assertFalse(scala instanceof Serializable, "made plain: no longer serializable");
-            Object serializable = call(after, FIXTURES, "serializable");
-            assertEquals("serializable", ((Supplier<?>) serializable).get());
-            assertTrue(serializable instanceof Serializable, "javac's: as compiled (its checkcast needs it)");
-            Object javaShaped = call(after, "gen/JavaShaped", "make");
-            assertEquals("JavaShaped", ((Supplier<?>) javaShaped).get());
-            assertTrue(javaShaped instanceof Serializable, "not scalac's: as compiled");
-
-            Object marked = call(after, FIXTURES, "marked");
-            assertEquals("marked", ((Supplier<?>) marked).get());
-            assertTrue(marked instanceof Cloneable, "kept: still carries its marker");
+            assertFalse(supplier(after, "gen/ScalaShaped", "make", "ScalaShaped") instanceof Serializable,
+                    "made plain: no longer serializable");
+            assertTrue(supplier(after, FIXTURES, "serializable", "serializable") instanceof Serializable,
+                    "javac's: as compiled (its checkcast needs it)");
+            assertTrue(supplier(after, "gen/JavaShaped", "make", "JavaShaped") instanceof Serializable,
+                    "not scalac's: as compiled");
+            assertTrue(supplier(after, FIXTURES, "marked", "marked") instanceof Cloneable, "kept: still carries its marker");
             Class<?> base = Class.forName(FIXTURES.replace('/', '.') + "$Base", false, after);
             Object narrowed = call(after, "gen/NarrowedShaped", "make");
             assertTrue(narrowed instanceof Serializable, "kept: as compiled");
             assertEquals("NarrowedShaped", base.getMethod("get").invoke(narrowed), "through the base interface's get()Object");
             Object bridged = call(after, FIXTURES, "bridged");
             assertEquals("bridged", base.getMethod("get").invoke(bridged), "through the base interface's get()Object");
-            assertEquals("plain", ((Supplier<?>) call(after, FIXTURES, "plain")).get());
+            supplier(after, FIXTURES, "plain", "plain");
         }
     }
 
