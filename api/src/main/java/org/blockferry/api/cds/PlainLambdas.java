@@ -76,64 +76,63 @@ public final class PlainLambdas {
     /** Rewrites {@code jar} in place (untouched when no call site changes). */
     public static Count rewrite(Path jar) throws IOException {
         Path out = jar.resolveSibling(jar.getFileName() + ".lambdas");
-        int[] counts = new int[2];
-        try (URLClassLoader types = new URLClassLoader(new URL[]{jar.toUri().toURL()},
-                ClassLoader.getPlatformClassLoader())) {
+        Count count;
+        try (URLClassLoader types = loader(jar)) {
             Sites sites = new Sites(types);
-            JarRewrite.copy(jar, out, (name, bytes) -> {
-                if (!name.endsWith(".class") || !candidate(bytes)) {
-                    return bytes;
-                }
-                byte[] result = sites.rewrite(bytes);
-                counts[0] += sites.plain;
-                counts[1] += sites.kept;
-                return result;
-            });
+            JarRewrite.copy(jar, out, (name, bytes) -> name.endsWith(".class") && candidate(bytes)
+                    ? sites.rewrite(bytes) : bytes);
+            count = sites.count();
         }
-        if (counts[0] == 0) {
+        if (count.plain() == 0) {
             Files.delete(out);
         } else {
             Files.move(out, jar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
-        return new Count(counts[0], counts[1]);
+        return count;
     }
 
     /** What {@link #rewrite(Path)} would change in {@code jar} (plain: none once it ran), without writing. */
     public static Count survey(Path jar) throws IOException {
-        int plain = 0;
-        int kept = 0;
-        try (URLClassLoader types = new URLClassLoader(new URL[]{jar.toUri().toURL()},
-                ClassLoader.getPlatformClassLoader());
-             ZipFile zip = new ZipFile(jar.toFile())) {
+        try (URLClassLoader types = loader(jar); ZipFile zip = new ZipFile(jar.toFile())) {
             Sites sites = new Sites(types);
             for (ZipEntry entry : java.util.Collections.list(zip.entries())) {
                 if (entry.getName().endsWith(".class")) {
                     byte[] bytes = zip.getInputStream(entry).readAllBytes();
                     if (candidate(bytes)) {
                         sites.rewrite(bytes);
-                        plain += sites.plain;
-                        kept += sites.kept;
                     }
                 }
             }
+            return sites.count();
         }
-        return new Count(plain, kept);
     }
 
-    /** The rewriting of one class at a time, with what it learned of interfaces kept for the next. */
+    /** The jar's classes (functional interfaces among them) over the JDK's, none initialized. */
+    private static URLClassLoader loader(Path jar) throws IOException {
+        return new URLClassLoader(new URL[]{jar.toUri().toURL()}, ClassLoader.getPlatformClassLoader());
+    }
+
+    /**
+     * The rewriting of one class at a time, with what it learned of interfaces kept for the next,
+     * and the call sites it made plain and kept so far.
+     */
     private static final class Sites {
         private final ClassLoader types;
         private final Map<String, Map<String, Boolean>> declared = new HashMap<>();
-        int plain;
-        int kept;
+        private int plain;
+        private int kept;
 
         Sites(ClassLoader types) {
             this.types = types;
         }
 
+        Count count() {
+            return new Count(plain, kept);
+        }
+
+        /** One class's bytes with its convertible call sites made plain (the same array when none is). */
         byte[] rewrite(byte[] classFile) {
-            plain = 0;
-            kept = 0;
+            int plainBefore = plain;
             ClassReader reader = new ClassReader(classFile);
             ClassWriter writer = new ClassWriter(reader, 0);
             reader.accept(new ClassVisitor(Opcodes.ASM9, writer) {
@@ -159,7 +158,7 @@ public final class PlainLambdas {
                     };
                 }
             }, 0);
-            return plain == 0 ? classFile : writer.toByteArray();
+            return plain == plainBefore ? classFile : writer.toByteArray();
         }
 
         private static boolean isAltMetafactory(Handle bootstrap) {
