@@ -41,10 +41,7 @@ public final class ClassFileUpgrade {
 
     /** {@code ClassFileUpgrade JAR}: the jar, rewritten in place; prints what it raised. */
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            throw new IllegalArgumentException("usage: ClassFileUpgrade JAR");
-        }
-        Path jar = Path.of(args[0]);
+        Path jar = JarRewrite.onlyJar(args, "ClassFileUpgrade");
         List<String> raised = upgrade(jar);
         System.out.println("[class-file-upgrade] " + jar.getFileName() + ": " + raised.size()
                 + " class files raised to Java 8 (archivable), all verified");

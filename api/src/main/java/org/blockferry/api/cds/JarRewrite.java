@@ -18,6 +18,14 @@ final class JarRewrite {
     private JarRewrite() {
     }
 
+    /** A build step's one argument, the jar it changes ({@code step}: its name, for the usage line). */
+    static Path onlyJar(String[] args, String step) {
+        if (args.length != 1) {
+            throw new IllegalArgumentException("usage: " + step + " JAR");
+        }
+        return Path.of(args[0]);
+    }
+
     /** {@code jar} copied to {@code out} with every entry's bytes through {@code change}; {@code out} is removed on failure. */
     static void copy(Path jar, Path out, EntryChange change) throws IOException {
         try (ZipInputStream in = new ZipInputStream(Files.newInputStream(jar));

@@ -64,10 +64,7 @@ public final class PlainLambdas {
 
     /** {@code PlainLambdas JAR}: the jar, rewritten in place; prints what it changed. */
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            throw new IllegalArgumentException("usage: PlainLambdas JAR");
-        }
-        Path jar = Path.of(args[0]);
+        Path jar = JarRewrite.onlyJar(args, "PlainLambdas");
         Count count = rewrite(jar);
         System.out.println("[plain-lambdas] " + jar.getFileName() + ": " + count.plain()
                 + " lambda call sites made archivable, " + count.kept() + " kept as they were");

@@ -42,10 +42,7 @@ public final class ReferenceCompaction {
 
     /** {@code ReferenceCompaction JAR}: the jar, rewritten in place; prints the sizes. */
     public static void main(String[] args) throws IOException {
-        if (args.length != 1) {
-            throw new IllegalArgumentException("usage: ReferenceCompaction JAR");
-        }
-        Path jar = Path.of(args[0]);
+        Path jar = JarRewrite.onlyJar(args, "ReferenceCompaction");
         long before = entrySize(jar);
         boolean changed = compact(jar);
         System.out.println("[reference-compaction] " + jar.getFileName() + ": " + RESOURCE + " "
