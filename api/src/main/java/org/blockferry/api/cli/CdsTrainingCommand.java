@@ -4,12 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.HttpURLConnection;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -68,46 +63,20 @@ final class CdsTrainingCommand implements Callable<Integer> {
         try (Node node = Node.start(config, Node.Access.OPERATOR)) {
             ApiServer server = ApiServer.start(node, http);
             try {
-                String api = server.url() + "/api/v1/jobs";
-                request("POST", api, token, job.toString());
-                request("GET", api + "/" + jobId + "/events", token, null); // the stream ends with the final state
+                // as `blockferry cluster` and an operator's client: the same client classes are archived
+                NodeApi api = NodeApi.at(URI.create(server.url()), token);
+                api.post("/api/v1/jobs", job, 202);
+                api.text("/api/v1/jobs/" + jobId + "/events"); // the stream ends with the final state
                 JobState last = ReplicateCommand.awaitFinal(node, jobId);
                 ReplicateCommand.awaitReadSide(node, jobId);
-                request("GET", api + "/" + jobId, token, null);
-                request("GET", api + "?status=completed", token, null);
-                request("GET", server.url() + "/metrics", token, null);
+                api.get("/api/v1/jobs/" + jobId);
+                api.get("/api/v1/jobs?status=completed");
+                api.get("/api/v1/cluster");
+                api.text("/metrics");
                 return last.status() == JobState.JobStatus.COMPLETED;
             } finally {
                 server.close();
             }
-        }
-    }
-
-    /** One request to the training's own server; its body, or an exception for any status but 2xx. */
-    private static String request(String method, String url, String token, String json) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) URI.create(url).toURL().openConnection();
-        try {
-            c.setConnectTimeout(10_000);
-            c.setReadTimeout(120_000);
-            c.setRequestMethod(method);
-            c.setRequestProperty("Authorization", "Bearer " + token);
-            if (json != null) {
-                c.setDoOutput(true);
-                c.setRequestProperty("Content-Type", "application/json");
-                try (OutputStream out = c.getOutputStream()) {
-                    out.write(json.getBytes(StandardCharsets.UTF_8));
-                }
-            }
-            int status = c.getResponseCode();
-            try (InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
-                String body = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                if (status / 100 != 2) {
-                    throw new IOException(method + " " + URI.create(url).getPath() + ": HTTP " + status + " " + body);
-                }
-                return body;
-            }
-        } finally {
-            c.disconnect();
         }
     }
 

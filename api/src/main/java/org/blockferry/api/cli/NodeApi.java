@@ -51,6 +51,11 @@ final class NodeApi {
         return new NodeApi(url == null ? localNode(config) : parse(url), token(tokenFile, config));
     }
 
+    /** The node at {@code base} (no trailing slash) with {@code token} (null: none). */
+    static NodeApi at(URI base, String token) {
+        return new NodeApi(base, token);
+    }
+
     private static URI parse(String url) {
         try {
             URI uri = new URI(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
@@ -114,18 +119,47 @@ final class NodeApi {
 
     /** {@code GET path} as JSON; any answer but 200 is an {@link IOException} naming the cause. */
     JsonNode get(String path) throws IOException, InterruptedException {
+        return json(send(request(path, "application/json").GET()), 200);
+    }
+
+    /** {@code POST path} with a JSON body; any answer but {@code expected} is an {@link IOException}. */
+    JsonNode post(String path, JsonNode body, int expected) throws IOException, InterruptedException {
+        return json(send(request(path, "application/json").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))), expected);
+    }
+
+    /**
+     * {@code GET path} read to its end as text (an event stream until the node closes it, the
+     * metrics); any answer but 200 is an {@link IOException}. {@link #TIMEOUT} bounds the wait for
+     * the answer's start, not for its end.
+     */
+    String text(String path) throws IOException, InterruptedException {
+        HttpResponse<String> response = send(request(path, "*/*").GET());
+        if (response.statusCode() != 200) {
+            json(response, 200); // says why
+        }
+        return response.body();
+    }
+
+    private HttpRequest.Builder request(String path, String accept) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path)).timeout(TIMEOUT)
-                .header("Accept", "application/json").GET();
+                .header("Accept", accept);
         if (token != null) {
             request.header("Authorization", "Bearer " + token);
         }
-        HttpResponse<String> response;
+        return request;
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
         try {
-            response = client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             throw new IOException("cannot reach the node at " + base + ": " + why(e)
                     + "; is 'blockferry serve' running there? (--url URL)", e);
         }
+    }
+
+    private JsonNode json(HttpResponse<String> response, int expected) throws IOException {
         JsonNode body = null;
         try {
             body = JSON.readTree(response.body());
@@ -140,7 +174,7 @@ final class NodeApi {
             throw new IOException("the node at " + base + " answered " + response.statusCode() + " without JSON: is it"
                     + " a BlockFerry node? (--url URL)");
         }
-        if (response.statusCode() != 200) {
+        if (response.statusCode() != expected) {
             JsonNode error = body.path("error");
             throw new IOException("the node at " + base + " answered " + response.statusCode() + ": "
                     + error.path("message").asText("(no message)"));

@@ -3,12 +3,15 @@ package org.blockferry.api.cli;
 import static org.blockferry.api.cli.CliTest.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
 import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -123,6 +126,28 @@ class ClusterCliTest {
                 assertFalse(run.err().contains("Exception") || run.err().contains("\tat "), run.err());
                 assertEquals("", run.out(), what);
             }
+        }
+    }
+
+    @Test
+    void nodeApiPostsJsonReadsTextAndSaysWhyTheNodeRefused() throws Exception {
+        try (ApiFixture api = ApiFixture.start(dir, TestDatabases.Kind.H2, null, Map.of())) {
+            URI base = URI.create(api.url(""));
+            NodeApi node = NodeApi.at(base, api.token);
+            JsonNode noDisks = new ObjectMapper().readTree("{\"job_id\": \"cli-bad\", \"vm\": \"v\", \"disks\": []}");
+            var refused = assertThrows(IOException.class,
+                    () -> node.post("/api/v1/jobs", noDisks, 202));
+            assertTrue(refused.getMessage().startsWith("the node at " + base + " answered 400: disks"),
+                    refused.getMessage());
+            var unknown = assertThrows(IOException.class,
+                    () -> node.text("/api/v1/jobs/no-such-job/events"));
+            assertTrue(unknown.getMessage().startsWith("the node at " + base + " answered 404: "), unknown.getMessage());
+            var anonymous = assertThrows(IOException.class,
+                    () -> NodeApi.at(base, null).text("/api/v1/jobs/no-such-job/events"));
+            assertTrue(anonymous.getMessage().contains("refused a request without an API token (401)"),
+                    anonymous.getMessage());
+            assertTrue(node.text("/metrics").contains("blockferry_jobs"), "the metrics as text");
+            assertEquals(404, api.get("/api/v1/jobs/cli-bad").statusCode(), "a refused job is not kept");
         }
     }
 
