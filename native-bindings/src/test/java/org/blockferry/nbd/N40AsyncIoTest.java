@@ -67,6 +67,58 @@ class N40AsyncIoTest {
     }
 
     @Test
+    void connectionsSharingOneLoopEachGetTheirRepliesWhileTheOthersWait() throws Exception {
+        // Four connections on one loop, the server's replies delayed, requests submitted in
+        // uneven waves from another thread: in most poll rounds one connection has news and the
+        // others only wait. Writes of 1 MiB do not fit in the socket at once, so a connection's
+        // direction changes from writing to reading inside a notification: a loop that polled a
+        // connection for a direction read before that would fail here (libnbd refuses the
+        // notification: "external event 1 is invalid in state READY").
+        // Every request must complete, and the disk must hold what was written.
+        int piece = 1 << 20;
+        int pieces = 24;
+        int connections = 4;
+        byte[] data = new byte[piece * pieces];
+        new Random(17).nextBytes(data);
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=delay", "memory", "size=" + data.length,
+                "delay-write=2ms", "delay-read=2ms");
+             NbdEventLoop loop = NbdEventLoop.start("shared-loop", Duration.ofSeconds(30));
+             NbdBuffer out = NbdBuffer.allocate(data.length);
+             NbdBuffer in = NbdBuffer.allocate(data.length)) {
+            out.slice(0, data.length).put(data);
+            List<AsyncConnection> conns = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                conns.add(loop.attach(NbdConnection.open(server.uri(), NbdOptions.DEFAULT)));
+            }
+            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            List<CompletableFuture<Void>> reads = new ArrayList<>();
+            int next = 0;
+            for (int wave = 0; next < pieces; wave++) {
+                // Wave w has requests on connections 0..(w % 4) only: the others stay quiet.
+                for (int i = 0; i <= wave % connections && next < pieces; i++, next++) {
+                    writes.add(conns.get(i).pwrite(out, next * piece, piece, (long) next * piece, 0));
+                }
+                Thread.sleep(wave % 3); // some waves land while replies are pending, some after
+            }
+            CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            for (int p = 0; p < pieces; p++) {
+                // Reads back in the reverse spread: the last connections get the most.
+                reads.add(conns.get(connections - 1 - p % (1 + p % connections)).pread(in, p * piece, piece,
+                        (long) p * piece));
+            }
+            CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            assertEquals(0, out.pins() + in.pins(), "every completed request unpins its buffer");
+            byte[] back = new byte[data.length];
+            in.slice(0, data.length).get(back);
+            assertArrayEquals(data, back, "the reads return what the writes sent");
+            assertEquals(sha256(data), DiskChecksum.ofUri(server.uri()));
+            for (AsyncConnection c : conns) {
+                c.close().get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
     void writesZeroesAndFlushOverSeveralConnectionsGiveTheExpectedDisk() throws Exception {
         int size = 8 << 20;
         byte[] data = new byte[size];
