@@ -6,6 +6,8 @@
 #   SIZE=4G RUNS=5 bench/copy.sh  # other size / more runs
 #   CASES="dense sparse25" bench/copy.sh
 #   CASES="tls-psk tls-x509" bench/copy.sh   # NBD over TLS on both sides (TLS_SIZE, default 4G)
+#   VERIFY=all bench/copy.sh      # compare every blockferry target with its source (default: the
+#                                 # first run of each case and tool; VERIFY=none: no comparison)
 #
 # Prints one line per run, a median table, and per case:
 #   RATIO case=<name> blockferry/nbdcopy=<x.xx> ...
@@ -17,6 +19,8 @@ SIZE="${SIZE:-8G}"
 RUNS="${RUNS:-3}"
 CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509}"
 TLS_SIZE="${TLS_SIZE:-4G}"
+VERIFY="${VERIFY:-first}"
+case "$VERIFY" in first|all|none) ;; *) echo "bench: VERIFY must be first, all or none, got '$VERIFY'" >&2; exit 1 ;; esac
 WORK="${WORK:-$HERE/bench/work}"
 RESULTS="$HERE/bench/results"
 mkdir -p "$WORK" "$RESULTS"
@@ -147,8 +151,24 @@ tools_for() {
 }
 size_of_case() { case "$1" in tls-*) bytes_of "$TLS_SIZE" ;; *) echo "$SIZE_BYTES" ;; esac; }
 
-run_tool() { # case tool
-  local c="$1" tool="$2" src dst out err wall rss user sys copy=""
+# A timed copy counts only if it copied: blockferry's targets are compared with their source
+# (SHA-256 of everything read back through nbdcopy), the source's sum taken once per case.
+declare -A SOURCE_SUM=()
+sha_of() { nbdcopy "$1" - | sha256sum | cut -d' ' -f1; }
+verify_target() { # case tool src dst
+  local c="$1" tool="$2" want got
+  [ -n "${SOURCE_SUM[$c]:-}" ] || SOURCE_SUM[$c]="$(sha_of "$3")"
+  want="${SOURCE_SUM[$c]}"
+  got="$(sha_of "$4")"
+  if [ "$got" != "$want" ]; then
+    echo "bench: $tool on $c left a target that differs from its source (sha256 $got, source $want)" >&2
+    exit 1
+  fi
+  say "verify case=$c tool=$tool sha256=${got:0:16}... equal to the source"
+}
+
+run_tool() { # case tool run
+  local c="$1" tool="$2" run="$3" src dst out err wall rss user sys copy=""
   src="$(src_for "$c")"
   dst="$(fresh_target "$c")"
   out="$WORK/out.txt"; err="$WORK/err.txt"
@@ -167,13 +187,17 @@ run_tool() { # case tool
   local cpu; cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" "$cpu" >> "$RAW"
   say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss cpu_s=$cpu${copy:+ copy_s=$copy}"
+  case "$tool:$VERIFY" in
+    blockferry*:all) verify_target "$c" "$tool" "$src" "$dst" ;;
+    blockferry*:first) [ "$run" -ne 1 ] || verify_target "$c" "$tool" "$src" "$dst" ;;
+  esac
 }
 
 for c in $CASES; do
   source_for "$c"
-  for _ in $(seq "$RUNS"); do
+  for r in $(seq "$RUNS"); do
     for tool in $(tools_for "$c"); do
-      run_tool "$c" "$tool"
+      run_tool "$c" "$tool" "$r"
     done
   done
   stop_socket "$SRC_SOCK"; stop_socket "$DST_SOCK"
