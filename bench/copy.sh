@@ -15,6 +15,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+BF_NAME=bench/copy.sh  # read by scripts/common.sh
+# shellcheck source=../scripts/common.sh
+source "$HERE/scripts/common.sh"
 SIZE="${SIZE:-8G}"
 RUNS="${RUNS:-3}"
 CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509}"
@@ -154,12 +157,11 @@ size_of_case() { case "$1" in tls-*) bytes_of "$TLS_SIZE" ;; *) echo "$SIZE_BYTE
 # A timed copy counts only if it copied: blockferry's targets are compared with their source
 # (SHA-256 of everything read back through nbdcopy), the source's sum taken once per case.
 declare -A SOURCE_SUM=()
-sha_of() { nbdcopy "$1" - | sha256sum | cut -d' ' -f1; }
 verify_target() { # case tool src dst
   local c="$1" tool="$2" want got
-  [ -n "${SOURCE_SUM[$c]:-}" ] || SOURCE_SUM[$c]="$(sha_of "$3")"
+  [ -n "${SOURCE_SUM[$c]:-}" ] || SOURCE_SUM[$c]="$(disk_sha256 "$3")"
   want="${SOURCE_SUM[$c]}"
-  got="$(sha_of "$4")"
+  got="$(disk_sha256 "$4")"
   if [ "$got" != "$want" ]; then
     echo "bench: $tool on $c left a target that differs from its source (sha256 $got, source $want)" >&2
     exit 1

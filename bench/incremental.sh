@@ -65,7 +65,7 @@ verify() { # target
   local a b
   qemu-nbd -r -f qcow2 -t -k "$WORK/v.sock" "$IMAGE" & local pid=$!
   for _ in $(seq 100); do [ -S "$WORK/v.sock" ] && break; sleep 0.05; done
-  a="$(nbdcopy "nbd+unix:///?socket=$WORK/v.sock" - | sha256sum | cut -d' ' -f1)"
+  a="$(disk_sha256 "nbd+unix:///?socket=$WORK/v.sock")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   b="$(sha256sum "$1" | cut -d' ' -f1)"
   [ "$a" = "$b" ] || { echo "bench: $1 differs from the source" >&2; exit 1; }

@@ -1,5 +1,6 @@
-# Shared by ./blockferry, scripts/test and scripts/check-install: error reporting and the Debian
-# packages BlockFerry needs. Sourced by scripts that run under `set -Eeuo pipefail`.
+# Shared by ./blockferry, scripts/test, scripts/check-install and the benchmarks in bench/: error
+# reporting, the Debian packages BlockFerry needs and a disk checksum.
+# Sourced by scripts that run under `set -Eeuo pipefail`.
 
 # Every non-zero exit says why on stderr: the command that failed, where, and its status.
 # (set -E makes functions and subshells inherit the trap.)
@@ -11,6 +12,12 @@ trap 'bf_report_error $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" "$LINENO"' ERR
 
 bf_say() {
   echo "${BF_NAME:-blockferry}: $*" >&2
+}
+
+# SHA-256 of a whole disk (an NBD URI or a local file), read with nbdcopy: the benchmarks'
+# check that a target equals its source, independent of BlockFerry.
+disk_sha256() {
+  nbdcopy "$1" - | sha256sum | cut -d' ' -f1
 }
 
 # Prints the named packages that are not installed, one per line.
