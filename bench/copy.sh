@@ -39,8 +39,11 @@ done
 BF="$HERE/blockferry"
 "$BF" --version >/dev/null   # builds the jar and the class-data archive outside the timings
 
+declare -A NBDKIT_PID=()   # socket -> pid of the nbdkit serving it (our child)
 cleanup() {
-  pkill -f "nbdkit .*-U $WORK/" 2>/dev/null || true
+  local pid
+  for pid in "${NBDKIT_PID[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -f "$WORK"/*.sock "$WORK"/target.img
 }
 trap cleanup EXIT
@@ -76,14 +79,33 @@ certtool --generate-certificate --load-privkey "$TLS/x509-server/server-key.pem"
 printf '[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n' > "$TLS/no-chacha.conf"
 export BLOCKFERRY_NBD_KEY_DIR="$TLS"
 
+# nbdkit runs in the foreground (-f) as this script's child. A daemonizing nbdkit forks after its
+# plugin is ready: `memory allocator=malloc` zeroes its whole size in the parent, so the server
+# got those pages copy-on-write and took a page fault at the first write to each 4 KiB (~3 s of
+# the target's kernel time per 8 GiB on the 2-core VM, ~1.5 s added to every tool's run on the
+# sparse case). A stopped server is waited for: freeing 8 GiB takes ~1.7 s, outside the timings.
 start_nbdkit() { # socket args...
   local sock="$1"; shift
   rm -f "$sock"
-  nbdkit -U "$sock" "$@"
-  for _ in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.05; done
-  echo "bench: nbdkit $* did not start" >&2; exit 1
+  nbdkit -f -U "$sock" "$@" </dev/null >>"$WORK/nbdkit.log" 2>&1 &
+  NBDKIT_PID[$sock]=$!
+  # zeroing 8 GiB of fresh memory takes 4-20 s on a VM that hands out pages slowly
+  for _ in $(seq 1200); do
+    [ -S "$sock" ] && return 0
+    kill -0 "${NBDKIT_PID[$sock]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "bench: nbdkit $* did not start: $(tail -3 "$WORK/nbdkit.log")" >&2; exit 1
 }
-stop_socket() { pkill -f "nbdkit -U $1" 2>/dev/null || true; sleep 0.2; rm -f "$1"; }
+stop_socket() {
+  local pid="${NBDKIT_PID[$1]:-}"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'NBDKIT_PID[$1]'
+  fi
+  rm -f "$1"
+}
 
 SRC_SOCK="$WORK/src.sock"
 DST_SOCK="$WORK/dst.sock"
@@ -122,25 +144,25 @@ source_for() { # case
   esac
 }
 
-fresh_target() { # case -> prints the target for the tools
+fresh_target() { # case -> sets DST, the target for the tools (not in a subshell: the server is our child)
   case "$1" in
     local-file)
       rm -f "$LOCAL_DST"; truncate -s "$SIZE" "$LOCAL_DST"; sync
       echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-      echo "$LOCAL_DST" ;;
+      DST="$LOCAL_DST" ;;
     sparse25-file)
       stop_socket "$DST_SOCK"; rm -f "$LOCAL_DST"; truncate -s "$SIZE" "$LOCAL_DST"; sync
       start_nbdkit "$DST_SOCK" file "$LOCAL_DST"
-      echo "$DST_URI" ;;
+      DST="$DST_URI" ;;
     tls-*)
       stop_socket "$DST_SOCK"
       # shellcheck disable=SC2046
       start_nbdkit "$DST_SOCK" $(tls_server_args "$1") memory "$TLS_SIZE" allocator=malloc
-      uri_for "$1" "$DST_SOCK" ;;
+      DST="$(uri_for "$1" "$DST_SOCK")" ;;
     *)
       stop_socket "$DST_SOCK"
       start_nbdkit "$DST_SOCK" memory "$SIZE" allocator=malloc
-      echo "$DST_URI" ;;
+      DST="$DST_URI" ;;
   esac
 }
 
@@ -172,7 +194,7 @@ verify_target() { # case tool src dst
 run_tool() { # case tool run
   local c="$1" tool="$2" run="$3" src dst out err wall rss user sys copy=""
   src="$(src_for "$c")"
-  dst="$(fresh_target "$c")"
+  fresh_target "$c"; dst="$DST"
   out="$WORK/out.txt"; err="$WORK/err.txt"
   case "$tool" in
     blockferry) cmd=("$BF" copy --json "$src" "$dst") ;;
