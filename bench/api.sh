@@ -28,6 +28,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+BF_NAME=bench/api.sh  # read by scripts/common.sh
 # shellcheck source=../scripts/common.sh
 source "$HERE/scripts/common.sh"
 ensure_packages "${BLOCKFERRY_RUNTIME_PACKAGES[@]}"
@@ -77,18 +78,11 @@ say() { echo "$@" | tee -a "$LOG"; }
 # nbdkit in the foreground as our child, so it is stopped by its pid.
 LAST_PID=""
 serve_nbd() { # name args...   -> LAST_PID
-  local name="$1"; shift
-  local sock="$WORK/$name.sock"
-  rm -f "$sock"
-  nbdkit -f -U "$sock" "$@" >> "$WORK/nbdkit.log" 2>&1 &
-  LAST_PID=$!
+  nbdkit_child "$WORK/$1.sock" "$WORK/nbdkit.log" "${@:2}"
+  LAST_PID="$NBDKIT_CHILD"
   PIDS+=("$LAST_PID")
-  for _ in $(seq 200); do [ -S "$sock" ] && return 0; sleep 0.05; done
-  echo "api: nbdkit $* did not start: $(tail -3 "$WORK/nbdkit.log")" >&2; exit 1
 }
-stop_nbd() { # pid
-  kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
-}
+stop_nbd() { nbdkit_stop "$1"; } # pid
 uri() { echo "nbd+unix:///?socket=$WORK/$1.sock"; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # a process's user+system CPU, 1/100 s

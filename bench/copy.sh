@@ -79,29 +79,20 @@ certtool --generate-certificate --load-privkey "$TLS/x509-server/server-key.pem"
 printf '[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n' > "$TLS/no-chacha.conf"
 export BLOCKFERRY_NBD_KEY_DIR="$TLS"
 
-# nbdkit runs in the foreground (-f) as this script's child. A daemonizing nbdkit forks after its
-# plugin is ready: `memory allocator=malloc` zeroes its whole size in the parent, so the server
-# got those pages copy-on-write and took a page fault at the first write to each 4 KiB (~3 s of
-# the target's kernel time per 8 GiB on the 2-core VM, ~1.5 s added to every tool's run on the
-# sparse case). A stopped server is waited for: freeing 8 GiB takes ~1.7 s, outside the timings.
+# The servers are this script's children (nbdkit_child, scripts/common.sh): until 2026-12-07 they
+# daemonized, and `nbdkit memory allocator=malloc`'s pages, zeroed before the fork, reached the
+# server copy-on-write — ~3 s of the target's kernel time per 8 GiB, ~1.5 s added to every tool's
+# sparse run. A stopped server is waited for: freeing 8 GiB takes ~1.7 s, outside the timings.
+: > "$WORK/nbdkit.log"
 start_nbdkit() { # socket args...
   local sock="$1"; shift
-  rm -f "$sock"
-  nbdkit -f -U "$sock" "$@" </dev/null >>"$WORK/nbdkit.log" 2>&1 &
-  NBDKIT_PID[$sock]=$!
-  # zeroing 8 GiB of fresh memory takes 4-20 s on a VM that hands out pages slowly
-  for _ in $(seq 1200); do
-    [ -S "$sock" ] && return 0
-    kill -0 "${NBDKIT_PID[$sock]}" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "bench: nbdkit $* did not start: $(tail -3 "$WORK/nbdkit.log")" >&2; exit 1
+  nbdkit_child "$sock" "$WORK/nbdkit.log" "$@"
+  NBDKIT_PID[$sock]="$NBDKIT_CHILD"
 }
 stop_socket() {
   local pid="${NBDKIT_PID[$1]:-}"
   if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    nbdkit_stop "$pid"
     unset 'NBDKIT_PID[$1]'
   fi
   rm -f "$1"

@@ -20,6 +20,34 @@ disk_sha256() {
   nbdcopy "$1" - | sha256sum | cut -d' ' -f1
 }
 
+# The benchmarks' NBD servers: `nbdkit_child SOCKET LOG ARGS...` starts nbdkit in the foreground
+# (-f) as the caller's child, serving SOCKET with ARGS, its output appended to LOG, and returns
+# once SOCKET exists (up to 60 s: `nbdkit memory` zeroes its whole size before it listens, seconds
+# on a VM that hands out fresh pages slowly); NBDKIT_CHILD is its pid. A server that exits first
+# ends the caller with its last log lines. Never daemonized: a forking nbdkit hands its memory to
+# the serving process copy-on-write, and every first write to a page of it then faults (bench/README.md).
+# Call it from the shell that will stop it (not in $(...)); `nbdkit_stop PID` ends it and waits.
+NBDKIT_CHILD=""
+nbdkit_child() {
+  local sock="$1" log="$2" state
+  shift 2
+  rm -f "$sock"
+  nbdkit -f -U "$sock" "$@" </dev/null >>"$log" 2>&1 &
+  NBDKIT_CHILD=$!
+  for _ in $(seq 1200); do
+    [ -S "$sock" ] && return 0
+    state="$(cut -d' ' -f3 "/proc/$NBDKIT_CHILD/stat" 2>/dev/null || echo gone)"
+    case "$state" in Z|gone) break ;; esac
+    sleep 0.05
+  done
+  bf_say "nbdkit $* did not start serving $sock: $(tail -n 3 "$log")"
+  exit 1
+}
+nbdkit_stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # Prints the named packages that are not installed, one per line.
 missing_packages() {
   local pkg installed
