@@ -23,7 +23,7 @@ RUNS="${RUNS:-3}"
 CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509}"
 TLS_SIZE="${TLS_SIZE:-4G}"
 VERIFY="${VERIFY:-first}"
-case "$VERIFY" in first|all|none) ;; *) echo "bench: VERIFY must be first, all or none, got '$VERIFY'" >&2; exit 1 ;; esac
+case "$VERIFY" in first|all|none) ;; *) bf_say "VERIFY must be first, all or none, got '$VERIFY'"; exit 1 ;; esac
 WORK="${WORK:-$HERE/bench/work}"
 RESULTS="$HERE/bench/results"
 mkdir -p "$WORK" "$RESULTS"
@@ -33,7 +33,7 @@ RAW="$WORK/runs.tsv"
 : > "$RAW"
 
 for tool in nbdkit nbdcopy qemu-img /usr/bin/time psktool certtool; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install nbdkit libnbd-bin qemu-utils time gnutls-bin)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { bf_say "$tool is missing (apt-get install nbdkit libnbd-bin qemu-utils time gnutls-bin)"; exit 1; }
 done
 
 BF="$HERE/blockferry"
@@ -176,7 +176,7 @@ verify_target() { # case tool src dst
   want="${SOURCE_SUM[$c]}"
   got="$(disk_sha256 "$4")"
   if [ "$got" != "$want" ]; then
-    echo "bench: $tool on $c left a target that differs from its source (sha256 $got, source $want)" >&2
+    bf_say "$tool on $c left a target that differs from its source (sha256 $got, source $want)"
     exit 1
   fi
   say "verify case=$c tool=$tool sha256=${got:0:16}... equal to the source"
@@ -196,7 +196,7 @@ run_tool() { # case tool run
     qemu-img)   cmd=(qemu-img convert -n -W -f raw -O raw "$src" "$dst") ;;
   esac
   /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "${cmd[@]}" > "$out" 2> "$err" || {
-    echo "bench: $tool failed on $c: $(tail -3 "$err")" >&2; exit 1; }
+    bf_say "$tool failed on $c: $(tail -3 "$err")"; exit 1; }
   read -r wall rss user sys < "$WORK/time.txt"
   case "$tool" in blockferry*) copy="$(grep -oE '"seconds":[0-9.]+' "$out" | cut -d: -f2)" ;; esac
   local cpu; cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
