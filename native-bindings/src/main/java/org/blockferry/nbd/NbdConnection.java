@@ -42,6 +42,9 @@ public final class NbdConnection implements AutoCloseable {
     private long size;
     private int flags;
     private static final int F_READ_ONLY = 1, F_FLUSH = 2, F_TRIM = 4, F_ZERO = 8, F_FAST_ZERO = 16, F_MULTI_CONN = 32;
+    /** A server that closed the socket during the handshake, in words an operator can act on. */
+    private static final String HUNG_UP = "the server closed the connection before the NBD handshake finished"
+            + " (a connection limit, or the server stopped)";
 
     private NbdConnection(NativeLibraries lib, Pointer handle) {
         this.lib = lib;
@@ -184,8 +187,7 @@ public final class NbdConnection implements AutoCloseable {
         while (call(() -> nbd.nbd_aio_is_ready(handle), "nbd_aio_is_ready") != 1) {
             if (call(() -> nbd.nbd_aio_is_dead(handle), "nbd_aio_is_dead") == 1
                     || call(() -> nbd.nbd_aio_is_closed(handle), "nbd_aio_is_closed") == 1) {
-                throw new NbdException("nbd_connect_uri", "the server closed the connection during the handshake",
-                        NbdException.ECONNRESET);
+                throw new NbdException("nbd_connect_uri", HUNG_UP, NbdException.ECONNRESET);
             }
             long leftMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             if (leftMillis <= 0) {
@@ -193,8 +195,25 @@ public final class NbdConnection implements AutoCloseable {
                         + timeout.toSeconds() + " s (the server accepted the connection but did not answer)",
                         NbdException.ETIMEDOUT);
             }
-            call(() -> nbd.nbd_poll(handle, (int) Math.min(leftMillis, 1000)), "nbd_poll");
+            try {
+                call(() -> nbd.nbd_poll(handle, (int) Math.min(leftMillis, 1000)), "nbd_poll");
+            } catch (NbdException e) {
+                throw hungUp(e) ? new NbdException("nbd_connect_uri", HUNG_UP + " (libnbd: " + e.nbdMessage() + ")",
+                        NbdException.ECONNRESET) : e;
+            }
         }
+    }
+
+    /**
+     * libnbd's words for a server that closed the socket during the handshake: a read of 0 bytes
+     * once the greeting is awaited, or, when the hang-up arrives before the connect completed,
+     * a read event the connecting state does not expect ("external event 0 is invalid in state
+     * CONNECT.START"; libnbd reports POLLHUP as a read).
+     */
+    private static boolean hungUp(NbdException e) {
+        String m = e.nbdMessage();
+        return m.contains("server disconnected unexpectedly")
+                || (m.contains("is invalid in state") && m.contains("CONNECT."));
     }
 
     private int flag(int result, String op, int bit) throws NbdException {

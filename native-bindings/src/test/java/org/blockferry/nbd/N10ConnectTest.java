@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
 import org.blockferry.nbd.testing.NbdkitServer;
 import org.blockferry.nbd.testing.TestPeers;
@@ -61,6 +64,54 @@ class N10ConnectTest {
         NbdException e = assertThrows(NbdException.class, () -> NbdConnection.open("nbd+unix:///?socket=" + socket,
                 NbdOptions.DEFAULT).close());
         assertTrue(e.getMessage().contains("connect"), e.getMessage());
+    }
+
+    @Test
+    void aServerAtItsConnectionLimitIsReportedAsHavingHungUp() throws Exception {
+        // nbdkit's limit filter closes a connection beyond its limit before the greeting
+        try (NbdkitServer server = NbdkitServer.start(dir, "--filter=limit", "memory", "size=1M", "limit=1");
+             NbdConnection first = NbdConnection.open(server.uri(), NbdOptions.DEFAULT)) {
+            assertEquals(1 << 20, first.size());
+            NbdException e = assertThrows(NbdException.class,
+                    () -> NbdConnection.open(server.uri(), NbdOptions.DEFAULT).close());
+            assertHungUp(e);
+            assertEquals(1 << 20, first.size(), "the first connection is still served");
+        }
+    }
+
+    @Test
+    void aServerThatClosesEveryConnectionAtOnceIsReportedAsHavingHungUpEveryTime() throws Exception {
+        // Whether the hang-up reaches libnbd before or after its connect completed is a race; libnbd
+        // words the two differently ("external event 0 is invalid in state CONNECT.START", "recv:
+        // server disconnected unexpectedly"). Twenty tries usually meet both (19 and 1 on the machine that
+        // wrote this test); each must read the same.
+        Path socket = dir.resolve("hangs-up.sock");
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            listener.bind(UnixDomainSocketAddress.of(socket));
+            Thread closer = new Thread(() -> {
+                while (listener.isOpen()) {
+                    try {
+                        listener.accept().close();
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            }, "hangs-up");
+            closer.setDaemon(true);
+            closer.start();
+            for (int i = 0; i < 20; i++) {
+                NbdException e = assertThrows(NbdException.class,
+                        () -> NbdConnection.open("nbd+unix:///?socket=" + socket, NbdOptions.DEFAULT).close());
+                assertHungUp(e);
+            }
+        }
+    }
+
+    private static void assertHungUp(NbdException e) {
+        assertEquals("nbd_connect_uri", e.operation(), e.getMessage());
+        assertEquals(NbdException.ECONNRESET, e.errno(), e.getMessage());
+        assertTrue(e.nbdMessage().startsWith("the server closed the connection before the NBD handshake finished"),
+                e.getMessage());
     }
 
     @Test
