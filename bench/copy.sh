@@ -98,6 +98,19 @@ stop_socket() {
   rm -f "$1"
 }
 
+# The CPU (user + sys, clock ticks) the benchmark's nbdkit servers have used so far: read before
+# and after each timed run, it gives what serving that run cost them. On two cores the tool and
+# both servers share the CPU, so a run's wall time is at least the three processes' CPU over two.
+CLK_TCK="$(getconf CLK_TCK)"
+servers_ticks() {
+  local pid total=0 t
+  for pid in "${NBDKIT_PID[@]}"; do
+    t="$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)" || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+
 SRC_SOCK="$WORK/src.sock"
 DST_SOCK="$WORK/dst.sock"
 tls_server_args() { # case
@@ -195,13 +208,18 @@ run_tool() { # case tool run
     nbdcopy-dz) cmd=(nbdcopy --destination-is-zero "$src" "$dst") ;;
     qemu-img)   cmd=(qemu-img convert -n -W -f raw -O raw "$src" "$dst") ;;
   esac
+  local before after
+  before="$(servers_ticks)"
   /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "${cmd[@]}" > "$out" 2> "$err" || {
     bf_say "$tool failed on $c: $(tail -3 "$err")"; exit 1; }
+  after="$(servers_ticks)"
   read -r wall rss user sys < "$WORK/time.txt"
   case "$tool" in blockferry*) copy="$(grep -oE '"seconds":[0-9.]+' "$out" | cut -d: -f2)" ;; esac
-  local cpu; cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" "$cpu" >> "$RAW"
-  say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss cpu_s=$cpu${copy:+ copy_s=$copy}"
+  local cpu servers
+  cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
+  servers="$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", (a-b)/hz}')"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" "$cpu" "$servers" >> "$RAW"
+  say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss cpu_s=$cpu servers_cpu_s=$servers${copy:+ copy_s=$copy}"
   case "$tool:$VERIFY" in
     blockferry*:all) verify_target "$c" "$tool" "$src" "$dst" ;;
     blockferry*:first) [ "$run" -ne 1 ] || verify_target "$c" "$tool" "$src" "$dst" ;;
@@ -223,8 +241,10 @@ col() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" '$1==c && $2==t {print $k}' "$R
 
 say ""
 say "# medians over $RUNS runs: GiB/s = disk size / wall time (whole process); copy_s from blockferry --json;"
-say "# cpu = user + sys of the tool's process (not the nbdkit servers), cpu/GiB per GiB of disk"
-say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s' case tool wall_s GiB/s rss_MiB copy_s cpu_s cpu/GiB)"
+say "# cpu = user + sys of the tool's process (not the nbdkit servers), cpu/GiB per GiB of disk;"
+say "# servers = user + sys the nbdkit servers spent during the tool's run; (cpu+servers)/cores = the"
+say "# shortest wall time the three processes' CPU allows"
+say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s %8s %8s' case tool wall_s GiB/s rss_MiB copy_s cpu_s cpu/GiB servers cpu_floor)"
 for c in $CASES; do
   bytes="$(size_of_case "$c")"
   for tool in $(tools_for "$c"); do
@@ -234,7 +254,9 @@ for c in $CASES; do
     cpu="$(col "$c" "$tool" 6 | median)"
     gibs="$(awk -v b="$bytes" -v w="$wall" 'BEGIN {printf "%.2f", b/1073741824/w}')"
     cpg="$(awk -v b="$bytes" -v c="$cpu" 'BEGIN {printf "%.3f", c/(b/1073741824)}')"
-    say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s' "$c" "$tool" "$wall" "$gibs" "$((rss / 1024))" "$copy" "$cpu" "$cpg")"
+    srv="$(col "$c" "$tool" 7 | median)"
+    floor="$(awk -v c="$cpu" -v s="$srv" -v n="$(nproc)" 'BEGIN {printf "%.2f", (c+s)/n}')"
+    say "$(printf '%-14s %-17s %8s %8s %10s %8s %8s %8s %8s %8s' "$c" "$tool" "$wall" "$gibs" "$((rss / 1024))" "$copy" "$cpu" "$cpg" "$srv" "$floor")"
   done
 done
 say ""
