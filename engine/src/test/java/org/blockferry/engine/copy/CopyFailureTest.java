@@ -71,10 +71,10 @@ class CopyFailureTest {
     @Test
     void aRefusedExtraConnectionFailsTheCopyAndLeavesNoConnectionOpen() throws Exception {
         // the target takes three clients at a time: the copy's first connection opens even beside
-        // two others the limit still counts (the server's start-up probe, counted until the server
-        // sees it go; a CI run on a loaded machine saw the first connection refused with limit=2),
-        // and of its three others, opened at once on the connector's threads, two at most open and
-        // the rest are refused during their handshakes
+        // two others the limit still counts (a CI run on a loaded machine saw the first connection
+        // refused with limit=2, when NbdkitServer still probed its servers with a connection), and
+        // of its three others, opened at once on the connector's threads, two at most open and the
+        // rest are refused during their handshakes
         try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=32M", "percent=50", "seed=5");
              NbdkitServer target = NbdkitServer.start(dir, "--filter=limit", "memory", "size=32M", "limit=3")) {
             Exception e = assertThrows(Exception.class,

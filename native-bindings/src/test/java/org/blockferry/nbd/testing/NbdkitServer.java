@@ -1,12 +1,7 @@
 package org.blockferry.nbd.testing;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,13 +17,15 @@ public final class NbdkitServer implements AutoCloseable {
     private final Path socket;
     private final int port;
     private final Path log;
+    private final Path pidFile;
     private final List<String> command;
 
-    private NbdkitServer(Process process, Path socket, int port, Path log, List<String> command) {
+    private NbdkitServer(Process process, Path socket, int port, Path log, Path pidFile, List<String> command) {
         this.process = process;
         this.socket = socket;
         this.port = port;
         this.log = log;
+        this.pidFile = pidFile;
         this.command = command;
     }
 
@@ -48,25 +45,32 @@ public final class NbdkitServer implements AutoCloseable {
             cmd.add("/usr/bin/env");
             env.forEach((k, v) -> cmd.add(k + "=" + v));
         }
-        cmd.addAll(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-U", socket.toString()));
+        Path pidFile = pidFile(dir);
+        cmd.addAll(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-P", pidFile.toString(),
+                "-U", socket.toString()));
         cmd.addAll(List.of(nbdkitArgs));
-        return launch(cmd, dir, socket, 0);
+        return launch(cmd, dir, socket, 0, pidFile);
     }
 
     /** Starts nbdkit listening on 127.0.0.1 on a free TCP port. */
     public static NbdkitServer startTcp(Path dir, String... nbdkitArgs) {
         int port = freePort();
+        Path pidFile = pidFile(dir);
         List<String> cmd = new ArrayList<>(List.of(TestPeers.require("nbdkit", "nbdkit"), "-f",
-                "--exit-with-parent", "-i", "127.0.0.1", "-p", Integer.toString(port)));
+                "--exit-with-parent", "-P", pidFile.toString(), "-i", "127.0.0.1", "-p", Integer.toString(port)));
         cmd.addAll(List.of(nbdkitArgs));
-        return launch(cmd, dir, null, port);
+        return launch(cmd, dir, null, port, pidFile);
     }
 
-    private static NbdkitServer launch(List<String> cmd, Path dir, Path socket, int port) {
+    private static Path pidFile(Path dir) {
+        return dir.resolve("nbdkit-" + System.nanoTime() + ".pid");
+    }
+
+    private static NbdkitServer launch(List<String> cmd, Path dir, Path socket, int port, Path pidFile) {
         Path log = dir.resolve("nbdkit-" + System.nanoTime() + ".log");
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            NbdkitServer server = new NbdkitServer(p, socket, port, log, List.copyOf(cmd));
+            NbdkitServer server = new NbdkitServer(p, socket, port, log, pidFile, List.copyOf(cmd));
             server.awaitReady(cmd);
             return server;
         } catch (IOException e) {
@@ -80,7 +84,7 @@ public final class NbdkitServer implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new AssertionError("nbdkit exited at start (" + cmd + "): " + logText());
             }
-            if (canConnect()) {
+            if (listening()) {
                 return;
             }
             sleep(20);
@@ -89,22 +93,15 @@ public final class NbdkitServer implements AutoCloseable {
         throw new AssertionError("nbdkit did not start listening within 20 s: " + cmd + ": " + logText());
     }
 
-    private boolean canConnect() {
-        if (socket != null) {
-            if (!Files.exists(socket)) {
-                return false;
-            }
-            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-                ch.connect(UnixDomainSocketAddress.of(socket));
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        }
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException e) {
+    /**
+     * nbdkit writes its pid file once it accepts connections (nbdkit(1), {@code -P}). No probe
+     * connection: a server behind {@code --filter=limit} would count a probe against its limit
+     * until its connection thread ends, and refuse a test's own connection meanwhile.
+     */
+    private boolean listening() {
+        try {
+            return Files.exists(pidFile) && Files.size(pidFile) > 0;
+        } catch (IOException gone) {
             return false;
         }
     }
@@ -121,6 +118,7 @@ public final class NbdkitServer implements AutoCloseable {
             if (socket != null) {
                 Files.deleteIfExists(socket);
             }
+            Files.deleteIfExists(pidFile);
             process = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         } catch (IOException e) {
