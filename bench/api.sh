@@ -19,12 +19,14 @@
 #               every stream saw every state change, until every job has completed.
 #
 # Prints ApiLoad's SUBMIT/SSE/JOBS/THROUGHPUT/RESULT lines per phase, then
-#   COST subscribers=N runs=R without_MiB_per_s=.. with_MiB_per_s=.. ratio=.. cost_percent=.. within=yes|no
+#   COST subscribers=N runs=R without_MiB_per_s=.. with_MiB_per_s=.. ratio=.. cost_percent=.. within=yes|no|unjudged
 #   CPU subscribers=N server_s_without=.. server_s_with=.. nbdkit_s_without=.. nbdkit_s_with=.. extra_server_cpu_percent_of_copy=..
 # (medians over the runs; CPU seconds of the server and of the nbdkit source+target per run: on a
 # shared machine the CPU figures are steadier than the throughput).
 # Exit 1 on any error (a submission not accepted, a stream that missed a state change or ended
-# early, a job not completed) or when the streams cost more than MAX_COST_PERCENT of throughput.
+# early, a job not completed) or when the streams cost more than MAX_COST_PERCENT of throughput
+# (judged from RUNS >= 3 only: one or two runs each way differ by more than that on a shared
+# machine, so with fewer the cost is printed as within=unjudged and does not fail the run).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -190,7 +192,7 @@ cost_line="$(awk -v p="$plain" -v w="$with" -v s="$SUBSCRIBERS" -v m="$MAX_COST_
   if (p <= 0 || w <= 0) { printf "COST subscribers=%d runs=%d without_MiB_per_s=%s with_MiB_per_s=%s ratio=- cost_percent=- within=no\n", s, n, p, w; exit }
   r = w / p; c = (1 - r) * 100
   printf "COST subscribers=%d runs=%d without_MiB_per_s=%.1f with_MiB_per_s=%.1f ratio=%.3f cost_percent=%.1f within=%s\n",
-    s, n, p, w, r, c, (c <= m ? "yes" : "no") }')"
+    s, n, p, w, r, c, (n < 3 ? "unjudged" : (c <= m ? "yes" : "no")) }')"
 col() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s {print $k}' "$RAW" | median; }
 cpu_line="$(awk -v s="$SUBSCRIBERS" -v a="$(col 0 3)" -v b="$(col "$SUBSCRIBERS" 3)" -v c="$(col 0 4)" -v d="$(col "$SUBSCRIBERS" 4)" 'BEGIN {
   printf "CPU subscribers=%d server_s_without=%.2f server_s_with=%.2f nbdkit_s_without=%.2f nbdkit_s_with=%.2f extra_server_cpu_percent_of_copy=%.1f\n",
@@ -205,6 +207,6 @@ say "# full log: $LOG"
 if [ "$FAILED" -ne 0 ]; then
   echo "api: errors (see the ERROR lines above)" >&2; exit 1
 fi
-if [ "$RUNS" -gt 0 ] && ! grep -q 'within=yes' <<< "$cost_line"; then
+if [ "$RUNS" -ge 3 ] && ! grep -q 'within=yes' <<< "$cost_line"; then
   echo "api: the subscribers cost more than $MAX_COST_PERCENT % of the copy throughput" >&2; exit 1
 fi
