@@ -69,7 +69,7 @@ cleanup() {
   fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -f "$WORK"/*.sock
+  rm -f "$WORK"/*.sock "$WORK"/*.sock.pid
   if [ -n "${PG_DB:-}" ]; then psql -q -d postgres -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
   exit "$rc"
 }
@@ -87,7 +87,6 @@ serve_nbd() { # name args...   -> LAST_PID
 stop_nbd() { nbdkit_stop "$1"; } # pid
 uri() { echo "nbd+unix:///?socket=$WORK/$1.sock"; }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # a process's user+system CPU, 1/100 s
 
 say "# BlockFerry HTTP API benchmark $STAMP"
 say "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -148,13 +147,14 @@ big_run() { # label subscribers   (label warmup: not counted)
   local label="$1" subs="$2" srv0 src0 srv nbd mibs
   serve_nbd "dst-$label" memory "$SIZE"
   local dst_pid="$LAST_PID"
-  srv0="$(ticks "$SERVE_PID")"; src0="$(ticks "$BIG_SRC_PID")"
+  srv0="$(process_ticks "$SERVE_PID")"; src0="$(process_ticks "$BIG_SRC_PID")"
   load "$label" --source "$(uri big-src)" --target "$(uri "dst-$label")" --subscribers "$subs" \
       --connect-concurrency 64 --timeout 600
-  srv=$(($(ticks "$SERVE_PID") - srv0)); nbd=$(($(ticks "$BIG_SRC_PID") - src0 + $(ticks "$dst_pid")))
+  srv=$(($(process_ticks "$SERVE_PID") - srv0))
+  nbd=$(($(process_ticks "$BIG_SRC_PID") - src0 + $(process_ticks "$dst_pid")))
   stop_nbd "$dst_pid"
   mibs="$(grep -oE 'MiB_per_s=[0-9.]+' "$WORK/$label.out" | cut -d= -f2)" || true
-  say "# $label: CPU seconds: server $(awk -v t="$srv" 'BEGIN {printf "%.2f", t/100}'), nbdkit source+target $(awk -v t="$nbd" 'BEGIN {printf "%.2f", t/100}')"
+  say "# $label: CPU seconds: server $(awk -v t="$srv" -v hz="$TICKS_PER_S" 'BEGIN {printf "%.2f", t/hz}'), nbdkit source+target $(awk -v t="$nbd" -v hz="$TICKS_PER_S" 'BEGIN {printf "%.2f", t/hz}')"
   if [ "$label" != warmup ] && [ -n "$mibs" ]; then
     printf '%s\t%s\t%s\t%s\n' "$subs" "$mibs" "$srv" "$nbd" >> "$RAW"
   fi
@@ -182,7 +182,7 @@ load submit --jobs "$SUBMISSIONS" --concurrency "$CONCURRENCY" --subscribers "$S
     --stall "$STALL"
 
 say ""
-say "# server peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$SERVE_PID/status"), CPU $(awk '{printf "%.1f s", ($14+$15)/100}' "/proc/$SERVE_PID/stat") in all"
+say "# server peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$SERVE_PID/status"), CPU $(awk -v t="$(process_ticks "$SERVE_PID")" -v hz="$TICKS_PER_S" 'BEGIN {printf "%.1f s", t/hz}') in all"
 grep -iE ' (ERROR|WARN) ' "$WORK/serve.log" | head -5 | sed 's/^/# server log: /' | tee -a "$LOG" || true
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
@@ -194,11 +194,11 @@ cost_line="$(awk -v p="$plain" -v w="$with" -v s="$SUBSCRIBERS" -v m="$MAX_COST_
   printf "COST subscribers=%d runs=%d without_MiB_per_s=%.1f with_MiB_per_s=%.1f ratio=%.3f cost_percent=%.1f within=%s\n",
     s, n, p, w, r, c, (n < 3 ? "unjudged" : (c <= m ? "yes" : "no")) }')"
 col() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s {print $k}' "$RAW" | median; }
-cpu_line="$(awk -v s="$SUBSCRIBERS" -v a="$(col 0 3)" -v b="$(col "$SUBSCRIBERS" 3)" -v c="$(col 0 4)" -v d="$(col "$SUBSCRIBERS" 4)" 'BEGIN {
+cpu_line="$(awk -v hz="$TICKS_PER_S" -v s="$SUBSCRIBERS" -v a="$(col 0 3)" -v b="$(col "$SUBSCRIBERS" 3)" -v c="$(col 0 4)" -v d="$(col "$SUBSCRIBERS" 4)" 'BEGIN {
   printf "CPU subscribers=%d server_s_without=%.2f server_s_with=%.2f nbdkit_s_without=%.2f nbdkit_s_with=%.2f extra_server_cpu_percent_of_copy=%.1f\n",
-    s, a/100, b/100, c/100, d/100, (a + c > 0 ? (b - a) / (a + c) * 100 : 0) }')"
+    s, a/hz, b/hz, c/hz, d/hz, (a + c > 0 ? (b - a) / (a + c) * 100 : 0) }')"
 say ""
-say "# throughput runs (subscribers, MiB/s, server CPU 1/100 s, nbdkit CPU 1/100 s):"
+say "# throughput runs (subscribers, MiB/s, server CPU and nbdkit CPU in clock ticks, $TICKS_PER_S a second):"
 while IFS=$'\t' read -r a b c d; do say "#   $a $b $c $d"; done < "$RAW"
 say "$cost_line"
 say "$cpu_line"

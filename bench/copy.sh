@@ -44,7 +44,7 @@ cleanup() {
   local pid
   for pid in "${NBDKIT_PID[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -f "$WORK"/*.sock "$WORK"/target.img
+  rm -f "$WORK"/*.sock "$WORK"/*.sock.pid "$WORK"/target.img
 }
 trap cleanup EXIT
 
@@ -95,19 +95,15 @@ stop_socket() {
     nbdkit_stop "$pid"
     unset 'NBDKIT_PID[$1]'
   fi
-  rm -f "$1"
+  rm -f "$1" "$1.pid"
 }
 
-# The CPU (user + sys, clock ticks) the benchmark's nbdkit servers have used so far: read before
-# and after each timed run, it gives what serving that run cost them. On two cores the tool and
-# both servers share the CPU, so a run's wall time is at least the three processes' CPU over two.
-CLK_TCK="$(getconf CLK_TCK)"
+# The CPU (clock ticks) the benchmark's nbdkit servers have used so far: read before and after
+# each timed run, it gives what serving that run cost them. On two cores the tool and both servers
+# share the CPU, so a run's wall time is at least the three processes' CPU over two.
 servers_ticks() {
-  local pid total=0 t
-  for pid in "${NBDKIT_PID[@]}"; do
-    t="$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)" || t=0
-    total=$((total + ${t:-0}))
-  done
+  local pid total=0
+  for pid in "${NBDKIT_PID[@]}"; do total=$((total + $(process_ticks "$pid"))); done
   echo "$total"
 }
 
@@ -217,7 +213,7 @@ run_tool() { # case tool run
   case "$tool" in blockferry*) copy="$(grep -oE '"seconds":[0-9.]+' "$out" | cut -d: -f2)" ;; esac
   local cpu servers
   cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
-  servers="$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", (a-b)/hz}')"
+  servers="$(awk -v a="$after" -v b="$before" -v hz="$TICKS_PER_S" 'BEGIN {printf "%.2f", (a-b)/hz}')"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$tool" "$wall" "$rss" "${copy:--}" "$cpu" "$servers" >> "$RAW"
   say "run case=$c tool=$tool wall_s=$wall peak_rss_kib=$rss cpu_s=$cpu servers_cpu_s=$servers${copy:+ copy_s=$copy}"
   case "$tool:$VERIFY" in

@@ -22,8 +22,10 @@ disk_sha256() {
 
 # The benchmarks' NBD servers: `nbdkit_child SOCKET LOG ARGS...` starts nbdkit in the foreground
 # (-f) as the caller's child, serving SOCKET with ARGS, its output appended to LOG, and returns
-# once SOCKET exists (up to 60 s: `nbdkit memory` zeroes its whole size before it listens, seconds
-# on a VM that hands out fresh pages slowly); NBDKIT_CHILD is its pid. A server that exits first
+# once it accepts connections — when it has written its pid file, SOCKET.pid (nbdkit -P; the socket
+# file exists a moment before the server listens on it) — up to 60 s: `nbdkit memory` zeroes its
+# whole size before it listens, seconds on a VM that hands out fresh pages slowly. NBDKIT_CHILD is
+# its pid. A server that exits first
 # ends the caller with its last log lines. Never daemonized: a forking nbdkit hands its memory to
 # the serving process copy-on-write, and every first write to a page of it then faults (bench/README.md).
 # Call it from the shell that will stop it (not in $(...)); `nbdkit_stop PID` ends it and waits.
@@ -31,11 +33,11 @@ NBDKIT_CHILD=""
 nbdkit_child() {
   local sock="$1" log="$2" state
   shift 2
-  rm -f "$sock"
-  nbdkit -f -U "$sock" "$@" </dev/null >>"$log" 2>&1 &
+  rm -f "$sock" "$sock.pid"
+  nbdkit -f -P "$sock.pid" -U "$sock" "$@" </dev/null >>"$log" 2>&1 &
   NBDKIT_CHILD=$!
   for _ in $(seq 1200); do
-    [ -S "$sock" ] && return 0
+    [ -s "$sock.pid" ] && return 0
     state="$(cut -d' ' -f3 "/proc/$NBDKIT_CHILD/stat" 2>/dev/null || echo gone)"
     case "$state" in Z|gone) break ;; esac
     sleep 0.05
@@ -47,6 +49,10 @@ nbdkit_stop() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
+
+# A process's CPU so far (user + system) in clock ticks, TICKS_PER_S a second; 0 once it is gone.
+TICKS_PER_S="$(getconf CLK_TCK)"
+process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # Prints the named packages that are not installed, one per line.
 missing_packages() {

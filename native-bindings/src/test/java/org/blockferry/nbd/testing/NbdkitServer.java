@@ -100,8 +100,8 @@ public final class NbdkitServer implements AutoCloseable {
      */
     private boolean listening() {
         try {
-            return Files.exists(pidFile) && Files.size(pidFile) > 0;
-        } catch (IOException gone) {
+            return Files.size(pidFile) > 0;
+        } catch (IOException notYet) {
             return false;
         }
     }
