@@ -51,7 +51,9 @@ nbdkit_stop() {
 }
 
 # A process's CPU so far (user + system) in clock ticks, TICKS_PER_S a second; 0 once it is gone.
-TICKS_PER_S="$(getconf CLK_TCK)"
+# /proc counts in USER_HZ, 100 on Linux (`getconf CLK_TCK`); a constant, so sourcing this file
+# (the launcher does, at every start) runs no process for it.
+TICKS_PER_S=100
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # Prints the named packages that are not installed, one per line.
