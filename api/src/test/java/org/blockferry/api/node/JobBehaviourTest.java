@@ -12,10 +12,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.blockferry.engine.actor.JobReply;
 import org.blockferry.engine.actor.RunSlots;
+import org.blockferry.engine.actor.TargetActor;
+import org.blockferry.engine.actor.TargetState.Role;
+import org.blockferry.engine.actor.TargetState;
 import org.blockferry.engine.job.JobDocument;
 import org.blockferry.engine.job.JobSpec;
+import org.blockferry.engine.job.JobState.DiskIdentities;
 import org.blockferry.engine.job.JobState.JobStatus;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.plan.CopyMode;
@@ -116,6 +121,43 @@ class JobBehaviourTest {
             assertEquals("cancelled", row.status());
             assertEquals("cancelled", row.disks().get(0).status(), "the stopped disk is not left 'copying'");
             assertTrue(row.progressPercent() < 100, "a cancelled job never shows 100 %");
+        }
+    }
+
+    /**
+     * A location still leased to a job that has ended (its release was lost with the node that
+     * hosted the location): the next job that writes the target claims again, reminds the ended
+     * job, which gives the lease back again, and runs.
+     */
+    @Test
+    void aLeaseAnEndedJobStillHoldsIsGivenBackWhenAnotherJobWaitsForIt() throws Exception {
+        Path dir = TestPeers.scratchDirectory("stale-lease-");
+        try (NbdkitServer source = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=50", "seed=9");
+             NbdkitServer target = NbdkitServer.start(dir, "memory", "size=16M");
+             Node node = NodeFixture.start(dir, TestDatabases.create(TestDatabases.Kind.H2, dir),
+                     Map.of("blockferry.jobs.claim-again-after", "200ms"))) {
+            JobSpec first = oneDisk("stale-lease-1", source.uri(), target.uri());
+            assertInstanceOf(JobReply.Accepted.class, submit(node, first));
+            JobState ended = NodeFixture.awaitFinal(node, first.jobId(), Duration.ofMinutes(1));
+            assertEquals(JobStatus.COMPLETED, ended.status(), String.valueOf(ended.error()));
+            DiskIdentities ids = ended.disk("disk0").identities();
+            var location = ClusterSharding.get(node.system()).entityRefFor(TargetActor.TYPE_KEY,
+                    TargetActor.entityId(ids.target()));
+            // the state a lost release leaves: the location leased to the ended job
+            location.tell(new TargetActor.Acquire(first.jobId(), Role.WRITE, ids.source()));
+            TargetState stale = AskPattern.<TargetActor.Command, TargetState>ask(location, TargetActor.Get::new,
+                    Duration.ofSeconds(10), node.system().scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
+            assertEquals(Map.of(first.jobId(), Role.WRITE), stale.holders());
+
+            try (NbdkitServer other = NbdkitServer.start(dir, "sparse-random", "size=16M", "percent=50",
+                    "seed=10")) {
+                JobSpec second = oneDisk("stale-lease-2", other.uri(), target.uri());
+                assertInstanceOf(JobReply.Accepted.class, submit(node, second));
+                JobState done = NodeFixture.awaitFinal(node, second.jobId(), Duration.ofSeconds(60));
+                assertEquals(JobStatus.COMPLETED, done.status(), String.valueOf(done.error()));
+                assertEquals(DiskChecksum.ofUri(other.uri()), DiskChecksum.ofUri(target.uri()),
+                        "the target holds the second job's source");
+            }
         }
     }
 

@@ -78,7 +78,8 @@ class JobShardRetirementTest {
     @Test
     void aPassivationShorterThanOneSecondIsRefusedNamingTheKey() {
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> new JobSettings(1, 0,
-                Duration.ofMinutes(1), Duration.ofSeconds(1), Duration.ofSeconds(2), 50, Duration.ofMillis(200), 8));
+                Duration.ofMinutes(1), Duration.ofSeconds(1), Duration.ofSeconds(2), 50, Duration.ofMillis(200), 8,
+                Duration.ofSeconds(5)));
         assertEquals("blockferry.jobs.passivate-after", e.field());
         assertTrue(e.getMessage().contains("at least 1s"), e.getMessage());
     }

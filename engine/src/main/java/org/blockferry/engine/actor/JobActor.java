@@ -159,6 +159,11 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         INSTANCE
     }
 
+    /** A waiting job claims again the lease that has not answered (see {@link JobClaims#again}). */
+    private enum ClaimTick implements Command {
+        INSTANCE
+    }
+
     // ---- events: one per fact ----
 
     public sealed interface Event extends CborSerializable {
@@ -297,6 +302,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     private String otherOwner;
     /** This incarnation asked its shard to stop it (passivation, or to start again): it does nothing more. */
     private boolean stopping;
+    /** This incarnation gave the ended job's leases and slot back. */
+    private boolean released;
 
     private JobActor(ActorContext<Command> context, TimerScheduler<Command> timers, String jobId, JobRuntime runtime,
                      ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -344,7 +351,8 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
                 .onCommand(HandOff.class, this::onHandOff)
                 .onCommand(Owned.class, this::onOwned)
                 .onCommand(NotOwned.class, this::onNotOwned)
-                .onCommand(OwnershipTick.class, this::onOwnershipTick);
+                .onCommand(OwnershipTick.class, this::onOwnershipTick)
+                .onCommand(ClaimTick.class, this::onClaimTick);
         b.forState(s -> !s.status().isFinal() && s.status() != JobStatus.NEW && !owned())
                 .onCommand(Cancel.class, (s, c) -> Effect().stash())
                 .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), s))
@@ -376,6 +384,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
         b.forState(s -> s.status().isFinal())
                 .onCommand(Cancel.class, (s, c) -> reject(c.replyTo(), JobReply.Reason.ALREADY_FINISHED,
                         "job " + jobId + " has already ended (" + s.status().json() + ")"))
+                .onCommand(Resume.class, this::onResumeEnded)
                 .onCommand(Idle.class, this::onIdle);
         b.forAnyState()
                 .onCommand(VolumesCleanedUp.class, (s, c) -> Effect().none().thenRun(x -> releaseAll(c.state())))
@@ -415,6 +424,7 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private Effect<Event, JobState> onLeaseQueued(JobState state, LeaseQueued c) {
+        claims.remind(c.holder());
         String reason = claims.queued(c.location(), c.holder());
         if (reason.equals(state.waitingFor())) {
             return Effect().none();
@@ -644,9 +654,38 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
             // A running job moved here names this node once it holds a slot here
             // (onSlotWhileRunning): until then it counts for the node it ran on, so that no node
             // shows more running jobs than its slots while a moved job waits for one.
-            return Effect().none().thenRun(claims::start).thenUnstashAll();
+            return Effect().none().thenRun(this::startClaims).thenUnstashAll();
         }
-        return Effect().persist(new JobRunsOn(runtime.node(), now())).thenRun(claims::start).thenUnstashAll();
+        return Effect().persist(new JobRunsOn(runtime.node(), now())).thenRun(this::startClaims).thenUnstashAll();
+    }
+
+    /** Claims the leases, then a slot; a lease that does not answer is claimed again on a timer. */
+    private void startClaims(JobState state) {
+        claims.start(state);
+        timers.startTimerWithFixedDelay(ClaimTick.INSTANCE, runtime.jobs().claimAgainAfter());
+    }
+
+    private Effect<Event, JobState> onClaimTick(JobState state, ClaimTick c) {
+        boolean waiting = owned() && !stopping && vm == null
+                && (state.status() == JobStatus.QUEUED || state.status() == JobStatus.RUNNING);
+        if (!waiting || !claims.again()) {
+            // every lease held (the slot is this node's: no answer of it is lost on the way), or
+            // the job no longer waits
+            timers.cancel(ClaimTick.INSTANCE);
+        }
+        return Effect().none();
+    }
+
+    /**
+     * An ended job woken (by a job that waits for a lease this one still holds, as its location
+     * says): its release was lost, so it gives its leases back again. Before the first release
+     * (volumes still being cleaned up) it waits for that to end.
+     */
+    private Effect<Event, JobState> onResumeEnded(JobState state, Resume c) {
+        if (released) {
+            claims.releaseAll(state);
+        }
+        return Effect().none();
     }
 
     private Effect<Event, JobState> onNotOwned(JobState state, NotOwned c) {
@@ -692,7 +731,9 @@ public final class JobActor extends EventSourcedBehavior<JobActor.Command, JobAc
     }
 
     private void releaseAll(JobState state) {
+        timers.cancel(ClaimTick.INSTANCE);
         claims.releaseAll(state);
+        released = true;
         giveBack();
     }
 

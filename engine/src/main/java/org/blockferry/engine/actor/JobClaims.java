@@ -78,12 +78,38 @@ final class JobClaims {
         slotRequested = false;
     }
 
-    private void claimNext() {
+    /**
+     * Claims again the first lease not held yet: a claim, its answer, or the release of the job
+     * that held it is lost when the node that hosts the location dies, and the location answers a
+     * claim it already granted or queued as it did the first time. False when every lease is held.
+     */
+    boolean again() {
+        return claimLease();
+    }
+
+    /**
+     * The location answered that {@code holder} holds its lease: that job is woken, and gives its
+     * leases back again if it has ended (its release may have been lost with a node).
+     */
+    void remind(String holder) {
+        if (holder != null && !holder.equals(jobId)) {
+            peers.job(holder).tell(JobActor.Resume.INSTANCE);
+        }
+    }
+
+    private boolean claimLease() {
         for (Use u : uses) {
             if (!held.contains(u.entityId())) {
                 peers.location(u.identity()).tell(new TargetActor.Acquire(jobId, u.role(), u.source()));
-                return;
+                return true;
             }
+        }
+        return false;
+    }
+
+    private void claimNext() {
+        if (claimLease()) {
+            return;
         }
         if (!slotRequested && !uses.isEmpty()) {
             slotRequested = true;

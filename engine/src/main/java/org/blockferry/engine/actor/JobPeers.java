@@ -22,6 +22,9 @@ public interface JobPeers {
     /** This node's running slots. */
     ActorRef<RunSlots.Command> slots();
 
+    /** Another job's entity, wherever it runs (a waiting job reminds the holder of its lease). */
+    RecipientRef<JobActor.Command> job(String jobId);
+
     /**
      * What runs the disks of a job that starts (or resumes) in {@code state}; they write only
      * while {@code fence} is open.
@@ -46,6 +49,11 @@ public interface JobPeers {
             @Override
             public ActorRef<RunSlots.Command> slots() {
                 return RunSlots.of(system);
+            }
+
+            @Override
+            public RecipientRef<JobActor.Command> job(String jobId) {
+                return sharding.entityRefFor(JobActor.TYPE_KEY, jobId);
             }
 
             @Override

@@ -69,18 +69,21 @@ class JobActorTest {
     private TestProbe<TargetActor.Command> locations;
     private TestProbe<RunSlots.Command> slots;
     private TestProbe<VmActor.Command> vm;
+    /** The other jobs this job reminds (of a lease they hold), and what it tells them. */
+    private TestProbe<Command> others;
+    private final List<String> reminded = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private JobPeers peers;
+    private VmwareSources vcenters;
     private EventSourcedBehaviorTestKit<Command, Event, JobState> job;
     private JobRuntime runtime;
 
     @BeforeEach
     void start() {
-        jobId = "job" + RUNS.incrementAndGet();
-        spec = new JobSpec(jobId, "vm1", new JobSpec.Source("nbd"),
-                List.of(new JobSpec.Disk("d0", "/vm/disk0.img", "/copies/disk0.img")), CopyMode.AUTO, null).validated();
         locations = kit.createTestProbe();
         slots = kit.createTestProbe();
         vm = kit.createTestProbe();
-        JobPeers peers = new JobPeers() {
+        others = kit.createTestProbe();
+        peers = new JobPeers() {
             @Override
             public RecipientRef<TargetActor.Command> location(String identity) {
                 return locations.ref();
@@ -92,16 +95,30 @@ class JobActorTest {
             }
 
             @Override
+            public RecipientRef<Command> job(String otherJob) {
+                reminded.add(otherJob);
+                return others.ref();
+            }
+
+            @Override
             public Behavior<VmActor.Command> disks(JobState state, ActorRef<Command> job, JobRuntime runtime,
                                                    org.blockferry.engine.copy.WriteFence fence) {
                 return Behaviors.monitor(VmActor.Command.class, vm.ref(), Behaviors.ignore());
             }
         };
-        JobSettings settings = new JobSettings(1, 0, Duration.ofMinutes(1), Duration.ofMillis(10),
-                Duration.ofMillis(10), 4, Duration.ofMinutes(2), 8);
-        VmwareSources vcenters = new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(new Vcenter(
+        vcenters = new VmwareSources(kit.system(), VmwareSettings.defaults().withVcenters(new Vcenter(
                 "vc1", URI.create("https://vc1.example/sdk"), "bf", Path.of("/etc/blockferry/vc1.password"), null, null,
                 null, false)), null);
+        newJob(Duration.ofMinutes(1)); // no claim again within a test, unless it asks for it
+    }
+
+    /** A new job (its own id) whose unanswered claims go again after {@code claimAgainAfter}. */
+    private void newJob(Duration claimAgainAfter) {
+        jobId = "job" + RUNS.incrementAndGet();
+        spec = new JobSpec(jobId, "vm1", new JobSpec.Source("nbd"),
+                List.of(new JobSpec.Disk("d0", "/vm/disk0.img", "/copies/disk0.img")), CopyMode.AUTO, null).validated();
+        JobSettings settings = new JobSettings(1, 0, Duration.ofMinutes(1), Duration.ofMillis(10),
+                Duration.ofMillis(10), 4, Duration.ofMinutes(2), 8, claimAgainAfter);
         runtime = new JobRuntime(null, null, settings, vcenters, peers, StoragePolicy.UNRESTRICTED);
         job = EventSourcedBehaviorTestKit.create(kit.system(), JobActor.create(jobId, runtime));
     }
@@ -222,6 +239,64 @@ class JobActorTest {
                 ((JobActor.JobWaiting) waiting.event()).reason());
         assertEquals("waits for target " + TARGET + ", used by job other", job.getState().waitingFor());
         assertTrue(job.runCommand(new JobActor.LeaseQueued(TARGET, "other")).hasNoEvents());
+    }
+
+    @Test
+    void aQueuedJobClaimsAgainALeaseWhoseAnswerWasLostAndStopsOnceItHoldsThemAll() {
+        newJob(Duration.ofMillis(100));
+        submit(spec);
+        expectAcquire(TARGET, Role.WRITE);
+        expectAcquire(TARGET, Role.WRITE); // no answer (lost with a node): the same claim again
+        job.runCommand(new JobActor.LeaseGranted(TARGET));
+        // the first claim of the source, then (unanswered) the same again; never the target again
+        expectAcquire(SOURCE, Role.READ);
+        expectAcquire(SOURCE, Role.READ);
+        job.runCommand(new JobActor.LeaseGranted(SOURCE));
+        slots.expectMessageClass(RunSlots.Request.class);
+        locations.expectNoMessage(Duration.ofMillis(400)); // every lease held: no claim goes again
+        slots.expectNoMessage(Duration.ofMillis(50)); // the slot is asked for once (this node's, nothing lost)
+        assertInstanceOf(JobActor.JobStarted.class, job.runCommand(JobActor.SlotGranted.INSTANCE).event());
+    }
+
+    @Test
+    void aQueuedJobKeepsClaimingALeaseHeldByAnotherJobAndRemindsThatJob() {
+        newJob(Duration.ofMillis(100));
+        submit(spec);
+        expectAcquire(TARGET, Role.WRITE);
+        job.runCommand(new JobActor.LeaseQueued(TARGET, "other"));
+        assertEquals(JobActor.Resume.INSTANCE, others.receiveMessage(), "the holder is woken");
+        assertEquals(List.of("other"), reminded);
+        expectAcquire(TARGET, Role.WRITE); // still waiting: claimed again (a lost grant is answered again)
+        assertTrue(job.runCommand(new JobActor.LeaseQueued(TARGET, "other")).hasNoEvents(), "the same wait");
+        assertEquals(JobActor.Resume.INSTANCE, others.receiveMessage(), "reminded at every answer");
+        assertEquals(JobStatus.QUEUED, job.getState().status());
+    }
+
+    @Test
+    void aJobQueuedBehindItselfRemindsNobody() {
+        submit(spec);
+        expectAcquire(TARGET, Role.WRITE);
+        job.runCommand(new JobActor.LeaseQueued(TARGET, jobId));
+        job.runCommand(new JobActor.LeaseQueued(TARGET, null));
+        others.expectNoMessage(Duration.ofMillis(100));
+        assertEquals(List.of(), reminded);
+    }
+
+    @Test
+    void anEndedJobRemindedOfALeaseGivesItsLeasesBackAgain() {
+        running();
+        job.runCommand(new JobActor.Cancel(kit.<JobReply>createTestProbe().ref()));
+        vm.expectMessage(VmActor.Stop.INSTANCE);
+        job.runCommand(JobActor.VmEnded.INSTANCE);
+        assertEquals(JobStatus.CANCELLED, job.getState().status());
+        slots.expectMessageClass(RunSlots.Release.class);
+        assertEquals(2, locations.receiveSeveralMessages(2).stream()
+                .filter(m -> m instanceof TargetActor.Release r && r.jobId().equals(jobId)).count());
+        // a job waiting for the target hears it is still held by this one (the release was lost)
+        assertTrue(job.runCommand(JobActor.Resume.INSTANCE).hasNoEvents());
+        slots.expectMessageClass(RunSlots.Release.class);
+        assertEquals(2, locations.receiveSeveralMessages(2).stream()
+                .filter(m -> m instanceof TargetActor.Release r && r.jobId().equals(jobId)).count());
     }
 
     @Test

@@ -26,4 +26,22 @@ class JobSettingsTest {
         assertEquals(1000, JobSettings.fromConfig(ConfigFactory.parseString("blockferry.jobs.starting-at-once = 1000")
                 .withFallback(ConfigFactory.load())).startingAtOnce());
     }
+
+    @Test
+    void aWaitingJobClaimsAgainAfterFiveSecondsByDefault() {
+        assertEquals(java.time.Duration.ofSeconds(5), JobSettings.fromConfig(ConfigFactory.load()).claimAgainAfter());
+    }
+
+    @Test
+    void claimAgainAfterOutsideATenthOfASecondToTenMinutesIsRefusedNamingTheKey() {
+        for (String bad : new String[] {"0s", "99ms", "-1s", "11m"}) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> JobSettings.fromConfig(
+                    ConfigFactory.parseString("blockferry.jobs.claim-again-after = " + bad)
+                            .withFallback(ConfigFactory.load())));
+            assertEquals("blockferry.jobs.claim-again-after", e.field());
+            assertTrue(e.getMessage().contains("must be 100ms to 10m, got "), e.getMessage());
+        }
+        assertEquals(java.time.Duration.ofMillis(100), JobSettings.fromConfig(ConfigFactory.parseString(
+                "blockferry.jobs.claim-again-after = 100ms").withFallback(ConfigFactory.load())).claimAgainAfter());
+    }
 }
