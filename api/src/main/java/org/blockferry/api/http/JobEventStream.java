@@ -65,11 +65,12 @@ final class JobEventStream {
 
     /** The stream of one job, from {@code lastEventId} on ({@code -1}: a new subscriber). */
     Source<ByteString, NotUsed> subscribe(String jobId, long lastEventId) {
+        long subscribedAt = System.currentTimeMillis();
         return Source.tick(Duration.ZERO, tick, Boolean.TRUE)
                 .mapMaterializedValue(c -> NotUsed.getInstance())
                 .statefulMapConcat(() -> {
                     Feed feed = acquire(jobId);
-                    Cursor cursor = new Cursor(feed, lastEventId);
+                    Cursor cursor = new Cursor(feed, lastEventId, subscribedAt, progressEvery, heartbeat);
                     return t -> cursor.next(System.nanoTime());
                 })
                 .takeWhile(chunk -> chunk != END)
@@ -126,7 +127,7 @@ final class JobEventStream {
     }
 
     /** One job's events folded into its state, shared by its subscribers. */
-    private static final class Feed {
+    static final class Feed {
         final String jobId;
         final List<Step> stateChanges = new CopyOnWriteArrayList<>();
         volatile Step latest;
@@ -145,7 +146,7 @@ final class JobEventStream {
         JobStatus apply(EventEnvelope envelope) {
             JobStatus before = state.status();
             state = JobEventHandler.apply(state, (JobActor.Event) envelope.event());
-            Step step = new Step(envelope.sequenceNr(), state);
+            Step step = new Step(envelope.sequenceNr(), envelope.timestamp(), state);
             if (state.status() != before) {
                 stateChanges.add(step);
             }
@@ -154,15 +155,20 @@ final class JobEventStream {
         }
     }
 
-    /** A state and its two events, written once and shared by every subscriber. */
+    /**
+     * A state and its two events, written once and shared by every subscriber; {@code writtenAt}:
+     * when the event that led to it was written (the journal's timestamp, the writer's clock).
+     */
     private static final class Step {
         private final long seq;
+        private final long writtenAt;
         private final JobState state;
         private volatile ByteString progressEvent;
         private volatile ByteString stateEvent;
 
-        Step(long seq, JobState state) {
+        Step(long seq, long writtenAt, JobState state) {
             this.seq = seq;
+            this.writtenAt = writtenAt;
             this.state = state;
         }
 
@@ -194,21 +200,51 @@ final class JobEventStream {
     }
 
     /** What one subscriber has been sent. Used by one stream stage only. */
-    private final class Cursor {
+    static final class Cursor {
         private final Feed feed;
         private final boolean resumed;
+        /** When the client subscribed (wall clock, millis), for a new subscriber's first state. */
+        private final long subscribedAt;
+        /** The feed had not caught up when the subscriber came: its first look may be late. */
+        private final boolean feedWasBehind;
+        private final Duration progressEvery;
+        private final Duration heartbeat;
         private long lastState;
         private long lastProgress;
         private boolean started;
         private long lastProgressAt;
         private long lastWriteAt;
 
-        Cursor(Feed feed, long lastEventId) {
+        Cursor(Feed feed, long lastEventId, long subscribedAt, Duration progressEvery, Duration heartbeat) {
             this.feed = feed;
             this.lastState = lastEventId;
             this.lastProgress = lastEventId;
             this.resumed = lastEventId >= 0;
+            this.subscribedAt = subscribedAt;
+            this.feedWasBehind = !feed.caughtUp;
+            this.progressEvery = progressEvery;
+            this.heartbeat = heartbeat;
             this.lastWriteAt = System.nanoTime();
+        }
+
+        /**
+         * The last state change written before the subscription (the latest step when every
+         * change was), or null when the job had none yet. Compared on the writer's clock, so
+         * only when the feed was behind at the subscription: a skew then shows a state more or
+         * less, as a feed that was current would have.
+         */
+        private Step stateAtSubscription() {
+            if (!feedWasBehind) {
+                return feed.latest; // current already (what the writer's clock says is not needed)
+            }
+            Step base = null;
+            for (Step s : feed.stateChanges) {
+                if (s.writtenAt >= subscribedAt) {
+                    return base;
+                }
+                base = s;
+            }
+            return feed.latest;
         }
 
         List<ByteString> next(long now) {
@@ -224,12 +260,16 @@ final class JobEventStream {
                 if (!started) {
                     started = true;
                     if (!resumed) {
-                        // a new subscriber: the current state first, not the history (a final
-                        // state comes last, after its figures)
-                        if (!status.isFinal()) {
-                            out.add(latest.stateEvent());
+                        // a new subscriber: the state the job was in when it subscribed first, not
+                        // the history before (a final state comes last, after its figures). The
+                        // feed may catch up long after that (its first query waits behind a busy
+                        // journal) and the job may have moved on meanwhile: what it did since the
+                        // subscription is sent too.
+                        Step base = stateAtSubscription();
+                        if (base != null && !base.state().status().isFinal()) {
+                            out.add(base.stateEvent());
                         }
-                        lastState = latest.seq();
+                        lastState = base == null ? 0 : base.seq();
                     }
                 }
                 for (Step s : feed.stateChanges) {
