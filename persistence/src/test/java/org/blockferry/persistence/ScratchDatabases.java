@@ -10,11 +10,24 @@ import java.sql.Statement;
 /**
  * Databases of their own for tests: an H2 file under target/tests, or a fresh schema of the
  * PostgreSQL at 127.0.0.1:5432 (database test, user postgres, trust auth), so that test classes
- * and forks run side by side.
+ * and forks run side by side. A schema not dropped by its test is dropped when the JVM exits.
  */
 public final class ScratchDatabases {
     private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
     private static final String SCHEMA = "?currentSchema=";
+    private static final java.util.Set<String> LEFT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (String schema : LEFT) {
+                try {
+                    execute("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+                } catch (AssertionError e) {
+                    System.err.println("ScratchDatabases: kept schema " + schema + ": " + e.getMessage());
+                }
+            }
+        }, "drop-scratch-schemas"));
+    }
 
     private ScratchDatabases() {
     }
@@ -30,6 +43,7 @@ public final class ScratchDatabases {
     public static PersistenceSettings postgres(String label, int poolSize) {
         String schema = "bf_" + label + "_" + Long.toHexString(System.nanoTime()) + "_" + ProcessHandle.current().pid();
         execute("CREATE SCHEMA " + schema);
+        LEFT.add(schema);
         return PersistenceSettings.postgres(PG + SCHEMA + schema, "postgres", "", poolSize);
     }
 
@@ -37,7 +51,9 @@ public final class ScratchDatabases {
     public static void drop(PersistenceSettings settings) {
         int at = settings.url().indexOf(SCHEMA);
         if (settings.backend() == PersistenceSettings.Backend.POSTGRES && at >= 0) {
-            execute("DROP SCHEMA " + settings.url().substring(at + SCHEMA.length()) + " CASCADE");
+            String schema = settings.url().substring(at + SCHEMA.length());
+            execute("DROP SCHEMA " + schema + " CASCADE");
+            LEFT.remove(schema);
         }
     }
 
