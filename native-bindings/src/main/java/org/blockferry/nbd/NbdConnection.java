@@ -473,6 +473,34 @@ public final class NbdConnection implements AutoCloseable {
         return closed;
     }
 
+    /** How long a close waits for the server to take the disconnect and close its end. */
+    private static final long GOODBYE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
+
+    /**
+     * Tells the server this client leaves ({@code NBD_CMD_DISC}, as the protocol asks, and over TLS
+     * the TLS close) when nothing is in flight; without it a TLS server logs the end of every
+     * connection as an error ("The TLS connection was non-properly terminated"). Waits at most
+     * {@link #GOODBYE_NANOS} for the server to close its end; a connection that is broken, busy or
+     * slow to answer is simply closed, as before.
+     */
+    private void sayGoodbye() {
+        try {
+            if (nbd.nbd_aio_is_ready(handle) != 1 || nbd.nbd_aio_in_flight(handle) != 0
+                    || nbd.nbd_aio_disconnect(handle, 0) != 0) {
+                return;
+            }
+            long deadline = System.nanoTime() + GOODBYE_NANOS;
+            while (nbd.nbd_aio_is_closed(handle) != 1 && nbd.nbd_aio_is_dead(handle) != 1) {
+                long leftMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (leftMillis <= 0 || nbd.nbd_poll(handle, (int) leftMillis) < 0) {
+                    return;
+                }
+            }
+        } catch (RuntimeException e) {
+            // the close that follows ends the connection in any case
+        }
+    }
+
     /** Closes the handle ({@code nbd_close}) after calls in progress return. Idempotent. */
     @Override
     public void close() {
@@ -482,6 +510,9 @@ public final class NbdConnection implements AutoCloseable {
                 return;
             }
             closed = true;
+            if (connected) {
+                sayGoodbye();
+            }
             nbd.nbd_close(handle);
             extentCallback.dispose();
         } finally {

@@ -104,6 +104,8 @@ final class Raw {
 
         int nbd_shutdown(Pointer h, @u_int32_t int flags);
 
+        int nbd_aio_disconnect(Pointer h, @u_int32_t int flags);
+
         int nbd_aio_get_fd(Pointer h);
 
         @u_int32_t int nbd_aio_get_direction(Pointer h);

@@ -47,6 +47,40 @@ class N60TlsTest {
         }
     }
 
+    /**
+     * A connection closed after its work tells the server it leaves (NBD_CMD_DISC, then the TLS
+     * close): nbdkit logged "The TLS connection was non-properly terminated" as an error for
+     * every connection blockferry closed before. Both ways a copy closes: the blocking handle, and
+     * a connection of an event loop after asynchronous requests.
+     */
+    @Test
+    void closedConnectionsSayGoodbyeSoTheTlsServerLogsNoError() throws Exception {
+        Path keys = pskFile("erin", "0123456789abcdef0123456789abcdef");
+        try (NbdkitServer server = NbdkitServer.start(dir, "-v", "--tls=require", "--tls-psk=" + keys, "memory",
+                "size=1M");
+             NbdEventLoop loop = NbdEventLoop.start("n60-goodbye", java.time.Duration.ofSeconds(30))) {
+            String uri = "nbds+unix://erin@/?socket=" + server.socket() + "&tls-psk-file=" + keys;
+            ByteBuffer buf = ByteBuffer.allocateDirect(4096);
+            for (int i = 0; i < 2; i++) {
+                try (NbdConnection c = NbdConnection.open(uri, NbdOptions.DEFAULT)) {
+                    c.pwrite(buf, 4096L * i, 0);
+                }
+            }
+            try (NbdBuffer chunk = NbdBuffer.allocate(4096)) {
+                AsyncConnection a = loop.attach(NbdConnection.open(uri, NbdOptions.DEFAULT));
+                a.pread(chunk, 0, 4096, 0).get(10, java.util.concurrent.TimeUnit.SECONDS);
+                a.close().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+            while (!server.idle() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            String log = server.logText();
+            assertEquals(3, log.split("client sent NBD_CMD_DISC", -1).length - 1, log);
+            assertEquals(-1, log.indexOf("non-properly terminated"), log);
+        }
+    }
+
     @Test
     void wrongKeyIsRefused() throws Exception {
         Path serverKeys = pskFile("carol", "00112233445566778899aabbccddeeff");
