@@ -371,7 +371,17 @@ public final class NbdConnection implements AutoCloseable {
         return call(() -> nbd.nbd_aio_get_fd(handle), "nbd_aio_get_fd");
     }
 
-    int aioGetDirection() {
+    /** Requests libnbd holds in flight (issued, not completed; completed ones not counted), -1 once closed. */
+    int aioInFlight() {
+        lifecycle.readLock().lock();
+        try {
+            return closed ? -1 : nbd.nbd_aio_in_flight(handle);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+        int aioGetDirection() {
         lifecycle.readLock().lock();
         try {
             return closed ? 0 : nbd.nbd_aio_get_direction(handle);

@@ -200,7 +200,7 @@ public final class NbdEventLoop implements AutoCloseable {
 
     private void reapAll() {
         for (int i = 0; i < attached.size(); i++) {
-            attached.get(i).reap();
+            attached.get(i).reapIfDue();
         }
     }
 
