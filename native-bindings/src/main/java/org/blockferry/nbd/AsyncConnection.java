@@ -32,6 +32,7 @@ public final class AsyncConnection {
      * read last and no request of it can have completed: the loop asks libnbd again only then.
      */
     private boolean directionStale = true;
+    /** The poll events of {@link #pollEvents} while the direction is not stale. */
     private short events;
     /** A request was issued since the last reap (its call may have completed others). */
     private boolean reapDue;
@@ -147,14 +148,8 @@ public final class AsyncConnection {
         }
         directionStale = false;
         int direction = connection.aioGetDirection();
-        short events = 0;
-        if ((direction & LibNbd.LIBNBD_AIO_DIRECTION_READ) != 0) {
-            events |= LibC.POLLIN;
-        }
-        if ((direction & LibNbd.LIBNBD_AIO_DIRECTION_WRITE) != 0) {
-            events |= LibC.POLLOUT;
-        }
-        this.events = events;
+        events = (short) (((direction & LibNbd.LIBNBD_AIO_DIRECTION_READ) != 0 ? LibC.POLLIN : 0)
+                | ((direction & LibNbd.LIBNBD_AIO_DIRECTION_WRITE) != 0 ? LibC.POLLOUT : 0));
         return events;
     }
 

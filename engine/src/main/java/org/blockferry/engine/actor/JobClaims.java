@@ -84,7 +84,13 @@ final class JobClaims {
      * claim it already granted or queued as it did the first time. False when every lease is held.
      */
     boolean again() {
-        return claimLease();
+        for (Use u : uses) {
+            if (!held.contains(u.entityId())) {
+                peers.location(u.identity()).tell(new TargetActor.Acquire(jobId, u.role(), u.source()));
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -97,18 +103,8 @@ final class JobClaims {
         }
     }
 
-    private boolean claimLease() {
-        for (Use u : uses) {
-            if (!held.contains(u.entityId())) {
-                peers.location(u.identity()).tell(new TargetActor.Acquire(jobId, u.role(), u.source()));
-                return true;
-            }
-        }
-        return false;
-    }
-
     private void claimNext() {
-        if (claimLease()) {
+        if (again()) {
             return;
         }
         if (!slotRequested && !uses.isEmpty()) {
