@@ -10,7 +10,9 @@ import java.sql.Statement;
 /**
  * Databases of their own for tests: an H2 file under target/tests, or a fresh schema of the
  * PostgreSQL at 127.0.0.1:5432 (database test, user postgres, trust auth), so that test classes
- * and forks run side by side. A schema not dropped by its test is dropped when the JVM exits.
+ * and forks run side by side (the api module's tests use it too, through its test-jar). A schema
+ * not dropped by its test is dropped when the JVM exits; one a process still locks after 5 s is
+ * kept, and said so.
  */
 public final class ScratchDatabases {
     private static final String PG = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -62,7 +64,8 @@ public final class ScratchDatabases {
             s.execute(sql);
         } catch (SQLException e) {
             throw new AssertionError("PostgreSQL is needed at 127.0.0.1:5432 (database test, user postgres, trust"
-                    + " auth; scripts/test starts it): " + e.getMessage(), e);
+                    + " auth; scripts/test starts it, or: pg_ctlcluster --skip-systemctl-redirect"
+                    + " $(ls /etc/postgresql) main start): " + e.getMessage(), e);
         }
     }
 }
