@@ -20,15 +20,16 @@ BF_NAME=bench/copy.sh  # read by scripts/common.sh
 source "$HERE/scripts/common.sh"
 SIZE="${SIZE:-8G}"
 RUNS="${RUNS:-3}"
-CASES="${CASES:-dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509}"
+KNOWN_CASES="dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509"
+CASES="${CASES:-$KNOWN_CASES}"
 TLS_SIZE="${TLS_SIZE:-4G}"
 VERIFY="${VERIFY:-first}"
 case "$VERIFY" in first|all|none) ;; *) bf_say "VERIFY must be first, all or none, got '$VERIFY'"; exit 1 ;; esac
 for c in $CASES; do
-  case "$c" in dense|sparse25|sparse25-file|noextents25|local-file|tls-psk|tls-x509) ;;
-    *) bf_say "CASES: unknown case '$c' (known: dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x509)"
-       exit 1 ;;
-  esac
+  if [[ " $KNOWN_CASES " != *" $c "* ]]; then
+    bf_say "CASES: unknown case '$c' (known: $KNOWN_CASES)"
+    exit 1
+  fi
 done
 case "$RUNS" in ''|*[!0-9]*|0) bf_say "RUNS must be a whole number of at least 1, got '$RUNS'"; exit 1 ;; esac
 WORK="${WORK:-$HERE/bench/work}"
