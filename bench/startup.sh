@@ -14,7 +14,7 @@
 # (what a `replicate` costs before its job). Rounds alternate; medians of RUNS. Not a test: run
 # it by hand (see bench/README.md).
 #
-#   bench/startup.sh             # 7 rounds
+#   bench/startup.sh             # 7 rounds (under a minute)
 #   RUNS=11 bench/startup.sh
 set -Eeuo pipefail
 
