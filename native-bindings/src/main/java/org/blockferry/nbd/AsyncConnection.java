@@ -36,6 +36,13 @@ public final class AsyncConnection {
     private short events;
     /** A request was issued since the last reap (its call may have completed others). */
     private boolean reapDue;
+    /**
+     * Closing with a goodbye: the disconnect is sent and the loop drives the connection until the
+     * server closes its end or {@link #goodbyeUntil} (nanoTime) passes — other connections of the
+     * loop go on meanwhile (waiting on the loop stalled them up to 100 ms per connection closed).
+     */
+    private boolean sayingGoodbye;
+    private long goodbyeUntil;
     private final CompletableFuture<Void> closedFuture = new CompletableFuture<>();
 
     AsyncConnection(NbdEventLoop loop, NbdConnection connection, int fd) {
@@ -140,7 +147,7 @@ public final class AsyncConnection {
     }
 
     short pollEvents() {
-        if (inFlight.isEmpty() || closed || broken != null) {
+        if (!sayingGoodbye && (inFlight.isEmpty() || closed || broken != null)) {
             return 0;
         }
         if (!directionStale) {
@@ -155,6 +162,10 @@ public final class AsyncConnection {
 
     void onReady(short revents) {
         directionStale = true;
+        if (sayingGoodbye) {
+            onGoodbyeReady(revents);
+            return;
+        }
         try {
             if ((revents & LibC.POLLNVAL) != 0) {
                 throw new NbdException("poll", "the connection's socket is no longer valid", NbdException.ENOTCONN);
@@ -247,6 +258,11 @@ public final class AsyncConnection {
         inFlight.clear();
     }
 
+    /**
+     * Closes the connection: pending requests fail; a connection with nothing left in libnbd
+     * says goodbye first, without holding the loop ({@link #sayingGoodbye}), the others are
+     * closed at once. The close future completes once the handle is closed.
+     */
     void closeOnLoop() {
         if (closed) {
             return;
@@ -258,6 +274,59 @@ public final class AsyncConnection {
                     "the connection was closed with the request pending", NbdException.ENOTCONN));
         }
         inFlight.clear();
+        if (abandoned.isEmpty() && broken == null && connection.startGoodbye()) {
+            sayingGoodbye = true;
+            goodbyeUntil = System.nanoTime() + NbdConnection.GOODBYE_NANOS;
+            directionStale = true;
+            return;
+        }
+        finishClose();
+    }
+
+    /** Closes at once, a goodbye under way included (the loop stops). */
+    void closeNow() {
+        closeOnLoop();
+        if (sayingGoodbye) {
+            finishClose();
+        }
+    }
+
+    boolean sayingGoodbye() {
+        return sayingGoodbye;
+    }
+
+    /** How long the goodbye may still take, in nanoseconds (≤ 0: over). */
+    long goodbyeLeft(long now) {
+        return goodbyeUntil - now;
+    }
+
+    /** Ends a goodbye whose time is up: the connection is closed without waiting longer. */
+    void expireGoodbye(long now) {
+        if (sayingGoodbye && goodbyeLeft(now) <= 0) {
+            finishClose();
+        }
+    }
+
+    private void onGoodbyeReady(short revents) {
+        try {
+            if ((revents & LibC.POLLNVAL) == 0) {
+                if ((revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0) {
+                    connection.aioNotifyRead();
+                }
+                if ((revents & LibC.POLLOUT) != 0) {
+                    connection.aioNotifyWrite();
+                }
+            }
+        } catch (NbdException e) {
+            // the server went away: what a goodbye waits for
+        }
+        if ((revents & LibC.POLLNVAL) != 0 || connection.goodbyeDone()) {
+            finishClose();
+        }
+    }
+
+    private void finishClose() {
+        sayingGoodbye = false;
         connection.close(); // after nbd_close libnbd no longer touches any buffer
         for (Request r : abandoned) {
             if (r.buffer != null) {

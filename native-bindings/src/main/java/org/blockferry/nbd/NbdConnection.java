@@ -484,21 +484,22 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     /** How long a close waits for the server to take the disconnect and close its end. */
-    private static final long GOODBYE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
+    static final long GOODBYE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
 
     /**
      * Tells the server this client leaves ({@code NBD_CMD_DISC}, as the protocol asks, and over TLS
      * the TLS close) when nothing is in flight; without it a TLS server logs the end of every
      * connection as an error ("The TLS connection was non-properly terminated"). Waits at most
      * {@link #GOODBYE_NANOS} for the server to close its end; a connection that is broken, busy or
-     * slow to answer is simply closed, as before.
+     * slow to answer is simply closed, as before. A connection of an event loop says goodbye on
+     * the loop without waiting there ({@link #startGoodbye}, {@link #goodbyeDone}): this wait
+     * is then over at once.
      */
     private void sayGoodbye() {
+        if (!disconnectIfIdle()) {
+            return;
+        }
         try {
-            if (nbd.nbd_aio_is_ready(handle) != 1 || nbd.nbd_aio_in_flight(handle) != 0
-                    || nbd.nbd_aio_disconnect(handle, 0) != 0) {
-                return;
-            }
             long deadline = System.nanoTime() + GOODBYE_NANOS;
             while (nbd.nbd_aio_is_closed(handle) != 1 && nbd.nbd_aio_is_dead(handle) != 1) {
                 long leftMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
@@ -508,6 +509,42 @@ public final class NbdConnection implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             // the close that follows ends the connection in any case
+        }
+    }
+
+    /** Sends {@code NBD_CMD_DISC} when the connection is ready and idle; whether it did. */
+    private boolean disconnectIfIdle() {
+        try {
+            return nbd.nbd_aio_is_ready(handle) == 1 && nbd.nbd_aio_in_flight(handle) == 0
+                    && nbd.nbd_aio_disconnect(handle, 0) == 0;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The event loop's goodbye: sends {@code NBD_CMD_DISC} when the connection is connected, ready
+     * and idle, and says whether it did — the loop then drives the connection until
+     * {@link #goodbyeDone} or its deadline, and closes it; otherwise it closes it at once.
+     */
+    boolean startGoodbye() {
+        lifecycle.readLock().lock();
+        try {
+            return !closed && connected && disconnectIfIdle();
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** After {@link #startGoodbye}: whether the server has closed its end (or the connection died). */
+    boolean goodbyeDone() {
+        lifecycle.readLock().lock();
+        try {
+            return closed || nbd.nbd_aio_is_closed(handle) == 1 || nbd.nbd_aio_is_dead(handle) == 1;
+        } catch (RuntimeException e) {
+            return true;
+        } finally {
+            lifecycle.readLock().unlock();
         }
     }
 

@@ -167,6 +167,7 @@ public final class NbdEventLoop implements AutoCloseable {
                     dispatch(count);
                 }
                 checkTimeouts();
+                expireGoodbyes();
             }
         } catch (Throwable fatal) {
             stopping = true;
@@ -176,7 +177,7 @@ public final class NbdEventLoop implements AutoCloseable {
             }
         } finally {
             for (AsyncConnection c : List.copyOf(attached)) {
-                c.closeOnLoop();
+                c.closeNow();
             }
             attached.clear();
             Runnable task;
@@ -224,7 +225,31 @@ public final class NbdEventLoop implements AutoCloseable {
     }
 
     private int pollTimeout() {
-        return anyInFlight() ? (int) IDLE_CHECK_MILLIS : -1;
+        long timeout = -1;
+        long now = 0;
+        for (AsyncConnection c : attached) {
+            if (c.hasRequestsInFlight() && timeout < 0) {
+                timeout = IDLE_CHECK_MILLIS;
+            }
+            if (c.sayingGoodbye()) { // wake for its deadline
+                now = now == 0 ? System.nanoTime() : now;
+                long millis = Math.max(1, (c.goodbyeLeft(now) + 999_999) / 1_000_000);
+                timeout = timeout < 0 ? millis : Math.min(timeout, millis);
+            }
+        }
+        return (int) timeout;
+    }
+
+    /** Closes the connections whose goodbye has had its time. */
+    private void expireGoodbyes() {
+        long now = 0;
+        for (int i = attached.size() - 1; i >= 0; i--) { // a closed one leaves the list
+            AsyncConnection c = attached.get(i);
+            if (c.sayingGoodbye()) {
+                now = now == 0 ? System.nanoTime() : now;
+                c.expireGoodbye(now);
+            }
+        }
     }
 
     private boolean anyInFlight() {

@@ -208,6 +208,53 @@ class N40AsyncIoTest {
     }
 
     @Test
+    void connectionsSayingGoodbyeToASlowServerHoldUpNoOtherConnectionOfTheirLoop() throws Exception {
+        // The server keeps each connection 2 s after the client's NBD_CMD_DISC (delay-close).
+        // Four connections of one loop are closed: when each close waited on the loop for the
+        // server (up to 100 ms), a read on another connection of the loop, submitted right after
+        // them, waited for all four (>= 400 ms). Now it is answered at once, each close ends at its
+        // 100 ms deadline (not the server's 2 s), and the server got every goodbye.
+        try (NbdkitServer slow = NbdkitServer.start(dir, "-v", "--filter=delay", "memory", "size=1M",
+                "delay-close=2");
+             NbdkitServer other = NbdkitServer.start(dir, "memory", "size=1M");
+             NbdEventLoop loop = NbdEventLoop.start("goodbye", Duration.ofSeconds(30));
+             NbdBuffer buf = NbdBuffer.allocate(4096)) {
+            List<AsyncConnection> closing = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                AsyncConnection c = loop.attach(NbdConnection.open(slow.uri(), NbdOptions.DEFAULT));
+                c.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+                closing.add(c);
+            }
+            AsyncConnection busy = loop.attach(NbdConnection.open(other.uri(), NbdOptions.DEFAULT));
+            busy.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+
+            long start = System.nanoTime();
+            List<CompletableFuture<Void>> closes = new ArrayList<>();
+            for (AsyncConnection c : closing) {
+                closes.add(c.close());
+            }
+            busy.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+            long readMillis = (System.nanoTime() - start) / 1_000_000;
+            CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+            long closeMillis = (System.nanoTime() - start) / 1_000_000;
+
+            assertTrue(readMillis < 250, "a read behind four goodbyes took " + readMillis + " ms");
+            assertTrue(closeMillis < 1000, "four goodbyes took " + closeMillis + " ms (the server holds 2 s)");
+            for (AsyncConnection c : closing) {
+                assertTrue(c.connection().isClosed(), "closed after its goodbye");
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (slow.logText().split("client sent NBD_CMD_DISC", -1).length - 1 < 4
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(4, slow.logText().split("client sent NBD_CMD_DISC", -1).length - 1, slow.logText());
+            busy.pread(buf, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+            busy.close().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void closingTheLoopFailsRequestsSubmittedAfterwards() throws Exception {
         try (NbdkitServer server = NbdkitServer.start(dir, "memory", "size=1M");
              NbdBuffer buf = NbdBuffer.allocate(4096)) {
