@@ -274,7 +274,7 @@ public final class AsyncConnection {
                     "the connection was closed with the request pending", NbdException.ENOTCONN));
         }
         inFlight.clear();
-        if (abandoned.isEmpty() && broken == null && connection.startGoodbye()) {
+        if (abandoned.isEmpty() && broken == null && connection.startGoodbye() && !connection.goodbyeDone()) {
             sayingGoodbye = true;
             goodbyeUntil = System.nanoTime() + NbdConnection.GOODBYE_NANOS;
             directionStale = true;
