@@ -185,7 +185,6 @@ say ""
 say "# server peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$SERVE_PID/status"), CPU $(awk -v t="$(process_ticks "$SERVE_PID")" -v hz="$TICKS_PER_S" 'BEGIN {printf "%.1f s", t/hz}') in all"
 grep -iE ' (ERROR|WARN) ' "$WORK/serve.log" | head -5 | sed 's/^/# server log: /' | tee -a "$LOG" || true
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 plain="$(awk -F'\t' '$1 == 0 {print $2}' "$RAW" | median)"
 with="$(awk -F'\t' -v s="$SUBSCRIBERS" '$1 == s && s > 0 {print $2}' "$RAW" | median)"
 cost_line="$(awk -v p="$plain" -v w="$with" -v s="$SUBSCRIBERS" -v m="$MAX_COST_PERCENT" -v n="$RUNS" 'BEGIN {

@@ -62,7 +62,7 @@ bytes_of() { numfmt --from=iec "$1"; }
 SIZE_BYTES="$(bytes_of "$SIZE")"
 
 say "# BlockFerry copy benchmark $STAMP"
-say "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+say "# machine: $(bench_machine)"
 say "# kernel: $(uname -r)"
 say "# versions: $("$BF" --version), $(nbdkit --version | head -1), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
 say "# size=$SIZE tls_size=$TLS_SIZE runs=$RUNS cases=$CASES"
@@ -240,7 +240,6 @@ for c in $CASES; do
   stop_socket "$SRC_SOCK"; stop_socket "$DST_SOCK"
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" '$1==c && $2==t {print $k}' "$RAW"; }
 
 say ""

@@ -29,7 +29,7 @@ cleanup() { pkill -f "nbdkit .*-U $WORK/" 2>/dev/null || true; pkill -f "qemu-nb
 trap cleanup EXIT
 
 echo "# BlockFerry incremental benchmark $(date -u +%FT%TZ)"
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# machine: $(bench_machine)"
 echo "# versions: $("$BF" --version), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
 SIZE_BYTES="$(numfmt --from=iec "$SIZE")"
 CHANGE_BYTES=$((SIZE_BYTES / 100))
@@ -84,7 +84,6 @@ change_one_percent() {
   qemu-io -f qcow2 "${args[@]}" "$IMAGE" > /dev/null
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : > "$WORK/full-bf.txt"; : > "$WORK/full-bf-wall.txt"; : > "$WORK/full-nbdcopy.txt"; : > "$WORK/full-nbdcopy-flush.txt"
 : > "$WORK/inc-bf.txt"; : > "$WORK/inc-bf-wall.txt"

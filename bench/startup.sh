@@ -53,7 +53,7 @@ floor() { # MODE JVM_OPTION...
 }
 
 echo "# BlockFerry start-up benchmark $(date -u +%FT%TZ)"
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# machine: $(bench_machine)"
 # (sed, not head: a writer cut off by head's exit would fail the pipeline)
 echo "# versions: $("$BF" --version), $(nbdkit --version | sed -n 1p), $(nbdcopy --version | sed -n 1p), $(qemu-img --version | sed -n 1p), java $(java -version 2>&1 | sed -n 1p | cut -d'"' -f2)"
 echo "# runs: $RUNS rounds, tools alternating; times are whole processes (wall, user + sys CPU)"
@@ -126,10 +126,9 @@ for r in $(seq "$RUNS"); do
   rm -rf "$WORK/state.$r" "$WORK/floor-state.$r" "$WORK"/*."$r".raw
 done
 
-# median COLUMN LABEL: the median of one column of $WORK/LABEL.times.
-median() {
-  sort -n -k "$1" "$WORK/$2.times" | awk -v c="$1" '{v[NR] = $c} END {
-    if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# column_median COLUMN LABEL: the median of one column of $WORK/LABEL.times (1 wall, 2 CPU).
+column_median() {
+  cut -d' ' -f "$1" "$WORK/$2.times" | median | awk '{printf "%.3f", $1}'
 }
 range() { # LABEL: min-max of the wall times
   sort -n -k 1 "$WORK/$1.times" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'
@@ -138,17 +137,17 @@ range() { # LABEL: min-max of the wall times
 echo
 printf '%-12s %10s %14s %10s\n' case "wall (s)" "wall range" "CPU (s)"
 for label in copy nbdcopy qemu-img copy-nbd nbdcopy-nbd replicate floor-jvm floor-pekko floor-node; do
-  printf '%-12s %10s %14s %10s\n' "$label" "$(median 1 "$label")" "$(range "$label")" "$(median 2 "$label")"
+  printf '%-12s %10s %14s %10s\n' "$label" "$(column_median 1 "$label")" "$(range "$label")" "$(column_median 2 "$label")"
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.3f", a / b; else printf "n/a"}'; }
-echo "RATIO case=copy blockferry/nbdcopy=$(ratio "$(median 1 nbdcopy)" "$(median 1 copy)") blockferry/qemu-img=$(ratio "$(median 1 qemu-img)" "$(median 1 copy)") (> 1: blockferry faster)"
-echo "RATIO case=copy-nbd blockferry/nbdcopy=$(ratio "$(median 1 nbdcopy-nbd)" "$(median 1 copy-nbd)")"
+echo "RATIO case=copy blockferry/nbdcopy=$(ratio "$(column_median 1 nbdcopy)" "$(column_median 1 copy)") blockferry/qemu-img=$(ratio "$(column_median 1 qemu-img)" "$(column_median 1 copy)") (> 1: blockferry faster)"
+echo "RATIO case=copy-nbd blockferry/nbdcopy=$(ratio "$(column_median 1 nbdcopy-nbd)" "$(column_median 1 copy-nbd)")"
 target() { # LABEL LIMIT
   local m
-  m="$(median 1 "$1")"
+  m="$(column_median 1 "$1")"
   echo "TARGET case=$1 median_s=$m target_s=$2 reached=$(awk -v m="$m" -v t="$2" 'BEGIN {print (m <= t) ? "yes" : "no"}')"
 }
 target copy 0.3
 target replicate 1.0
-echo "FLOOR jvm_s=$(median 1 floor-jvm) pekko_stream_s=$(median 1 floor-pekko) node_up_s=$(median 1 floor-node) (whole processes doing no command's work: see bench/README.md)"
+echo "FLOOR jvm_s=$(column_median 1 floor-jvm) pekko_stream_s=$(column_median 1 floor-pekko) node_up_s=$(column_median 1 floor-node) (whole processes doing no command's work: see bench/README.md)"

@@ -50,6 +50,16 @@ nbdkit_stop() {
   wait "$1" 2>/dev/null || true
 }
 
+# The benchmarks' summaries: `median` prints the median of the numbers on stdin, one per line (the
+# mean of the middle two for an even count; 0 for none); `bench_machine` the machine line of a
+# benchmark's header (cores, memory, CPU model).
+median() {
+  sort -g | awk '{a[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+bench_machine() {
+  echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+}
+
 # A process's CPU so far (user + system) in clock ticks, TICKS_PER_S a second; 0 once it is gone.
 # /proc counts in USER_HZ, 100 on Linux (`getconf CLK_TCK`); a constant, so sourcing this file
 # (the launcher does, at every start) runs no process for it.

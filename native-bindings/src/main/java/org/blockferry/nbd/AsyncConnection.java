@@ -167,15 +167,7 @@ public final class AsyncConnection {
             return;
         }
         try {
-            if ((revents & LibC.POLLNVAL) != 0) {
-                throw new NbdException("poll", "the connection's socket is no longer valid", NbdException.ENOTCONN);
-            }
-            if ((revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0) {
-                connection.aioNotifyRead();
-            }
-            if ((revents & LibC.POLLOUT) != 0 && !closed) {
-                connection.aioNotifyWrite();
-            }
+            notifyLibnbd(revents);
         } catch (NbdException e) {
             // libnbd retires the requests of a dead connection with errors: reap them first,
             // so each carries its own message when there is one.
@@ -307,20 +299,27 @@ public final class AsyncConnection {
         }
     }
 
+    /** Tells libnbd what poll saw on the socket. */
+    private void notifyLibnbd(short revents) throws NbdException {
+        if ((revents & LibC.POLLNVAL) != 0) {
+            throw new NbdException("poll", "the connection's socket is no longer valid", NbdException.ENOTCONN);
+        }
+        if ((revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0) {
+            connection.aioNotifyRead();
+        }
+        if ((revents & LibC.POLLOUT) != 0) {
+            connection.aioNotifyWrite();
+        }
+    }
+
     private void onGoodbyeReady(short revents) {
         try {
-            if ((revents & LibC.POLLNVAL) == 0) {
-                if ((revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0) {
-                    connection.aioNotifyRead();
-                }
-                if ((revents & LibC.POLLOUT) != 0) {
-                    connection.aioNotifyWrite();
-                }
-            }
+            notifyLibnbd(revents);
         } catch (NbdException e) {
-            // the server went away: what a goodbye waits for
+            finishClose(); // the server went away (or the socket): what a goodbye waits for
+            return;
         }
-        if ((revents & LibC.POLLNVAL) != 0 || connection.goodbyeDone()) {
+        if (connection.goodbyeDone()) {
             finishClose();
         }
     }
