@@ -32,11 +32,18 @@ public final class NodeProcess implements AutoCloseable {
      */
     public static NodeProcess start(Path dir, String name, PersistenceSettings db, Map<String, String> settings,
                                     Path logbackFile) throws IOException {
+        return start(dir, name, db, settings, logbackFile, List.of());
+    }
+
+    /** As {@link #start(Path, String, PersistenceSettings, Map, Path)}, with more JVM options. */
+    public static NodeProcess start(Path dir, String name, PersistenceSettings db, Map<String, String> settings,
+                                    Path logbackFile, List<String> jvmOptions) throws IOException {
         // SIGINT as an operator's shell leaves it: a build started in the background (a CI runner,
         // `cmd &`) ignores SIGINT, its children inherit that, and a JVM cannot take back an ignored
         // signal — ServeStopTest's Ctrl-C would never arrive (env execs java: same pid).
         List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m", "-XX:+UseSerialGC"));
+        cmd.addAll(jvmOptions);
         settings.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         if (logbackFile != null) {
             cmd.add("-Dlogback.configurationFile=" + logbackFile);
