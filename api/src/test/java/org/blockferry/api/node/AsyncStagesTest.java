@@ -4,16 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.blockferry.nbd.testing.DiskChecksum;
@@ -36,16 +31,11 @@ class AsyncStagesTest {
     private static final int JOBS = 8;
     private static final int SIZE = 1 << 20;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
     @Test
     void aNodeOnTwoCpusStartsNoThreadPerRequestOrJob() throws Exception {
         Path dir = TestPeers.scratchDirectory("async-stages-");
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        Path source = dir.resolve("source.img");
-        byte[] data = new byte[SIZE];
-        new Random(11).nextBytes(data);
-        Files.write(source, data);
+        Path source = NodeHttp.randomImage(dir.resolve("source.img"), SIZE, 11);
         String expected = DiskChecksum.ofFile(source);
         // Small pools, full after the warm-up jobs: a pool's first tasks each start a thread.
         Map<String, String> settings = Map.of("blockferry.http.token", TOKEN,
@@ -55,26 +45,23 @@ class AsyncStagesTest {
                 "pekko.projection.jdbc.blocking-jdbc-dispatcher.thread-pool-executor.fixed-pool-size", "4");
         try (NodeProcess node = NodeProcess.start(dir, "node", db, settings, null,
                 List.of("-XX:ActiveProcessorCount=2"))) {
-            String url = node.awaitUrl(Duration.ofMinutes(2));
+            NodeHttp api = new NodeHttp(node.awaitUrl(Duration.ofMinutes(2)), TOKEN);
             for (int i = 0; i < 3; i++) {
-                copy(url, "warm-" + i, source, dir, expected, node); // the pools a job uses have their threads
+                copy(api, "warm-" + i, source, dir, expected, node); // the pools a job uses have their threads
             }
-            long before = threadsStarted(url);
+            long before = threadsStarted(api);
 
             for (int i = 0; i < REQUESTS; i++) {
-                HttpResponse<String> bad = http.send(request(url, "/api/v1/jobs").header("Content-Type",
-                        "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"job_id\": \"x" + i
-                        + "\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> bad = api.post("/api/v1/jobs", "{\"job_id\": \"x" + i + "\"}");
                 assertEquals(400, bad.statusCode(), bad.body());
-                HttpResponse<String> none = http.send(request(url, "/api/v1/jobs/none-" + i + "/events").GET()
-                        .build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> none = api.get("/api/v1/jobs/none-" + i + "/events");
                 assertEquals(404, none.statusCode(), none.body());
             }
-            long requests = threadsStarted(url) - before;
+            long requests = threadsStarted(api) - before;
             for (int i = 0; i < JOBS; i++) {
-                copy(url, "job-" + i, source, dir, expected, node);
+                copy(api, "job-" + i, source, dir, expected, node);
             }
-            long jobs = threadsStarted(url) - before - requests;
+            long jobs = threadsStarted(api) - before - requests;
             // Measured on a node whose common pool has one thread (the JDK's choice on two CPUs,
             // kept when set explicitly): 82 threads for the requests, 60 for the jobs. Pooled: 0-2, 4.
             assertTrue(requests < REQUESTS / 4, requests + " threads started for " + 2 * REQUESTS + " requests");
@@ -82,41 +69,23 @@ class AsyncStagesTest {
         }
     }
 
-    private void copy(String url, String id, Path source, Path dir, String expected, NodeProcess node)
+    private static void copy(NodeHttp api, String id, Path source, Path dir, String expected, NodeProcess node)
             throws Exception {
         Path target = dir.resolve(id + ".img");
         try (var f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
             f.setLength(SIZE);
         }
-        HttpResponse<String> r = http.send(request(url, "/api/v1/jobs").header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(ClusterDisks.job(id, source.toString(), target.toString())))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = api.post("/api/v1/jobs", ClusterDisks.job(id, source.toString(), target.toString()));
         assertEquals(202, r.statusCode(), r.body());
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-        JsonNode job = null;
-        while (System.nanoTime() < deadline) {
-            job = ClusterNodes.JSON.readTree(http.send(request(url, "/api/v1/jobs/" + id).GET().build(),
-                    HttpResponse.BodyHandlers.ofString()).body());
-            if (job.path("status").asText().matches("completed|failed|cancelled")) {
-                break;
-            }
-            Thread.sleep(50);
-        }
-        assertEquals("completed", job == null ? null : job.path("status").asText(), id + ": " + job + "\n"
-                + node.log());
+        JsonNode job = api.awaitEnded(id, node, Duration.ofMinutes(1));
+        assertEquals("completed", job.path("status").asText(), id + ": " + job + "\n" + node.log());
         assertEquals(expected, DiskChecksum.ofFile(target), id);
     }
 
-    private long threadsStarted(String url) throws Exception {
-        String metrics = http.send(request(url, "/metrics").GET().build(), HttpResponse.BodyHandlers.ofString())
-                .body();
+    private static long threadsStarted(NodeHttp api) throws Exception {
+        String metrics = api.get("/metrics").body();
         Matcher m = STARTED.matcher(metrics);
         assertTrue(m.find(), "jvm_threads_started_total in /metrics:\n" + metrics);
         return (long) Double.parseDouble(m.group(1));
-    }
-
-    private static HttpRequest.Builder request(String url, String path) {
-        return HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + TOKEN);
     }
 }

@@ -5,11 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.RandomAccessFile;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -18,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.blockferry.engine.actor.JobActor;
 import org.blockferry.nbd.testing.DiskChecksum;
 import org.blockferry.nbd.testing.TestPeers;
@@ -39,32 +34,26 @@ class H2DurabilityTest {
     private static final int JOBS = 40;
     private static final int SIZE = 1 << 20;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
     @Test
     void everyAcceptedJobSurvivesAKillRightAfterItsAnswer() throws Exception {
         Path dir = TestPeers.scratchDirectory("h2-durable-");
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        Path source = dir.resolve("source.img");
-        byte[] data = new byte[SIZE];
-        new Random(7).nextBytes(data);
-        Files.write(source, data);
+        Path source = NodeHttp.randomImage(dir.resolve("source.img"), SIZE, 7);
         Map<String, String> settings = Map.of("blockferry.http.token", TOKEN,
                 "blockferry.storage.allowed-roots", dir.toString());
         Path logback = ClusterNodes.infoLogback(dir);
 
         List<String> accepted = new ArrayList<>();
         try (NodeProcess first = NodeProcess.start(dir, "first", db, settings, logback)) {
-            String url = first.awaitUrl(Duration.ofMinutes(2));
+            NodeHttp api = new NodeHttp(first.awaitUrl(Duration.ofMinutes(2)), TOKEN);
             for (int i = 0; i < JOBS; i++) {
                 Path target = dir.resolve("target-" + i + ".img");
                 try (RandomAccessFile f = new RandomAccessFile(target.toFile(), "rw")) {
                     f.setLength(SIZE);
                 }
                 String id = "durable-" + i;
-                HttpResponse<String> r = http.send(request(url, "/api/v1/jobs").POST(HttpRequest.BodyPublishers
-                        .ofString(ClusterDisks.job(id, source.toString(), target.toString())))
-                        .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = api.post("/api/v1/jobs", ClusterDisks.job(id, source.toString(),
+                        target.toString()));
                 assertEquals(202, r.statusCode(), r.body());
                 accepted.add(id);
             }
@@ -79,30 +68,14 @@ class H2DurabilityTest {
         assertEquals(List.of(), missing, "jobs answered 202 and lost with the process");
 
         try (NodeProcess second = NodeProcess.start(dir, "second", db, settings, logback)) {
-            String url = second.awaitUrl(Duration.ofMinutes(2));
+            NodeHttp api = new NodeHttp(second.awaitUrl(Duration.ofMinutes(2)), TOKEN);
             String expected = DiskChecksum.ofFile(source);
             for (int i = 0; i < JOBS; i++) {
-                JsonNode job = awaitCompleted(url, accepted.get(i), second);
+                JsonNode job = api.awaitEnded(accepted.get(i), second, Duration.ofMinutes(2));
                 assertEquals("completed", job.path("status").asText(), job.toString());
                 assertEquals(expected, DiskChecksum.ofFile(dir.resolve("target-" + i + ".img")), accepted.get(i));
             }
         }
-    }
-
-    private JsonNode awaitCompleted(String url, String id, NodeProcess node) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        JsonNode last = null;
-        while (System.nanoTime() < deadline) {
-            HttpResponse<String> r = http.send(request(url, "/api/v1/jobs/" + id).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
-            last = ClusterNodes.JSON.readTree(r.body());
-            String status = last.path("status").asText();
-            if (status.equals("completed") || status.equals("failed") || status.equals("cancelled")) {
-                return last;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("job " + id + " did not finish; last: " + last + "\n" + node.log());
     }
 
     /** The jobs with at least one event in the journal (the file a killed node left). */
@@ -119,10 +92,5 @@ class H2DurabilityTest {
             }
         }
         return jobs;
-    }
-
-    private static HttpRequest.Builder request(String url, String path) {
-        return HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + TOKEN);
     }
 }
