@@ -2,7 +2,6 @@ package org.blockferry.api.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -11,6 +10,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.blockferry.api.node.Node;
 import org.blockferry.api.node.NodeFixture;
+import org.blockferry.api.node.NodeHttp;
 import org.blockferry.api.node.TestDatabases;
 
 /**
@@ -23,12 +23,15 @@ public final class ApiFixture implements AutoCloseable {
     public final Node node;
     public final ApiServer server;
     public final String token;
-    public final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    public final HttpClient client;
+    private final NodeHttp http;
 
     private ApiFixture(Node node, ApiServer server, String token) {
         this.node = node;
         this.server = server;
         this.token = token;
+        this.http = new NodeHttp(server.url(), token);
+        this.client = http.client;
     }
 
     /**
@@ -56,30 +59,29 @@ public final class ApiFixture implements AutoCloseable {
     }
 
     public String url(String path) {
-        return server.url() + path;
+        return http.url(path);
     }
 
     /** A request to {@code path} carrying the token. */
     public HttpRequest.Builder request(String path) {
-        return anonymous(path).header("Authorization", "Bearer " + token);
+        return http.request(path);
     }
 
     /** A request to {@code path} without the token. */
     public HttpRequest.Builder anonymous(String path) {
-        return HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(60));
+        return http.anonymous(path);
     }
 
     public HttpResponse<String> send(HttpRequest request) throws Exception {
-        return client.send(request, HttpResponse.BodyHandlers.ofString());
+        return http.send(request);
     }
 
     public HttpResponse<String> get(String path) throws Exception {
-        return send(request(path).GET().build());
+        return http.get(path);
     }
 
     public HttpResponse<String> postJson(String path, String body) throws Exception {
-        return send(request(path).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+        return http.postJson(path, body);
     }
 
     /** {@code POST path/cancel} as a client must send it: JSON ({@code {}}). */
@@ -93,20 +95,7 @@ public final class ApiFixture implements AutoCloseable {
 
     /** Polls {@code GET /api/v1/jobs/{id}} until the job is final; returns its document. */
     public JsonNode awaitFinal(String jobId, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        JsonNode doc = null;
-        while (System.nanoTime() < deadline) {
-            HttpResponse<String> r = get("/api/v1/jobs/" + jobId);
-            if (r.statusCode() == 200) {
-                doc = json(r);
-                String s = doc.path("status").asText();
-                if (s.equals("completed") || s.equals("failed") || s.equals("cancelled")) {
-                    return doc;
-                }
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("job " + jobId + " did not finish within " + timeout + ": " + doc);
+        return http.awaitFinal(jobId, timeout, () -> "");
     }
 
     @Override

@@ -35,7 +35,7 @@ class AsyncStagesTest {
     void aNodeOnTwoCpusStartsNoThreadPerRequestOrJob() throws Exception {
         Path dir = TestPeers.scratchDirectory("async-stages-");
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        Path source = NodeHttp.randomImage(dir.resolve("source.img"), SIZE, 11);
+        Path source = ClusterDisks.randomFile(dir.resolve("source.img"), SIZE, 11);
         String expected = DiskChecksum.ofFile(source);
         // Small pools, full after the warm-up jobs: a pool's first tasks each start a thread.
         Map<String, String> settings = Map.of("blockferry.http.token", TOKEN,
@@ -52,7 +52,7 @@ class AsyncStagesTest {
             long before = threadsStarted(api);
 
             for (int i = 0; i < REQUESTS; i++) {
-                HttpResponse<String> bad = api.post("/api/v1/jobs", "{\"job_id\": \"x" + i + "\"}");
+                HttpResponse<String> bad = api.postJson("/api/v1/jobs", "{\"job_id\": \"x" + i + "\"}");
                 assertEquals(400, bad.statusCode(), bad.body());
                 HttpResponse<String> none = api.get("/api/v1/jobs/none-" + i + "/events");
                 assertEquals(404, none.statusCode(), none.body());
@@ -75,9 +75,9 @@ class AsyncStagesTest {
         try (var f = new java.io.RandomAccessFile(target.toFile(), "rw")) {
             f.setLength(SIZE);
         }
-        HttpResponse<String> r = api.post("/api/v1/jobs", ClusterDisks.job(id, source.toString(), target.toString()));
+        HttpResponse<String> r = api.postJson("/api/v1/jobs", ClusterDisks.job(id, source.toString(), target.toString()));
         assertEquals(202, r.statusCode(), r.body());
-        JsonNode job = api.awaitEnded(id, node, Duration.ofMinutes(1));
+        JsonNode job = api.awaitFinal(id, Duration.ofMinutes(1), node::log);
         assertEquals("completed", job.path("status").asText(), id + ": " + job + "\n" + node.log());
         assertEquals(expected, DiskChecksum.ofFile(target), id);
     }

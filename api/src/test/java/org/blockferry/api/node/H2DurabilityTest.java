@@ -38,7 +38,7 @@ class H2DurabilityTest {
     void everyAcceptedJobSurvivesAKillRightAfterItsAnswer() throws Exception {
         Path dir = TestPeers.scratchDirectory("h2-durable-");
         PersistenceSettings db = TestDatabases.create(TestDatabases.Kind.H2, dir);
-        Path source = NodeHttp.randomImage(dir.resolve("source.img"), SIZE, 7);
+        Path source = ClusterDisks.randomFile(dir.resolve("source.img"), SIZE, 7);
         Map<String, String> settings = Map.of("blockferry.http.token", TOKEN,
                 "blockferry.storage.allowed-roots", dir.toString());
         Path logback = ClusterNodes.infoLogback(dir);
@@ -52,7 +52,7 @@ class H2DurabilityTest {
                     f.setLength(SIZE);
                 }
                 String id = "durable-" + i;
-                HttpResponse<String> r = api.post("/api/v1/jobs", ClusterDisks.job(id, source.toString(),
+                HttpResponse<String> r = api.postJson("/api/v1/jobs", ClusterDisks.job(id, source.toString(),
                         target.toString()));
                 assertEquals(202, r.statusCode(), r.body());
                 accepted.add(id);
@@ -71,7 +71,7 @@ class H2DurabilityTest {
             NodeHttp api = new NodeHttp(second.awaitUrl(Duration.ofMinutes(2)), TOKEN);
             String expected = DiskChecksum.ofFile(source);
             for (int i = 0; i < JOBS; i++) {
-                JsonNode job = api.awaitEnded(accepted.get(i), second, Duration.ofMinutes(2));
+                JsonNode job = api.awaitFinal(accepted.get(i), Duration.ofMinutes(2), second::log);
                 assertEquals("completed", job.path("status").asText(), job.toString());
                 assertEquals(expected, DiskChecksum.ofFile(dir.resolve("target-" + i + ".img")), accepted.get(i));
             }
