@@ -6,6 +6,7 @@
 #   SIZE=4G RUNS=5 bench/copy.sh  # other size / more runs
 #   CASES="dense sparse25" bench/copy.sh
 #   CASES="tls-psk tls-x509" bench/copy.sh   # NBD over TLS on both sides (TLS_SIZE, default 4G)
+#   WARM=0 bench/copy.sh          # no page warm-up before the file cases (scripts/common.sh warm_pages)
 #   VERIFY=all bench/copy.sh      # compare every blockferry target with its source (default: the
 #                                 # first run of each case and tool; VERIFY=none: no comparison)
 #
@@ -24,6 +25,8 @@ KNOWN_CASES="dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x50
 CASES="${CASES:-$KNOWN_CASES}"
 TLS_SIZE="${TLS_SIZE:-4G}"
 VERIFY="${VERIFY:-first}"
+WARM="${WARM:-1}"   # 0: no page warm-up before the copies that write a file (warm_pages, scripts/common.sh)
+case "$WARM" in 0|1) ;; *) bf_say "WARM must be 0 or 1, got '$WARM'"; exit 1 ;; esac
 case "$VERIFY" in first|all|none) ;; *) bf_say "VERIFY must be first, all or none, got '$VERIFY'"; exit 1 ;; esac
 for c in $CASES; do
   if [[ " $KNOWN_CASES " != *" $c "* ]]; then
@@ -66,6 +69,10 @@ say "# machine: $(bench_machine)"
 say "# kernel: $(uname -r)"
 say "# versions: $("$BF" --version), $(nbdkit --version | head -1), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
 say "# size=$SIZE tls_size=$TLS_SIZE runs=$RUNS cases=$CASES"
+# The file cases write a quarter of the disk into a new file: each tool's run is preceded by
+# writing and deleting 30 % of it, so that every tool writes into pages freed just before.
+WARM_MIB=$(( SIZE_BYTES * 3 / 10 / 1048576 ))
+say "$(page_reporting_line "$WARM_MIB")"
 say "# cpu: $(grep -m1 -ow aes /proc/cpuinfo >/dev/null && echo 'AES instructions' || echo 'no AES instructions'), gnutls $(dpkg-query -W -f='${Version}' libgnutls30 2>/dev/null || echo '?')"
 
 # TLS material: a pre-shared key, and a CA with a server certificate for localhost. The
@@ -179,6 +186,9 @@ src_for() { case "$1" in local-file) echo "$LOCAL_SRC" ;; *) uri_for "$1" "$SRC_
 tools_for() {
   case "$1" in
     tls-*) echo "blockferry blockferry-chacha nbdcopy nbdcopy-aes" ;;
+    # A file target: blockferry flushes it at the end (its data is on disk when it says so), nbdcopy
+    # only with --flush, which costs it ~1 s per 2 GiB written here: both are timed.
+    sparse25-file|local-file) echo "blockferry nbdcopy nbdcopy-flush nbdcopy-dz qemu-img" ;;
     *) echo "blockferry nbdcopy nbdcopy-dz qemu-img" ;;
   esac
 }
@@ -203,6 +213,7 @@ run_tool() { # case tool run
   local c="$1" tool="$2" run="$3" src dst out err wall rss user sys copy=""
   src="$(src_for "$c")"
   fresh_target "$c"; dst="$DST"
+  case "$c" in local-file|sparse25-file) warm_pages "$WORK/warm" "$WARM_MIB" ;; esac
   out="$WORK/out.txt"; err="$WORK/err.txt"
   case "$tool" in
     blockferry) cmd=("$BF" copy --json "$src" "$dst") ;;
@@ -210,6 +221,7 @@ run_tool() { # case tool run
     nbdcopy)    cmd=(nbdcopy "$src" "$dst") ;;
     nbdcopy-aes) cmd=(env GNUTLS_SYSTEM_PRIORITY_FILE="$TLS/no-chacha.conf" nbdcopy "$src" "$dst") ;;
     nbdcopy-dz) cmd=(nbdcopy --destination-is-zero "$src" "$dst") ;;
+    nbdcopy-flush) cmd=(nbdcopy --flush "$src" "$dst") ;;
     qemu-img)   cmd=(qemu-img convert -n -W -f raw -O raw "$src" "$dst") ;;
   esac
   local before after
@@ -276,8 +288,11 @@ for c in $CASES; do
   esac
   dz="$(col "$c" nbdcopy-dz 3 | median)"; qi="$(col "$c" qemu-img 3 | median)"
   cp="$(col "$c" blockferry 5 | median)"
-  say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v dz="$dz" -v qi="$qi" -v cp="$cp" -v bcpu="$bcpu" -v ncpu="$ncpu" 'BEGIN {
-    printf "RATIO case=%s blockferry/nbdcopy=%.2f blockferry/nbdcopy-dz=%.2f blockferry/qemu-img=%.2f copy-only/nbdcopy=%.2f cpu-blockferry/nbdcopy=%.2f\n",
-      c, nc/bf, dz/bf, qi/bf, nc/cp, bcpu/ncpu }')"
+  fl=""; case "$c" in sparse25-file|local-file) fl="$(col "$c" nbdcopy-flush 3 | median)" ;; esac
+  say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v dz="$dz" -v qi="$qi" -v cp="$cp" -v bcpu="$bcpu" -v ncpu="$ncpu" -v fl="$fl" 'BEGIN {
+    printf "RATIO case=%s blockferry/nbdcopy=%.2f blockferry/nbdcopy-dz=%.2f blockferry/qemu-img=%.2f copy-only/nbdcopy=%.2f cpu-blockferry/nbdcopy=%.2f",
+      c, nc/bf, dz/bf, qi/bf, nc/cp, bcpu/ncpu
+    if (fl != "") printf " blockferry/nbdcopy-flush=%.2f copy-only/nbdcopy-flush=%.2f", fl/bf, fl/cp
+    printf "\n" }')"
 done
 say "# full log: $LOG"

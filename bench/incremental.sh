@@ -19,6 +19,7 @@ ensure_packages "${BLOCKFERRY_RUNTIME_PACKAGES[@]}" jq time python3
 SIZE="${SIZE:-4G}"
 RUNS="${RUNS:-5}"
 WARM="${WARM:-1}"   # 0: no page warm-up before the timed copies (see warm_pages)
+case "$WARM" in 0|1) ;; *) echo "bench/incremental.sh: WARM must be 0 or 1, got '$WARM'" >&2; exit 1 ;; esac
 WORK="$HERE/bench/work/incremental"
 BF="$HERE/blockferry"
 rm -rf "$WORK"
@@ -38,22 +39,10 @@ echo "# disk: $SIZE qcow2, 25 % data; changes: ~1 % ($CHANGE_BYTES bytes) per in
 
 IMAGE="$WORK/disk.qcow2"
 
-# A VM that hands the pages its kernel frees back to the hypervisor (free page reporting:
-# virtio-balloon) pays a host fault for every page it takes again. Writing 1 GiB into a new file
-# took 2.4-4.1 s on such a VM when its pages came from memory handed back, 0.3 s when they were
-# freed a moment before (bench/README.md, "Page reporting"). Which of the two a copy got depended
-# on what the script did just before it: nbdcopy's second copy wrote right after the first was
-# deleted, blockferry's seconds later. So before every timed copy the script writes and deletes as
-# much as the copy will write, and every tool writes into pages freed just before (WARM=0: not).
+# Every timed copy writes its target into pages freed just before (warm_pages, scripts/common.sh):
+# nbdcopy's second copy used to write right after its first was deleted, blockferry's seconds later.
 WARM_MIB=$(( SIZE_BYTES * 3 / 10 / 1048576 ))
-warm_pages() {
-  [ "$WARM" = 1 ] || return 0
-  dd if=/dev/zero of="$WORK/warm" bs=1M count="$WARM_MIB" status=none
-  rm -f "$WORK/warm"
-}
-if [ -r /sys/module/page_reporting/parameters/reported_kib ]; then
-  echo "# free page reporting: on (page_reporting_order $(cat /sys/module/page_reporting/parameters/page_reporting_order)); warm-up before each timed copy: $([ "$WARM" = 1 ] && echo "$WARM_MIB MiB" || echo off)"
-fi
+page_reporting_line "$WARM_MIB"
 nbdkit -U "$WORK/gen.sock" sparse-random "$SIZE" percent=25 seed=77
 qemu-img convert -q -f raw -O qcow2 "nbd+unix:///?socket=$WORK/gen.sock" "$IMAGE"
 pkill -f "nbdkit -U $WORK/gen.sock" || true
@@ -68,7 +57,7 @@ job_file() { # id target -> path
 sync_job() { # id target -> prints "wall job mode bytes"
   local id="$1" target="$2" f wall json
   f="$(job_file "$id" "$target")"
-  warm_pages   # (the process starts its JVM and node first: ~1.5-2 s in which some are handed back)
+  warm_pages "$WORK/warm" "$WARM_MIB"   # (the process starts its JVM and node first: ~1.5-2 s in which some are handed back)
   /usr/bin/time -f "%e" -o "$WORK/time.txt" "$BF" replicate --json --job-file "$f" > "$WORK/$id.out" 2> "$WORK/$id.err" || {
     echo "bench: $id failed: $(tail -3 "$WORK/$id.err")" >&2; exit 1; }
   wall="$(cat "$WORK/time.txt")"
@@ -112,13 +101,13 @@ for run in $(seq "$RUNS"); do
   qemu-nbd -r -f qcow2 -t -k "$WORK/src.sock" "$IMAGE" & qpid=$!
   for _ in $(seq 100); do [ -S "$WORK/src.sock" ] && break; sleep 0.05; done
   truncate -s "$SIZE" "$WORK/nbdcopy.img"
-  warm_pages
+  warm_pages "$WORK/warm" "$WARM_MIB"
   /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
   t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy.txt"
   echo "run $run: nbdcopy full copy: ${t} s"
   # the same with --flush: on disk when it exits, as a blockferry sync is when it completes
   sync; rm -f "$WORK/nbdcopy.img"; truncate -s "$SIZE" "$WORK/nbdcopy.img"
-  warm_pages
+  warm_pages "$WORK/warm" "$WARM_MIB"
   /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy --flush "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
   kill "$qpid"; wait "$qpid" 2>/dev/null || true
   t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy-flush.txt"
@@ -162,7 +151,7 @@ done
 [ -n "$URL" ] || { echo "bench: blockferry serve did not start in 60 s: $(tail -5 "$WORK/serve.log")" >&2; exit 1; }
 
 api_sync() { # id target -> prints "seconds mode bytes"
-  warm_pages
+  warm_pages "$WORK/warm" "$WARM_MIB"
   BLOCKFERRY_API_TOKEN="$TOKEN" python3 "$HERE/bench/api_sync.py" "$URL" "$(job_file "$1" "$2")" || {
     echo "bench: API sync $1 failed" >&2; exit 1; }
 }

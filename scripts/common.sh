@@ -60,6 +60,27 @@ bench_machine() {
   echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 }
 
+# A VM that hands the pages its kernel frees back to the hypervisor (virtio-balloon free page
+# reporting) pays a host fault for every page it takes again: writing 1 GiB into a new file took
+# 2.4-4.1 s on such a VM when its pages came from memory handed back, 0.3 s when they had been
+# freed a moment before (bench/README.md, "Page reporting"). Which of the two a timed copy got
+# depended on what the benchmark did just before it. `warm_pages FILE MIB` writes and deletes that
+# much right before a timed copy, so every tool writes into pages freed just before; WARM=0: not.
+# `page_reporting_line` is the line a benchmark's header says it with.
+warm_pages() {
+  [ "${WARM:-1}" = 1 ] || return 0
+  dd if=/dev/zero of="$1" bs=1M count="$2" status=none
+  rm -f "$1"
+}
+page_reporting_line() { # MIB
+  local p=/sys/module/page_reporting/parameters
+  if [ -r "$p/reported_kib" ]; then
+    echo "# free page reporting: on (order $(cat "$p/page_reporting_order"), $(( $(cat "$p/reported_kib") / 1048576 )) GiB handed back so far); warm-up before each timed copy that writes a file: $([ "${WARM:-1}" = 1 ] && echo "$1 MiB" || echo "off (WARM=0)")"
+  else
+    echo "# free page reporting: not on this kernel"
+  fi
+}
+
 # A process's CPU so far (user + system) in clock ticks, TICKS_PER_S a second; 0 once it is gone.
 # /proc counts in USER_HZ, 100 on Linux (`getconf CLK_TCK`); a constant, so sourcing this file
 # (the launcher does, at every start) runs no process for it.
