@@ -25,8 +25,6 @@ KNOWN_CASES="dense sparse25 sparse25-file noextents25 local-file tls-psk tls-x50
 CASES="${CASES:-$KNOWN_CASES}"
 TLS_SIZE="${TLS_SIZE:-4G}"
 VERIFY="${VERIFY:-first}"
-WARM="${WARM:-1}"   # 0: no page warm-up before the copies that write a file (warm_pages, scripts/common.sh)
-case "$WARM" in 0|1) ;; *) bf_say "WARM must be 0 or 1, got '$WARM'"; exit 1 ;; esac
 case "$VERIFY" in first|all|none) ;; *) bf_say "VERIFY must be first, all or none, got '$VERIFY'"; exit 1 ;; esac
 for c in $CASES; do
   if [[ " $KNOWN_CASES " != *" $c "* ]]; then
@@ -35,7 +33,10 @@ for c in $CASES; do
   fi
 done
 case "$RUNS" in ''|*[!0-9]*|0) bf_say "RUNS must be a whole number of at least 1, got '$RUNS'"; exit 1 ;; esac
+bytes_of() { numfmt --from=iec "$1"; }
+SIZE_BYTES="$(bytes_of "$SIZE")"
 WORK="${WORK:-$HERE/bench/work}"
+warm_setup "$SIZE_BYTES" "$WORK/warm" || exit 1   # WARM=0: no page warm-up before the file cases
 RESULTS="$HERE/bench/results"
 mkdir -p "$WORK" "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -61,18 +62,12 @@ trap cleanup EXIT
 
 say() { echo "$@" | tee -a "$LOG"; }
 
-bytes_of() { numfmt --from=iec "$1"; }
-SIZE_BYTES="$(bytes_of "$SIZE")"
-
 say "# BlockFerry copy benchmark $STAMP"
 say "# machine: $(bench_machine)"
 say "# kernel: $(uname -r)"
 say "# versions: $("$BF" --version), $(nbdkit --version | head -1), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
 say "# size=$SIZE tls_size=$TLS_SIZE runs=$RUNS cases=$CASES"
-# The file cases write a quarter of the disk into a new file: each tool's run is preceded by
-# writing and deleting 30 % of it, so that every tool writes into pages freed just before.
-WARM_MIB=$(( SIZE_BYTES * 3 / 10 / 1048576 ))
-say "$(page_reporting_line "$WARM_MIB")"
+say "$(page_reporting_line)"
 say "# cpu: $(grep -m1 -ow aes /proc/cpuinfo >/dev/null && echo 'AES instructions' || echo 'no AES instructions'), gnutls $(dpkg-query -W -f='${Version}' libgnutls30 2>/dev/null || echo '?')"
 
 # TLS material: a pre-shared key, and a CA with a server certificate for localhost. The
@@ -181,15 +176,16 @@ fresh_target() { # case -> sets DST, the target for the tools (not in a subshell
   esac
 }
 
+# The cases whose target is a new file: each tool's run is preceded by warm_pages, and nbdcopy is
+# also timed with --flush (blockferry flushes its target at the end; nbdcopy only when told, which
+# costs it ~1 s per 2 GiB written here).
+writes_file() { case "$1" in sparse25-file|local-file) return 0 ;; *) return 1 ;; esac; }
 src_for() { case "$1" in local-file) echo "$LOCAL_SRC" ;; *) uri_for "$1" "$SRC_SOCK" ;; esac; }
 # TLS cases: each tool on its defaults, and each on the other's cipher (chacha = GnuTLS's choice here).
 tools_for() {
   case "$1" in
     tls-*) echo "blockferry blockferry-chacha nbdcopy nbdcopy-aes" ;;
-    # A file target: blockferry flushes it at the end (its data is on disk when it says so), nbdcopy
-    # only with --flush, which costs it ~1 s per 2 GiB written here: both are timed.
-    sparse25-file|local-file) echo "blockferry nbdcopy nbdcopy-flush nbdcopy-dz qemu-img" ;;
-    *) echo "blockferry nbdcopy nbdcopy-dz qemu-img" ;;
+    *) echo "blockferry nbdcopy$(writes_file "$1" && echo " nbdcopy-flush") nbdcopy-dz qemu-img" ;;
   esac
 }
 size_of_case() { case "$1" in tls-*) bytes_of "$TLS_SIZE" ;; *) echo "$SIZE_BYTES" ;; esac; }
@@ -213,7 +209,7 @@ run_tool() { # case tool run
   local c="$1" tool="$2" run="$3" src dst out err wall rss user sys copy=""
   src="$(src_for "$c")"
   fresh_target "$c"; dst="$DST"
-  case "$c" in local-file|sparse25-file) warm_pages "$WORK/warm" "$WARM_MIB" ;; esac
+  if writes_file "$c"; then warm_pages; fi
   out="$WORK/out.txt"; err="$WORK/err.txt"
   case "$tool" in
     blockferry) cmd=("$BF" copy --json "$src" "$dst") ;;
@@ -288,7 +284,7 @@ for c in $CASES; do
   esac
   dz="$(col "$c" nbdcopy-dz 3 | median)"; qi="$(col "$c" qemu-img 3 | median)"
   cp="$(col "$c" blockferry 5 | median)"
-  fl=""; case "$c" in sparse25-file|local-file) fl="$(col "$c" nbdcopy-flush 3 | median)" ;; esac
+  fl=""; if writes_file "$c"; then fl="$(col "$c" nbdcopy-flush 3 | median)"; fi
   say "$(awk -v c="$c" -v bf="$bf" -v nc="$nc" -v dz="$dz" -v qi="$qi" -v cp="$cp" -v bcpu="$bcpu" -v ncpu="$ncpu" -v fl="$fl" 'BEGIN {
     printf "RATIO case=%s blockferry/nbdcopy=%.2f blockferry/nbdcopy-dz=%.2f blockferry/qemu-img=%.2f copy-only/nbdcopy=%.2f cpu-blockferry/nbdcopy=%.2f",
       c, nc/bf, dz/bf, qi/bf, nc/cp, bcpu/ncpu

@@ -13,14 +13,17 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 # shellcheck source=../scripts/common.sh
+BF_NAME=bench/incremental.sh  # read by scripts/common.sh
 source "$HERE/scripts/common.sh"
 ensure_packages "${BLOCKFERRY_RUNTIME_PACKAGES[@]}" jq time python3
 
 SIZE="${SIZE:-4G}"
 RUNS="${RUNS:-5}"
-WARM="${WARM:-1}"   # 0: no page warm-up before the timed copies (see warm_pages)
-case "$WARM" in 0|1) ;; *) echo "bench/incremental.sh: WARM must be 0 or 1, got '$WARM'" >&2; exit 1 ;; esac
 WORK="$HERE/bench/work/incremental"
+SIZE_BYTES="$(numfmt --from=iec "$SIZE")"
+# Every timed copy writes its target into pages freed just before (warm_pages; WARM=0: not):
+# nbdcopy's second copy used to write right after its first was deleted, blockferry's seconds later.
+warm_setup "$SIZE_BYTES" "$WORK/warm" || exit 1
 BF="$HERE/blockferry"
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -33,16 +36,11 @@ trap cleanup EXIT
 echo "# BlockFerry incremental benchmark $(date -u +%FT%TZ)"
 echo "# machine: $(bench_machine)"
 echo "# versions: $("$BF" --version), $(nbdcopy --version | head -1), $(qemu-img --version | head -1), java $(java -version 2>&1 | head -1 | cut -d'"' -f2)"
-SIZE_BYTES="$(numfmt --from=iec "$SIZE")"
 CHANGE_BYTES=$((SIZE_BYTES / 100))
 echo "# disk: $SIZE qcow2, 25 % data; changes: ~1 % ($CHANGE_BYTES bytes) per incremental; runs=$RUNS"
 
 IMAGE="$WORK/disk.qcow2"
-
-# Every timed copy writes its target into pages freed just before (warm_pages, scripts/common.sh):
-# nbdcopy's second copy used to write right after its first was deleted, blockferry's seconds later.
-WARM_MIB=$(( SIZE_BYTES * 3 / 10 / 1048576 ))
-page_reporting_line "$WARM_MIB"
+page_reporting_line
 nbdkit -U "$WORK/gen.sock" sparse-random "$SIZE" percent=25 seed=77
 qemu-img convert -q -f raw -O qcow2 "nbd+unix:///?socket=$WORK/gen.sock" "$IMAGE"
 pkill -f "nbdkit -U $WORK/gen.sock" || true
@@ -57,7 +55,7 @@ job_file() { # id target -> path
 sync_job() { # id target -> prints "wall job mode bytes"
   local id="$1" target="$2" f wall json
   f="$(job_file "$id" "$target")"
-  warm_pages "$WORK/warm" "$WARM_MIB"   # (the process starts its JVM and node first: ~1.5-2 s in which some are handed back)
+  warm_pages   # (the process starts its JVM and node first: ~1.5-2 s in which some are handed back)
   /usr/bin/time -f "%e" -o "$WORK/time.txt" "$BF" replicate --json --job-file "$f" > "$WORK/$id.out" 2> "$WORK/$id.err" || {
     echo "bench: $id failed: $(tail -3 "$WORK/$id.err")" >&2; exit 1; }
   wall="$(cat "$WORK/time.txt")"
@@ -101,13 +99,13 @@ for run in $(seq "$RUNS"); do
   qemu-nbd -r -f qcow2 -t -k "$WORK/src.sock" "$IMAGE" & qpid=$!
   for _ in $(seq 100); do [ -S "$WORK/src.sock" ] && break; sleep 0.05; done
   truncate -s "$SIZE" "$WORK/nbdcopy.img"
-  warm_pages "$WORK/warm" "$WARM_MIB"
+  warm_pages
   /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
   t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy.txt"
   echo "run $run: nbdcopy full copy: ${t} s"
   # the same with --flush: on disk when it exits, as a blockferry sync is when it completes
   sync; rm -f "$WORK/nbdcopy.img"; truncate -s "$SIZE" "$WORK/nbdcopy.img"
-  warm_pages "$WORK/warm" "$WARM_MIB"
+  warm_pages
   /usr/bin/time -f "%e" -o "$WORK/time.txt" nbdcopy --flush "nbd+unix:///?socket=$WORK/src.sock" "$WORK/nbdcopy.img"
   kill "$qpid"; wait "$qpid" 2>/dev/null || true
   t="$(cat "$WORK/time.txt")"; echo "$t" >> "$WORK/full-nbdcopy-flush.txt"
@@ -151,7 +149,7 @@ done
 [ -n "$URL" ] || { echo "bench: blockferry serve did not start in 60 s: $(tail -5 "$WORK/serve.log")" >&2; exit 1; }
 
 api_sync() { # id target -> prints "seconds mode bytes"
-  warm_pages "$WORK/warm" "$WARM_MIB"
+  warm_pages
   BLOCKFERRY_API_TOKEN="$TOKEN" python3 "$HERE/bench/api_sync.py" "$URL" "$(job_file "$1" "$2")" || {
     echo "bench: API sync $1 failed" >&2; exit 1; }
 }

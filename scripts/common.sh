@@ -64,20 +64,28 @@ bench_machine() {
 # reporting) pays a host fault for every page it takes again: writing 1 GiB into a new file took
 # 2.4-4.1 s on such a VM when its pages came from memory handed back, 0.3 s when they had been
 # freed a moment before (bench/README.md, "Page reporting"). Which of the two a timed copy got
-# depended on what the benchmark did just before it. `warm_pages FILE MIB` writes and deletes that
-# much right before a timed copy, so every tool writes into pages freed just before; WARM=0: not.
-# `page_reporting_line` is the line a benchmark's header says it with.
-warm_pages() { # FILE MIB
-  [ "${WARM:-1}" = 1 ] || return 0
+# depended on what the benchmark did just before it. A benchmark calls `warm_setup BYTES FILE` with
+# its other checks (WARM: 1, the default, or 0), then `warm_pages` right before each timed copy that
+# writes a file: it writes and deletes 30 % of BYTES at FILE (a benchmark's disks are at most a
+# quarter data), so that every tool writes into pages freed just before. `page_reporting_line` is
+# the header line that says so.
+warm_setup() { # BYTES FILE
+  WARM="${WARM:-1}"
+  case "$WARM" in 0|1) ;; *) bf_say "WARM must be 0 or 1, got '$WARM'"; return 1 ;; esac
+  WARM_MIB=$(( $1 * 3 / 10 / 1048576 ))
+  WARM_FILE="$2"
+}
+warm_pages() {
+  [ "$WARM" = 1 ] || return 0
   # A file on the disk the copies write to, not tmpfs: 512 MiB written after 600 MiB on /dev/shm
   # had been deleted took 2.4-3.2 s, as without it; after 600 MiB of a file, 0.36-0.51 s.
-  dd if=/dev/zero of="$1" bs=1M count="$2" status=none
-  rm -f "$1"
+  dd if=/dev/zero of="$WARM_FILE" bs=1M count="$WARM_MIB" status=none
+  rm -f "$WARM_FILE"
 }
-page_reporting_line() { # MIB
+page_reporting_line() {
   local p=/sys/module/page_reporting/parameters
   if [ -r "$p/reported_kib" ]; then
-    echo "# free page reporting: on (order $(cat "$p/page_reporting_order"), $(( $(cat "$p/reported_kib") / 1048576 )) GiB handed back so far); warm-up before each timed copy that writes a file: $([ "${WARM:-1}" = 1 ] && echo "$1 MiB" || echo "off (WARM=0)")"
+    echo "# free page reporting: on (order $(cat "$p/page_reporting_order"), $(( $(cat "$p/reported_kib") / 1048576 )) GiB handed back so far); warm-up before each timed copy that writes a file: $([ "$WARM" = 1 ] && echo "$WARM_MIB MiB" || echo "off (WARM=0)")"
   else
     echo "# free page reporting: not on this kernel"
   fi
