@@ -66,4 +66,30 @@ class ClusterSettingsTest {
             }
         }
     }
+
+    /**
+     * A one-shot command's node with no seed nodes is alone in its cluster and skips the leave's
+     * phases at its exit; a serving node, and a one-shot command configured to join others, leave.
+     */
+    @Test
+    void onlyAOneShotNodeAloneSkipsTheLeave() {
+        java.nio.file.Path data = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "unused");
+        org.blockferry.persistence.PersistenceSettings h2 = org.blockferry.persistence.PersistenceSettings.h2(data, 2);
+        List<String> leave = List.of("cluster-leave", "cluster-exiting", "cluster-exiting-done", "cluster-shutdown");
+        Config alone = Node.systemConfig(ConfigFactory.load(), h2, Node.Access.OPERATOR);
+        Config serve = Node.systemConfig(ConfigFactory.load(), h2, Node.Access.SERVE);
+        Config joining = Node.systemConfig(with(Map.of("blockferry.cluster.seed-nodes",
+                List.of("pekko://blockferry@vma1:7355"))), h2, Node.Access.OPERATOR);
+        for (String phase : leave) {
+            assertEquals(false, enabled(alone, phase), phase + " of a one-shot node alone");
+            assertEquals(true, enabled(serve, phase), phase + " of a serving node");
+            assertEquals(true, enabled(joining, phase), phase + " of a one-shot node that joins others");
+        }
+        assertEquals(true, enabled(alone, "cluster-sharding-shutdown-region"), "its entities are still handed off");
+    }
+
+    private static boolean enabled(Config config, String phase) {
+        String key = "pekko.coordinated-shutdown.phases." + phase + ".enabled";
+        return !config.hasPath(key) || config.getBoolean(key);
+    }
 }
