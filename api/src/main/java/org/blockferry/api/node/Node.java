@@ -118,9 +118,9 @@ public final class Node implements AutoCloseable {
      * A one-shot node alone in its cluster (no seed nodes: nobody else knows its address) skips
      * the leave: no member could take its shards or singletons, and its job's entities are still
      * handed off and stopped in the phase before, its leases given back after the system stops.
-     * The leave's phases (leaving, exiting, exiting-done, the cluster daemon's shutdown) took
-     * 90-310 ms of each {@code replicate} on two cores; the system now stops 35-55 ms after it is
-     * asked to (bench/README.md, "A one-shot node's first job and its exit"). A one-shot command
+     * Its stop took 85-311 ms of each {@code replicate} on two cores, 46-150 ms of it in the leave's
+     * phases (leaving, exiting, exiting-done, the cluster daemon's shutdown: leader ticks and gossip);
+     * now 38-58 ms (bench/README.md, "A one-shot node's first job and its exit"). A one-shot command
      * configured with seed nodes joins a cluster and leaves it as above.
      */
     private static final Config ONE_SHOT_ALONE = ConfigFactory.parseString("""
