@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.blockferry.engine.endpoint.SecretFile;
 import org.blockferry.engine.actor.JobClient;
-import org.blockferry.engine.actor.JournalWarmup;
 import org.blockferry.engine.actor.JobPeers;
 import org.blockferry.engine.actor.JobRuntime;
 import org.blockferry.engine.actor.JobActor;
@@ -167,7 +166,6 @@ public final class Node implements AutoCloseable {
             system.terminate();
             throw e;
         }
-        JournalWarmup.start(system); // the persistence plugins start beside the cluster, not in the first job
         try {
             CopyEnvironment copy = null;
             JobRuntime runtime;
