@@ -98,13 +98,14 @@ public final class Node implements AutoCloseable {
     // ----
 
     /**
-     * An operator's command ({@code replicate}, {@code demo}) runs a one-shot node that leaves
-     * its own one-member cluster at the end. It waited about two seconds there for ticks meant
-     * for handing work to other members: the leader moves a leaving member on at each
-     * leader-actions tick, and each sharding coordinator's singleton (the read side's sharded
-     * daemon process has its own) retries its hand-over each hand-over-retry-interval, 1 s each by
-     * default (here 25 ms: a tick of a one-member cluster is microseconds of work, and a
-     * one-shot node's exit waits for about two of them). A serving node keeps Pekko's defaults.
+     * An operator's command ({@code replicate}, {@code demo}) runs a one-shot node, which leaves
+     * its cluster at the end when it joined one (seed nodes configured; alone it skips the leave,
+     * {@link #ONE_SHOT_ALONE}). A leave waited about two seconds for ticks meant for handing work
+     * to other members: the leader moves a leaving member on at each leader-actions tick, and each
+     * sharding coordinator's singleton (the read side's sharded daemon process has its own) retries
+     * its hand-over each hand-over-retry-interval, 1 s each by default (here 25 ms: such a tick is
+     * microseconds of work, and the exit waits for about two of them). A serving node keeps
+     * Pekko's defaults.
      */
     private static final Config ONE_SHOT_LEAVE = ConfigFactory.parseString("""
             pekko.cluster.leader-actions-interval = 25ms
