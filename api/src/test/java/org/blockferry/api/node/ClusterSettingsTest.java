@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.blockferry.engine.endpoint.InvalidInputException;
+import org.blockferry.persistence.PersistenceSettings;
 import org.junit.jupiter.api.Test;
 
 /** The cluster settings a node starts with: checked, each bad value refused naming its key. */
@@ -73,8 +75,7 @@ class ClusterSettingsTest {
      */
     @Test
     void onlyAOneShotNodeAloneSkipsTheLeave() {
-        java.nio.file.Path data = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "unused");
-        org.blockferry.persistence.PersistenceSettings h2 = org.blockferry.persistence.PersistenceSettings.h2(data, 2);
+        PersistenceSettings h2 = PersistenceSettings.h2(Path.of(System.getProperty("java.io.tmpdir"), "unused"), 2);
         List<String> leave = List.of("cluster-leave", "cluster-exiting", "cluster-exiting-done", "cluster-shutdown");
         Config alone = Node.systemConfig(ConfigFactory.load(), h2, Node.Access.OPERATOR);
         Config serve = Node.systemConfig(ConfigFactory.load(), h2, Node.Access.SERVE);

@@ -47,8 +47,14 @@ public final class NodeFixture {
     }
 
     public static Node start(Path dir, PersistenceSettings db, Map<String, Object> overrides) throws Exception {
+        return start(dir, db, overrides, Node.Access.SERVE);
+    }
+
+    /** A test node running as {@code access} does ({@link Node.Access#OPERATOR}: as {@code replicate}'s). */
+    public static Node start(Path dir, PersistenceSettings db, Map<String, Object> overrides, Node.Access access)
+            throws Exception {
         Config config = config(dir, overrides);
-        Node node = Node.start(config, db, JobSettings.fromConfig(config), Node.Access.SERVE);
+        Node node = Node.start(config, db, JobSettings.fromConfig(config), access);
         node.onClose(() -> ReadSideAudit.check(node)); // the read side equals the journal, folded
         return node;
     }

@@ -4,13 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
@@ -19,7 +19,6 @@ import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.blockferry.engine.actor.JobReply;
-import org.blockferry.engine.job.JobSettings;
 import org.blockferry.engine.job.JobSpec;
 import org.blockferry.engine.job.JobState;
 import org.blockferry.engine.plan.CopyMode;
@@ -61,10 +60,9 @@ class OneShotExitTest {
      */
     private static List<String> runOneJobAndStop(Path dir, PersistenceSettings db, Node.Access access, String id,
                                                  NbdkitServer source, NbdkitServer target) throws Exception {
-        Config config = NodeFixture.config(dir, Map.of());
         List<String> seen = new CopyOnWriteArrayList<>();
-        java.util.concurrent.CountDownLatch subscribed = new java.util.concurrent.CountDownLatch(1);
-        try (Node node = Node.start(config, db, JobSettings.fromConfig(config), access)) {
+        CountDownLatch subscribed = new CountDownLatch(1);
+        try (Node node = NodeFixture.start(dir, db, Map.of(), access)) {
             JobSpec spec = new JobSpec(id, "vm", null, List.of(new JobSpec.Disk("d0", source.uri(), target.uri())),
                     CopyMode.FULL, null).validated();
             assertInstanceOf(JobReply.Accepted.class,
